@@ -1,0 +1,1 @@
+"""Sample elements, demo catalogs and the font lookup."""

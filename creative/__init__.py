@@ -1,0 +1,1 @@
+"""The product library: element store, catalog, copy generation, banner composition."""

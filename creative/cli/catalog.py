@@ -1,0 +1,54 @@
+"""`creative catalog ...`: import and list product facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from creative.catalog import import_catalog, list_products
+from creative.cli.common import engine_of, json_option, print_json, store_of
+
+
+def image_resolver(store):
+    """Catalog rows name product images by element code or uploaded file name."""
+    def resolve(ref: str) -> str | None:
+        element = store.find(ref, kind="product") or store.find(Path(ref).stem, kind="product")
+        return element.code if element else None
+    return resolve
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """Marketers' product facts: prices, discounts, features, keywords."""
+
+
+@catalog_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@click.pass_context
+def import_(ctx, file, as_json):
+    """Import a CSV or JSON catalog in one transaction (a bad row imports nothing)."""
+    report = import_catalog(engine_of(ctx), file, image_resolver(store_of(ctx)))
+    if as_json:
+        print_json({"file": str(file), "added": report.added, "updated": report.updated, "unchanged": report.unchanged})
+    else:
+        click.echo(f"{file}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@catalog_group.command("list")
+@json_option
+@click.pass_context
+def list_(ctx, as_json):
+    """List products."""
+    products = list_products(engine_of(ctx))
+    if as_json:
+        print_json([p.to_json() for p in products])
+        return
+    table = Table("id", "name", "brand", "category", "price", "sale", "lang", "images")
+    for p in products:
+        sale = f"{p.sale_price:g} (-{p.discount_pct:g}%)" if p.sale_price else ""
+        table.add_row(p.product_id, p.name, p.brand, p.category, f"{p.price:g}", sale, p.language, ",".join(p.images))
+    Console().print(table)

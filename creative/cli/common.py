@@ -1,0 +1,30 @@
+"""Helpers shared by the subcommands: the library handles for a Home and JSON printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from creative.db import open_database
+from creative.elements.store import ElementStore
+from creative.home import Home
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def engine_of(ctx: click.Context) -> Engine:
+    home: Home = ctx.obj
+    return open_database(home.db_url)
+
+
+def store_of(ctx: click.Context) -> ElementStore:
+    return ElementStore(ctx.obj, engine_of(ctx))
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")

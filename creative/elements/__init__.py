@@ -1,0 +1,40 @@
+"""Element library: validated, content-addressed uploads with a short stable code per element."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+IMAGE_KINDS = ("product", "logo", "model", "background")
+TEXT_KINDS = ("title", "article")
+KINDS = IMAGE_KINDS + TEXT_KINDS
+CODE_PREFIX = {"product": "P", "logo": "L", "model": "M", "background": "B", "title": "T", "article": "A"}
+
+
+@dataclass(frozen=True)
+class Element:
+    code: str
+    kind: str
+    sha256: str
+    name: str
+    brand: str | None
+    width: int | None
+    height: int | None
+    text: str | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "kind": self.kind,
+            "name": self.name,
+            "brand": self.brand,
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "text": self.text,
+            "attributes": self.attributes,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }

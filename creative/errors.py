@@ -1,0 +1,25 @@
+"""Typed errors whose messages a user can act on; the CLI prints them as one line."""
+
+
+class CreativeError(Exception):
+    """Base of every error the CLI turns into a one-line message and a non-zero exit."""
+
+
+class ElementRejected(CreativeError):
+    """An uploaded file is not a usable element."""
+
+
+class ElementNotFound(CreativeError):
+    """No element has the given code."""
+
+
+class CatalogRejected(CreativeError):
+    """A catalog file has a bad row or column; nothing from it was imported."""
+
+
+class ProductNotFound(CreativeError):
+    """No product has the given id."""
+
+
+class ConfigError(CreativeError):
+    """The home directory or database URL cannot be used."""

@@ -1,0 +1,53 @@
+"""Tables of the creative library (SQLAlchemy Core). Their DDL history lives in creative/migrations."""
+
+from sqlalchemy import JSON, Column, DateTime, Float, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+elements = Table(
+    "elements",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("kind", String(16), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("brand", String(200)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("text", Text),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "sha256", name="uq_elements_kind_sha256"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("product_id", String(100), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("brand", String(200), nullable=False),
+    Column("category", String(200), nullable=False),
+    Column("price", Float, nullable=False),
+    Column("sale_price", Float),
+    Column("discount_pct", Float),
+    Column("features", JSON, nullable=False),
+    Column("keywords", JSON, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("landing_url", String(2000), nullable=False),
+    Column("images", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+creatives = Table(
+    "creatives",
+    metadata,
+    Column("creative_id", String(200), primary_key=True),
+    Column("template", String(100), nullable=False),
+    Column("size", String(20), nullable=False),
+    Column("elements", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("file", String(1000), nullable=False),
+    Column("batch", String(100), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

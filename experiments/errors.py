@@ -1,0 +1,42 @@
+"""Typed errors of the experiments library; each message says what to do next.
+
+They subclass `creative.errors.CreativeError` so the CLI prints them as one line and exits non-zero.
+"""
+
+from creative.errors import CreativeError
+
+
+class ExperimentError(CreativeError):
+    """Base of every experiments error."""
+
+
+class ExperimentNotFound(ExperimentError):
+    """No experiment has the given id."""
+
+
+class InvalidExperiment(ExperimentError):
+    """An experiment definition cannot be run (too few arms, duplicates, bad config)."""
+
+
+class InvalidAllocation(ExperimentError):
+    """Allocation shares or policy parameters are not usable."""
+
+
+class ManifestError(ExperimentError):
+    """A composer manifest cannot be read."""
+
+
+class EventFileError(ExperimentError):
+    """An event file cannot be opened or its format recognised (bad lines are rejected, not raised)."""
+
+
+class RoundInProgress(ExperimentError):
+    """Another round of the same experiment holds the round lock."""
+
+
+class ExperimentConcluded(ExperimentError):
+    """The experiment has promoted a winner or stopped; it runs no more rounds."""
+
+
+class RoundNotFound(ExperimentError):
+    """No closed round has the given number."""

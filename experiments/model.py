@@ -1,0 +1,229 @@
+"""Plain data that crosses the library's boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, Mapping
+
+from experiments import messages
+from experiments.errors import InvalidExperiment
+
+AttributeValue = str | bool | int | float
+
+DECISION_RULES = ("sequential", "bayesian", "naive")
+
+
+@dataclass(frozen=True)
+class CreativeArm:
+    """A creative as the experiment sees it: an id and the element attributes effects are learned on."""
+
+    id: str
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    size: str | None = None
+    template: str | None = None
+    file: str | None = None
+    elements: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "CreativeArm":
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str) or not raw["id"].strip():
+            raise InvalidExperiment(f"creative {raw!r} has no string 'id'; every creative needs one")
+        attrs = dict(raw.get("attributes") or {})
+        for key, value in attrs.items():
+            if not isinstance(value, (str, bool, int, float)):
+                raise InvalidExperiment(f"creative {raw['id']!r} attribute {key!r} is {type(value).__name__}; attributes must be str, bool or number")
+        return cls(
+            id=raw["id"],
+            attributes=attrs,
+            size=raw.get("size"),
+            template=raw.get("template"),
+            file=None if raw.get("file") is None else str(raw.get("file")),
+            elements=dict(raw.get("elements") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Every tunable of an experiment, stored with it so a round is reproducible.
+
+    The sequential rule's tuning parameter is the mixing scale τ (``tau`` absolute, or ``tau_relative`` ×
+    pooled CTR when ``tau`` is None); see experiments.stats.sequential.
+    """
+
+    attribution_window_hours: float = 24.0
+    max_events_per_user_minute: int = 60
+    rule: Literal["sequential", "bayesian", "naive"] = "sequential"
+    alpha: float = 0.05
+    tau: float | None = None
+    tau_relative: float = 0.2
+    max_rounds: int = 50
+    max_impressions: int | None = None
+    min_impressions_per_arm: int = 200
+    p_best_threshold: float = 0.95
+    loss_threshold: float = 0.0005
+    draws: int = 4000
+    prior_alpha: float = 1.0
+    prior_beta: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def bad(key: str, reason: str) -> InvalidExperiment:
+            return InvalidExperiment(messages.CONFIG_BAD.format(key=key, value=getattr(self, key), reason=reason))
+
+        if not self.attribution_window_hours > 0:
+            raise bad("attribution_window_hours", "must be > 0")
+        if self.max_events_per_user_minute < 1:
+            raise bad("max_events_per_user_minute", "must be >= 1")
+        if self.rule not in DECISION_RULES:
+            raise bad("rule", f"choose one of {', '.join(DECISION_RULES)}")
+        if not 0 < self.alpha < 1:
+            raise bad("alpha", "must be in (0, 1)")
+        if self.tau is not None and not self.tau > 0:
+            raise bad("tau", "must be > 0 or unset")
+        if not self.tau_relative > 0:
+            raise bad("tau_relative", "must be > 0")
+        if self.max_rounds < 1:
+            raise bad("max_rounds", "must be >= 1")
+        if self.max_impressions is not None and self.max_impressions < 1:
+            raise bad("max_impressions", "must be >= 1 or unset")
+        if not 0.5 < self.p_best_threshold < 1:
+            raise bad("p_best_threshold", "must be in (0.5, 1)")
+        if self.draws < 100:
+            raise bad("draws", "must be >= 100")
+        if self.prior_alpha <= 0 or self.prior_beta <= 0:
+            raise bad("prior_alpha", "Beta prior parameters must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> "ExperimentConfig":
+        raw = dict(raw or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise InvalidExperiment(f"unknown experiment setting(s) {unknown}; known settings: {sorted(known)}")
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
+class ArmSnapshot:
+    """An arm's counts at the close of a round: cumulative and this round's."""
+
+    creative_id: str
+    state: str
+    impressions: int
+    clicks: int
+    round_impressions: int = 0
+    round_clicks: int = 0
+
+    @property
+    def ctr(self) -> float:
+        return self.clicks / self.impressions if self.impressions else 0.0
+
+
+@dataclass(frozen=True)
+class ArmRoundStats:
+    """What a round reports per creative."""
+
+    creative_id: str
+    state: str
+    impressions: int
+    clicks: int
+    round_impressions: int
+    round_clicks: int
+    ctr: float
+    mean: float
+    ci_low: float
+    ci_high: float
+    p_best: float
+    expected_loss: float
+    share_used: float
+    share_next: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """continue | promote | retire | stop, with the evidence that led to it."""
+
+    kind: Literal["continue", "promote", "retire", "stop"]
+    winner: str | None = None
+    retired: tuple[str, ...] = ()
+    best: str | None = None
+    confidence: float | None = None
+    reason: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SRMSummary:
+    chi2: float
+    p_value: float
+    alarm: bool
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    experiment_id: str
+    round_no: int
+    decision: Decision
+    arms: tuple[ArmRoundStats, ...]
+    allocation_next: Mapping[str, float]
+    srm: SRMSummary
+    impressions: int
+    clicks: int
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    line: int | None
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Counts of one ingestion; every input line is accepted, a duplicate, or rejected with a reason."""
+
+    experiment_id: str
+    source: str
+    lines: int
+    accepted: int
+    impressions: int
+    clicks: int
+    duplicates: int
+    rejected: Mapping[str, int]
+    samples: tuple[RejectedLine, ...] = ()
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rejected_total"] = self.rejected_total
+        return out
+
+
+@dataclass(frozen=True)
+class ExperimentStatus:
+    experiment_id: str
+    name: str
+    policy: str
+    status: str
+    current_round: int
+    winner: str | None
+    allocation: Mapping[str, float]
+    arms: tuple[ArmSnapshot, ...]
+    rounds_closed: int
+    open_round_impressions: int
+    open_round_clicks: int
+    last_decision: str | None
+    config: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
