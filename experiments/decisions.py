@@ -1,0 +1,147 @@
+"""Each round's decision — continue, promote, retire or stop — as a pure function of the arms' counts.
+
+The default rule is sequential (mSPRT): the leader is compared with every other active arm, each pair at
+level alpha / (K(K-1)/2) for K arms in the experiment. That union bound covers every pair the data could
+pick, at every look, so the chance of any false promotion or retirement over the whole experiment stays
+below alpha however many rounds look. The "naive" rule (fixed-horizon z-test + Holm at every look) is
+kept only to show, beside it, how peeking inflates false positives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from experiments.model import ArmSnapshot, Decision, ExperimentConfig
+from experiments.policies import AllocationPolicy
+from experiments.stats.bayesian import BayesianConfig, BayesianResult, BetaPrior, compare
+from experiments.stats.frequentist import holm, z_pvalues
+from experiments.stats.proportion import ProportionStatistic
+from experiments.stats.sequential import SequentialConfig, msprt_vs
+from experiments.stats.srm import SRMResult, srm_check
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """Everything a round computes; the store persists it, the simulator feeds it back."""
+
+    decision: Decision
+    bayes: BayesianResult
+    arms: tuple[ArmSnapshot, ...]  # states after the decision
+    allocation_next: dict[str, float]
+    srm: SRMResult
+
+
+def _stat(arm: ArmSnapshot) -> ProportionStatistic:
+    return ProportionStatistic(arm.impressions, arm.clicks)
+
+
+def bayesian_config(config: ExperimentConfig, round_no: int) -> BayesianConfig:
+    return BayesianConfig(prior=BetaPrior(config.prior_alpha, config.prior_beta), draws=config.draws, seed=config.seed * 100_003 + round_no)
+
+
+def separated_from_leader(leader: ArmSnapshot, others: Sequence[ArmSnapshot], n_arms: int, config: ExperimentConfig, bayes_p_best: Mapping[str, float]) -> tuple[list[bool], list[dict]]:
+    """Which of `others` the leader beats under the configured rule, and the per-comparison evidence."""
+    if not others:
+        return [], []
+    enough = np.array([o.impressions >= config.min_impressions_per_arm for o in others]) & (leader.impressions >= config.min_impressions_per_arm)
+    stats = [_stat(o) for o in others]
+    rows: list[dict] = []
+    if config.rule == "sequential":
+        family = max(1, n_arms * (n_arms - 1) // 2)
+        level = config.alpha / family
+        diff, _, p, low, high, _ = msprt_vs(_stat(leader), stats, SequentialConfig(config.alpha, config.tau, config.tau_relative), alpha=level)
+        sep = enough & (p <= level) & (low > 0)
+        for o, d, pv, lo, hi, s in zip(others, diff, p, low, high, sep):
+            rows.append({"arm": o.creative_id, "diff": float(d), "p_value": float(pv), "level": level, "ci_low": float(lo), "ci_high": float(hi), "separated": bool(s)})
+    elif config.rule == "naive":
+        raw = z_pvalues(_stat(leader), stats)
+        adj = holm(raw)
+        means = np.array([s.mean for s in stats])
+        sep = enough & (adj <= config.alpha) & (leader.ctr > means)
+        for o, pv, pa, s in zip(others, raw, adj, sep):
+            rows.append({"arm": o.creative_id, "p_value": float(pv), "p_holm": float(pa), "separated": bool(s)})
+    else:  # bayesian: an arm with (almost) no chance of being best is out
+        floor = (1.0 - config.p_best_threshold) / (10.0 * n_arms)
+        pb = np.array([bayes_p_best.get(o.creative_id, 0.0) for o in others])
+        sep = enough & (pb <= floor)
+        for o, v, s in zip(others, pb, sep):
+            rows.append({"arm": o.creative_id, "p_best": float(v), "floor": floor, "separated": bool(s)})
+    return [bool(x) for x in sep], rows
+
+
+def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig, bayes: BayesianResult, srm: SRMResult | None = None) -> Decision:
+    """The decision at the close of `round_no`, from cumulative counts (all arms, retired included)."""
+    index = {a.creative_id: i for i, a in enumerate(arms)}
+    p_best = {a.creative_id: bayes.p_best[i] for i, a in enumerate(arms)}
+    active = [a for a in arms if a.state != "retired"]
+    total = sum(a.impressions for a in arms)
+    limit_hit = round_no >= config.max_rounds or (config.max_impressions is not None and total >= config.max_impressions)
+    if not active:
+        return Decision("stop", reason="no active arm left")
+    leader = max(active, key=lambda a: (bayes.posteriors[index[a.creative_id]].mean, a.impressions))
+    li = index[leader.creative_id]
+    evidence: dict = {
+        "rule": config.rule,
+        "alpha": config.alpha,
+        "leader": leader.creative_id,
+        "leader_p_best": bayes.p_best[li],
+        "leader_expected_loss": bayes.expected_loss[li],
+        "impressions": total,
+        "srm": None if srm is None else {"chi2": srm.chi2, "p_value": srm.p_value, "alarm": srm.alarm},
+    }
+    confidence = bayes.p_best[li]
+    if len(active) == 1 and len(arms) > 1:
+        return Decision("promote", winner=leader.creative_id, best=leader.creative_id, confidence=confidence,
+                        reason="every other arm has been retired", evidence=evidence)
+    others = [a for a in active if a is not leader]
+    separated, rows = separated_from_leader(leader, others, len(arms), config, p_best)
+    evidence["comparisons"] = rows
+    if srm is not None and srm.alarm:
+        kind = "stop" if limit_hit else "continue"
+        return Decision(kind, best=leader.creative_id, confidence=confidence,
+                        reason=f"sample ratio mismatch (p={srm.p_value:.2g}); no promotion or retirement until serving is fixed",
+                        evidence=evidence)
+    if config.rule == "bayesian":
+        if confidence >= config.p_best_threshold and bayes.expected_loss[li] <= config.loss_threshold:
+            retired = tuple(o.creative_id for o in others)
+            return Decision("promote", winner=leader.creative_id, retired=retired, best=leader.creative_id, confidence=confidence,
+                            reason=f"P(best)={confidence:.3f} >= {config.p_best_threshold} and expected loss {bayes.expected_loss[li]:.2g} <= {config.loss_threshold}",
+                            evidence=evidence)
+    elif others and all(separated):
+        return Decision("promote", winner=leader.creative_id, retired=tuple(o.creative_id for o in others), best=leader.creative_id,
+                        confidence=confidence, reason=f"{leader.creative_id} beats all {len(others)} other active arm(s) under the {config.rule} rule",
+                        evidence=evidence)
+    retired = tuple(o.creative_id for o, s in zip(others, separated) if s)
+    if limit_hit:
+        why = f"round limit {config.max_rounds} reached" if round_no >= config.max_rounds else f"impression budget {config.max_impressions} reached"
+        return Decision("stop", retired=retired, best=leader.creative_id, confidence=confidence,
+                        reason=f"{why}; best is {leader.creative_id} with P(best)={confidence:.3f}", evidence=evidence)
+    if retired:
+        return Decision("retire", retired=retired, best=leader.creative_id, confidence=confidence,
+                        reason=f"{len(retired)} arm(s) credibly worse than {leader.creative_id}", evidence=evidence)
+    return Decision("continue", best=leader.creative_id, confidence=confidence, reason="no arm separated yet", evidence=evidence)
+
+
+def evaluate_round(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig, policy: AllocationPolicy,
+                   allocation_used: Mapping[str, float], rng: np.random.Generator | None = None) -> RoundOutcome:
+    """Statistics, SRM check, decision and next allocation for one round: the whole round minus I/O."""
+    bayes = compare([_stat(a) for a in arms], bayesian_config(config, round_no))
+    srm = srm_check([a.round_impressions for a in arms], [allocation_used.get(a.creative_id, 0.0) for a in arms])
+    decision = decide(arms, round_no, config, bayes, srm)
+    gone = set(decision.retired)
+    if decision.kind == "promote":
+        gone = {a.creative_id for a in arms if a.creative_id != decision.winner}
+    new_arms = tuple(
+        ArmSnapshot(a.creative_id, "winner" if a.creative_id == decision.winner else ("retired" if a.creative_id in gone or a.state == "retired" else a.state),
+                    a.impressions, a.clicks, a.round_impressions, a.round_clicks)
+        for a in arms
+    )
+    if decision.kind in ("promote", "stop") and decision.best:
+        allocation = {a.creative_id: (1.0 if a.creative_id == decision.best else 0.0) for a in arms}
+    else:
+        rng = rng if rng is not None else np.random.default_rng(config.seed * 7919 + round_no)
+        allocation = policy.allocate(new_arms, rng)
+    return RoundOutcome(decision, bayes, new_arms, allocation, srm)

@@ -1,0 +1,220 @@
+"""The event wire format and its parsing: one JSON object per line (or one CSV row).
+
+    {"event_id": "e1", "type": "impression", "ts": "2025-05-01T12:00:00Z", "experiment": "exp-…",
+     "creative": "c1", "user": "u1", "size": "300x250", "user_features": {...}}
+    {"event_id": "e2", "type": "click", "impression_id": "e1", ...}
+
+Parsing is pure; `experiments.store` checks events against the database and stores them.
+Every line ends accepted, duplicate (idempotent re-delivery) or rejected with one of REJECT_REASONS.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from experiments import messages
+from experiments.errors import EventFileError
+
+MALFORMED = "malformed"
+UNKNOWN_EXPERIMENT = "unknown_experiment"
+UNKNOWN_CREATIVE = "unknown_creative"
+CLICK_WITHOUT_IMPRESSION = "click_without_impression"
+CLICK_OUTSIDE_WINDOW = "click_outside_window"
+CLICK_MISMATCH = "click_mismatch"
+DUPLICATE_CLICK = "duplicate_click"
+BOT_BURST = "bot_burst"
+REJECT_REASONS = (MALFORMED, UNKNOWN_EXPERIMENT, UNKNOWN_CREATIVE, CLICK_WITHOUT_IMPRESSION,
+                  CLICK_OUTSIDE_WINDOW, CLICK_MISMATCH, DUPLICATE_CLICK, BOT_BURST)
+REASON_HELP = {
+    MALFORMED: "not a JSON object / CSV row with event_id, type, ts (ISO-8601), experiment, creative, user",
+    UNKNOWN_EXPERIMENT: "the event names another experiment than the one being ingested",
+    UNKNOWN_CREATIVE: "the creative is not an arm of the experiment",
+    CLICK_WITHOUT_IMPRESSION: "no accepted impression has the click's impression_id (ingest impressions first, then re-ingest: nothing counts twice)",
+    CLICK_OUTSIDE_WINDOW: "the click came before its impression or after the attribution window",
+    CLICK_MISMATCH: "the click's creative or user differs from its impression's",
+    DUPLICATE_CLICK: "the impression already has a click; CTR counts one click per impression",
+    BOT_BURST: "the user sent more events in one minute than the rate limit allows",
+}
+
+IMPRESSION, CLICK = "i", "c"
+_TYPES = {"impression": IMPRESSION, "click": CLICK}
+_REQUIRED = ("event_id", "type", "ts", "experiment", "creative", "user")
+CSV_COLUMNS = ("event_id", "type", "ts", "experiment", "creative", "user", "size", "impression_id", "user_features")
+
+
+class MalformedEvent(ValueError):
+    """An input line that is not a usable event; the message says which field is wrong."""
+
+
+@dataclass(slots=True)  # mutable: a frozen __init__ costs ~1 µs per event at ingestion rates
+class Event:
+    """A parsed event. `kind` is "i" (impression) or "c" (click); `ts_ms` epoch milliseconds UTC."""
+
+    event_id: str
+    kind: str
+    ts_ms: int
+    experiment: str
+    creative: str
+    user: str
+    size: str | None = None
+    impression_id: str | None = None
+    user_features: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    def to_wire(self) -> dict[str, Any]:
+        out = {
+            "event_id": self.event_id,
+            "type": "impression" if self.kind == IMPRESSION else "click",
+            "ts": format_ts(self.ts_ms),
+            "experiment": self.experiment,
+            "creative": self.creative,
+            "user": self.user,
+            "size": self.size,
+        }
+        if self.impression_id is not None:
+            out["impression_id"] = self.impression_id
+        if self.user_features:
+            out["user_features"] = dict(self.user_features)
+        return out
+
+
+def format_ts(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_ts(value: Any) -> int:
+    if not isinstance(value, str):
+        raise MalformedEvent(f"ts must be an ISO-8601 string, got {type(value).__name__}")
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedEvent(f"ts {value[:40]!r} is not ISO-8601") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
+def _text(raw: Mapping[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if value is None or value == "":
+        raise MalformedEvent(f"missing field {key!r}")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise MalformedEvent(f"field {key!r} must be a string, got {type(value).__name__}")
+    return str(value)
+
+
+def event_from_mapping(raw: Any) -> Event:
+    """Validate one wire-format object (from JSON, CSV or Python) into an Event."""
+    if isinstance(raw, Event):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise MalformedEvent(f"an event must be an object, got {type(raw).__name__}")
+    kind = _TYPES.get(raw.get("type"))
+    if kind is None:
+        raise MalformedEvent(f"type must be 'impression' or 'click', got {raw.get('type')!r}")
+    impression_id = raw.get("impression_id") or None
+    if kind == CLICK:
+        if impression_id is None:
+            raise MalformedEvent("a click needs impression_id (the event_id of its impression)")
+        impression_id = str(impression_id)
+    features = raw.get("user_features")
+    if isinstance(features, str) and features:
+        try:
+            features = json.loads(features)
+        except ValueError:
+            raise MalformedEvent("user_features is not a JSON object") from None
+    if features is not None and features != "" and not isinstance(features, Mapping):
+        raise MalformedEvent("user_features must be an object")
+    size = raw.get("size")
+    return Event(
+        event_id=_text(raw, "event_id"),
+        kind=kind,
+        ts_ms=parse_ts(raw.get("ts")),
+        experiment=_text(raw, "experiment"),
+        creative=_text(raw, "creative"),
+        user=_text(raw, "user"),
+        size=None if size in (None, "") else str(size),
+        impression_id=impression_id if kind == CLICK else None,
+        user_features=features or None,
+    )
+
+
+# A parsed line: (line number or None, Event) or (line number, MalformedEvent)
+ParsedLine = tuple[int | None, Event | MalformedEvent]
+
+
+def parse_jsonl(lines: Iterable[str], first_line: int = 1) -> Iterator[ParsedLine]:
+    loads = json.loads
+    for number, line in enumerate(lines, first_line):
+        if not line.strip():
+            continue
+        try:
+            raw = loads(line)
+        except ValueError as exc:
+            yield number, MalformedEvent(f"not JSON ({exc.msg})")
+            continue
+        try:
+            yield number, event_from_mapping(raw)
+        except MalformedEvent as exc:
+            yield number, exc
+
+
+def parse_csv(handle) -> Iterator[ParsedLine]:
+    reader = csv.DictReader(handle)
+    if not reader.fieldnames or any(col not in reader.fieldnames for col in _REQUIRED):
+        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
+        raise EventFileError(f"CSV header lacks column(s) {missing}; expected columns {', '.join(CSV_COLUMNS)}")
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            yield number, MalformedEvent("more cells than header columns")
+            continue
+        try:
+            yield number, event_from_mapping(row)
+        except MalformedEvent as exc:
+            yield number, exc
+
+
+def parse_python(events: Iterable[Any]) -> Iterator[ParsedLine]:
+    for number, raw in enumerate(events, 1):
+        try:
+            yield number, event_from_mapping(raw)
+        except MalformedEvent as exc:
+            yield number, exc
+
+
+def open_event_file(path: str | Path) -> tuple[Iterator[ParsedLine], Any]:
+    """Parsed lines of a .jsonl/.ndjson/.json (lines or one array) or .csv file, and the handle to close."""
+    path = Path(path)
+    if not path.is_file():
+        raise EventFileError(messages.FILE_MISSING.format(path=path))
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    opener = open
+    if suffix.endswith(".gz"):
+        import gzip
+
+        opener = gzip.open
+        suffix = suffix[: -len(".gz")]
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        handle = opener(path, "rt", encoding="utf-8", errors="replace")
+        head = handle.read(1)
+        while head and head.isspace():
+            head = handle.read(1)
+        if head == "[":
+            rest = handle.read()
+            handle.close()
+            try:
+                items = json.loads(head + rest)
+            except ValueError as exc:
+                raise EventFileError(f"{path} starts with '[' but is not a JSON array ({exc}); write one event object per line instead") from exc
+            return parse_python(items), None
+        handle.seek(0)
+        return parse_jsonl(handle), handle
+    if suffix == ".csv":
+        handle = opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+        return parse_csv(handle), handle
+    raise EventFileError(messages.FILE_FORMAT.format(path=path))

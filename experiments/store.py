@@ -1,0 +1,483 @@
+"""The experiment store: experiments, arms, idempotent bulk ingestion and incremental aggregates.
+
+Every event lands in the bucket of the round open when it was ingested (exp_arm_stats per experiment,
+round and creative; exp_user_stats per user and creative), so closing a round reads one bucket and the
+previous round's snapshot, never the event history. Each ingestion transaction starts by writing the
+experiment's row: that serialises it with other ingestions and with round closes of the same
+experiment on SQLite (database write lock) and PostgreSQL (row lock) alike, so an event is never
+counted in a round that has already closed, and a re-delivered event id is never counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from sqlalchemy import Engine, func, insert, select, update
+
+from experiments import messages, tables as t
+from experiments.errors import ExperimentNotFound, InvalidExperiment, ManifestError
+from experiments.events import (
+    BOT_BURST,
+    CLICK,
+    CLICK_MISMATCH,
+    CLICK_OUTSIDE_WINDOW,
+    CLICK_WITHOUT_IMPRESSION,
+    DUPLICATE_CLICK,
+    IMPRESSION,
+    MALFORMED,
+    UNKNOWN_CREATIVE,
+    UNKNOWN_EXPERIMENT,
+    Event,
+    MalformedEvent,
+    ParsedLine,
+    open_event_file,
+    parse_python,
+)
+from experiments.model import ArmSnapshot, CreativeArm, ExperimentConfig, ExperimentStatus, IngestReport, RejectedLine
+from experiments.policies import FixedSplit, make_policy, validate_shares
+
+CHUNK = 50_000
+SAMPLE_LIMIT = 20
+_IN_CHUNK = 2_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ManifestCreatives:
+    """Creatives read from a composer manifest: the usable ones, and those excluded for violations."""
+
+    arms: tuple[CreativeArm, ...]
+    excluded: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def arms_from_dicts(items: Iterable[Any]) -> ManifestCreatives:
+    usable, excluded = [], []
+    for item in items:
+        if isinstance(item, CreativeArm):
+            usable.append(item)
+            continue
+        violations = item.get("violations") if isinstance(item, Mapping) else None
+        if violations:
+            excluded.append((str(item.get("id")), tuple(str(v) for v in violations)))
+            continue
+        usable.append(CreativeArm.from_dict(item))
+    return ManifestCreatives(tuple(usable), tuple(excluded))
+
+
+def load_manifest(path: str | Path) -> ManifestCreatives:
+    """Read the composer's manifest.json (an object with "creatives", or a bare list)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.json"
+    if not path.is_file():
+        raise ManifestError(messages.MANIFEST_MISSING.format(path=path))
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason=f"not JSON ({exc})")) from exc
+    items = raw.get("creatives") if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason="no 'creatives' list"))
+    try:
+        return arms_from_dicts(items)
+    except InvalidExperiment as exc:
+        raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason=str(exc))) from exc
+
+
+def _check_arms(name: str, arms: Sequence[CreativeArm]) -> None:
+    counts = Counter(a.id for a in arms)
+    dups = sorted(k for k, v in counts.items() if v > 1)
+    if dups:
+        raise InvalidExperiment(messages.DUPLICATE_ARMS.format(ids=", ".join(dups[:10])))
+    if len(arms) < 2:
+        raise InvalidExperiment(messages.ONE_ARM.format(name=name, n=len(arms)))
+
+
+@dataclass
+class _Pending:
+    line: int | None
+    event: Event
+
+
+class _Ingestion:
+    """One ingestion call: counters, the within-call state, and the per-chunk transaction."""
+
+    def __init__(self, store: "ExperimentStore", experiment_id: str, source: str) -> None:
+        self.store = store
+        self.engine = store.engine
+        self.experiment_id = experiment_id
+        self.source = source
+        row = store._experiment_row(experiment_id)
+        self.config = ExperimentConfig.from_dict(row.config)
+        with self.engine.connect() as conn:
+            self.arm_ids = set(conn.execute(select(t.arms.c.creative_id).where(t.arms.c.experiment_id == experiment_id)).scalars())
+        self.window_ms = int(self.config.attribution_window_hours * 3_600_000)
+        self.rate_limit = self.config.max_events_per_user_minute
+        self.lines = 0
+        self.accepted = self.impressions = self.clicks = self.duplicates = 0
+        self.rejected: Counter[str] = Counter()
+        self.samples: list[RejectedLine] = []
+        self.seen: set[str] = set()
+        self.rate: Counter[tuple[str, int]] = Counter()
+        self.rejected_impressions: dict[str, str] = {}
+        self.clicked: set[str] = set()
+        self.pending: list[_Pending] = []
+        self.started = utcnow()
+        p = self.engine.dialect.paramstyle
+        self.ph = "?" if p == "qmark" else "%s"
+
+    def reject(self, line: int | None, reason: str, detail: str) -> None:
+        self.rejected[reason] += 1
+        if len(self.samples) < SAMPLE_LIMIT:
+            self.samples.append(RejectedLine(line, reason, detail))
+
+    def run(self, parsed: Iterable[ParsedLine]) -> IngestReport:
+        chunk: list[ParsedLine] = []
+        for item in parsed:
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                self._chunk(chunk)
+                chunk = []
+        self._chunk(chunk, final=True)
+        return self._finish()
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.ph)
+
+    def _existing(self, conn, column, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        col = getattr(t.events.c, column)
+        for i in range(0, len(ids), _IN_CHUNK):
+            part = ids[i : i + _IN_CHUNK]
+            found.update(conn.execute(select(col).where(t.events.c.experiment_id == self.experiment_id, col.in_(part))).scalars())
+        return found
+
+    def _chunk(self, chunk: list[ParsedLine], final: bool = False) -> None:
+        exp = self.experiment_id
+        fresh: list[tuple[int | None, Event]] = []
+        for line, ev in chunk:
+            self.lines += 1
+            if isinstance(ev, MalformedEvent):
+                self.reject(line, MALFORMED, f"line {line}: {ev}")
+            elif ev.experiment != exp:
+                self.reject(line, UNKNOWN_EXPERIMENT, f"line {line}: experiment {ev.experiment!r} is not {exp!r}")
+            elif ev.creative not in self.arm_ids:
+                self.reject(line, UNKNOWN_CREATIVE, f"line {line}: creative {ev.creative!r} is not an arm of {exp}")
+            elif ev.event_id in self.seen:
+                self.duplicates += 1
+            else:
+                self.seen.add(ev.event_id)
+                fresh.append((line, ev))
+        if not fresh and not self.pending:
+            return
+        with self.engine.begin() as conn:
+            # first statement writes: takes the SQLite write lock / the PostgreSQL row lock (see module doc)
+            conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == exp).values(ingest_seq=t.experiments.c.ingest_seq + 1))
+            round_no = conn.execute(select(t.experiments.c.current_round).where(t.experiments.c.experiment_id == exp)).scalar_one()
+            known = self._existing(conn, "event_id", [ev.event_id for _, ev in fresh]) if fresh else set()
+            impressions: dict[str, tuple[int, str, str]] = {}
+            clicks: list[tuple[int | None, Event]] = []
+            rows: list[tuple] = []
+            features: dict[str, Mapping] = {}
+            arm_delta: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+            user_delta: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+            rate, limit = self.rate, self.rate_limit
+            for line, ev in fresh:
+                if ev.event_id in known:
+                    self.duplicates += 1
+                    continue
+                bucket = (ev.user, ev.ts_ms // 60_000)
+                rate[bucket] += 1
+                if rate[bucket] > limit:
+                    self.reject(line, BOT_BURST, f"line {line}: user {ev.user!r} sent more than {limit} events in one minute")
+                    if ev.kind == IMPRESSION:
+                        self.rejected_impressions[ev.event_id] = BOT_BURST
+                    continue
+                if ev.kind == CLICK:
+                    clicks.append((line, ev))
+                    continue
+                impressions[ev.event_id] = (ev.ts_ms, ev.creative, ev.user)
+                rows.append((exp, ev.event_id, IMPRESSION, ev.ts_ms, ev.creative, ev.user, ev.size, None, round_no))
+                arm_delta[ev.creative][0] += 1
+                user_delta[(ev.user, ev.creative)][0] += 1
+                if ev.user_features:
+                    features[ev.user] = ev.user_features
+            n_impressions = len(rows)
+            clicks.extend((p.line, p.event) for p in self.pending)
+            self.pending = []
+            if clicks:
+                missing = [ev.impression_id for _, ev in clicks if ev.impression_id not in impressions]
+                stored: dict[str, tuple[int, str, str]] = {}
+                for i in range(0, len(missing), _IN_CHUNK):
+                    part = missing[i : i + _IN_CHUNK]
+                    q = select(t.events.c.event_id, t.events.c.ts_ms, t.events.c.creative_id, t.events.c.user_id).where(
+                        t.events.c.experiment_id == exp, t.events.c.kind == IMPRESSION, t.events.c.event_id.in_(part))
+                    stored.update((r[0], (r[1], r[2], r[3])) for r in conn.execute(q))
+                already = self._existing(conn, "impression_id", [ev.impression_id for _, ev in clicks])
+                for line, ev in clicks:
+                    imp = impressions.get(ev.impression_id) or stored.get(ev.impression_id)
+                    if imp is None:
+                        reason = self.rejected_impressions.get(ev.impression_id)
+                        if reason is not None:
+                            self.reject(line, reason, f"line {line}: the click's impression {ev.impression_id!r} was rejected ({reason})")
+                        elif final:
+                            self.reject(line, CLICK_WITHOUT_IMPRESSION, f"line {line}: no impression {ev.impression_id!r}")
+                        else:
+                            self.pending.append(_Pending(line, ev))
+                        continue
+                    ts, creative, user = imp
+                    if creative != ev.creative or user != ev.user:
+                        self.reject(line, CLICK_MISMATCH, f"line {line}: click on {ev.creative!r} by {ev.user!r} but impression {ev.impression_id!r} was {creative!r} for {user!r}")
+                    elif not 0 <= ev.ts_ms - ts <= self.window_ms:
+                        self.reject(line, CLICK_OUTSIDE_WINDOW, f"line {line}: click {(ev.ts_ms - ts) / 3_600_000:.2f} h after its impression; window is {self.config.attribution_window_hours:g} h")
+                    elif ev.impression_id in already or ev.impression_id in self.clicked:
+                        self.reject(line, DUPLICATE_CLICK, f"line {line}: impression {ev.impression_id!r} already has a click")
+                    else:
+                        self.clicked.add(ev.impression_id)
+                        rows.append((exp, ev.event_id, CLICK, ev.ts_ms, creative, user, ev.size, ev.impression_id, round_no))
+                        arm_delta[creative][1] += 1
+                        user_delta[(user, creative)][1] += 1
+            if rows:
+                self._write(conn, round_no, rows, arm_delta, user_delta, features)
+            self.accepted += len(rows)
+            self.impressions += n_impressions
+            self.clicks += len(rows) - n_impressions
+
+    def _write(self, conn, round_no, rows, arm_delta, user_delta, features) -> None:
+        exp = self.experiment_id
+        conn.exec_driver_sql(self._sql(
+            "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), rows)
+        conn.exec_driver_sql(self._sql(
+            "INSERT INTO exp_arm_stats (experiment_id, round_no, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (experiment_id, round_no, creative_id) DO UPDATE SET "
+            "impressions = exp_arm_stats.impressions + excluded.impressions, clicks = exp_arm_stats.clicks + excluded.clicks"),
+            [(exp, round_no, c, v[0], v[1]) for c, v in arm_delta.items()])
+        conn.exec_driver_sql(self._sql(
+            "INSERT INTO exp_user_stats (experiment_id, user_id, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (experiment_id, user_id, creative_id) DO UPDATE SET "
+            "impressions = exp_user_stats.impressions + excluded.impressions, clicks = exp_user_stats.clicks + excluded.clicks"),
+            [(exp, u, c, v[0], v[1]) for (u, c), v in user_delta.items()])
+        if features:
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            stmt = dialect_insert(t.users)
+            stmt = stmt.on_conflict_do_update(index_elements=["experiment_id", "user_id"], set_={"features": stmt.excluded.features})
+            conn.execute(stmt, [{"experiment_id": exp, "user_id": u, "features": dict(f)} for u, f in features.items()])
+
+    def _finish(self) -> IngestReport:
+        for p in self.pending:  # only reached if the final chunk was empty of fresh events
+            self.reject(p.line, CLICK_WITHOUT_IMPRESSION, f"line {p.line}: no impression {p.event.impression_id!r}")
+        self.pending = []
+        report = IngestReport(
+            experiment_id=self.experiment_id,
+            source=self.source,
+            lines=self.lines,
+            accepted=self.accepted,
+            impressions=self.impressions,
+            clicks=self.clicks,
+            duplicates=self.duplicates,
+            rejected=dict(sorted(self.rejected.items())),
+            samples=tuple(self.samples),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.ingests).values(
+                ingest_id=uuid.uuid4().hex, experiment_id=self.experiment_id, source=self.source[:1000],
+                accepted=report.accepted, duplicates=report.duplicates, rejected=report.rejected,
+                started_at=self.started, finished_at=utcnow()))
+        return report
+
+
+class ExperimentStore:
+    """Experiments in the project's SQLAlchemy database (tables in experiments.tables)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- experiments and arms -------------------------------------------------------------------
+    def create_experiment(
+        self,
+        name: str,
+        creatives: Sequence[CreativeArm | Mapping[str, Any]],
+        policy: str = "thompson",
+        *,
+        policy_params: Mapping[str, Any] | None = None,
+        config: ExperimentConfig | Mapping[str, Any] | None = None,
+        experiment_id: str | None = None,
+    ) -> str:
+        """Store a new experiment over `creatives` (creatives with violations are left out); returns its id."""
+        arms = list(arms_from_dicts(creatives).arms)
+        _check_arms(name, arms)
+        cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+        pol = make_policy(policy, **dict(policy_params or {}))
+        ids = [a.id for a in arms]
+        if isinstance(pol, FixedSplit) and pol.shares is not None:
+            validate_shares(pol.shares, ids)
+            allocation = {i: pol.shares.get(i, 0.0) for i in ids}
+        else:
+            allocation = {i: 1.0 / len(ids) for i in ids}
+        validate_shares(allocation, ids)
+        experiment_id = experiment_id or f"exp-{uuid.uuid4().hex[:12]}"
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.experiments).values(
+                experiment_id=experiment_id, name=name, policy=pol.name, policy_params=pol.params(), config=cfg.to_dict(),
+                status="running", current_round=1, allocation=allocation, winner=None, version=0, ingest_seq=0,
+                round_lock=None, locked_at=None, created_at=now, updated_at=now))
+            conn.execute(insert(t.arms), [self._arm_row(experiment_id, a, 1) for a in arms])
+        return experiment_id
+
+    @staticmethod
+    def _arm_row(experiment_id: str, arm: CreativeArm, round_no: int) -> dict[str, Any]:
+        return {"experiment_id": experiment_id, "creative_id": arm.id, "size": arm.size, "template": arm.template, "file": arm.file,
+                "elements": dict(arm.elements), "attributes": dict(arm.attributes), "state": "active", "added_round": round_no, "retired_round": None}
+
+    def add_arms(self, experiment_id: str, creatives: Sequence[CreativeArm | Mapping[str, Any]]) -> list[str]:
+        """Add creatives to a running experiment; each new arm gets an equal share from now on."""
+        from experiments.errors import ExperimentConcluded
+
+        new = list(arms_from_dicts(creatives).arms)
+        with self.engine.begin() as conn:
+            conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id).values(version=t.experiments.c.version + 1))
+            row = self._experiment_row(experiment_id, conn)
+            if row.status != "running":
+                raise ExperimentConcluded(messages.CONCLUDED.format(experiment_id=experiment_id, decision=row.status, round_no=row.current_round - 1))
+            existing = list(conn.execute(select(t.arms.c.creative_id, t.arms.c.state).where(t.arms.c.experiment_id == experiment_id)))
+            clash = sorted({a.id for a in new} & {r[0] for r in existing})
+            if clash:
+                raise InvalidExperiment(messages.DUPLICATE_ARMS.format(ids=", ".join(clash[:10])))
+            counts = Counter(a.id for a in new)
+            dups = sorted(k for k, v in counts.items() if v > 1)
+            if dups:
+                raise InvalidExperiment(messages.DUPLICATE_ARMS.format(ids=", ".join(dups[:10])))
+            if not new:
+                return []
+            active = sum(1 for r in existing if r[1] != "retired") + len(new)
+            keep = 1.0 - len(new) / active
+            allocation = {k: v * keep for k, v in row.allocation.items()}
+            allocation.update({a.id: 1.0 / active for a in new})
+            conn.execute(insert(t.arms), [self._arm_row(experiment_id, a, row.current_round) for a in new])
+            conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id).values(allocation=allocation, updated_at=utcnow()))
+        return [a.id for a in new]
+
+    def _experiment_row(self, experiment_id: str, conn=None):
+        query = select(t.experiments).where(t.experiments.c.experiment_id == experiment_id)
+        if conn is None:
+            with self.engine.connect() as c:
+                row = c.execute(query).first()
+        else:
+            row = conn.execute(query).first()
+        if row is None:
+            raise ExperimentNotFound(messages.NOT_FOUND.format(experiment_id=experiment_id))
+        return row
+
+    def experiment_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(t.experiments.c.experiment_id).order_by(t.experiments.c.created_at)).scalars())
+
+    def config(self, experiment_id: str) -> ExperimentConfig:
+        return ExperimentConfig.from_dict(self._experiment_row(experiment_id).config)
+
+    def arms(self, experiment_id: str) -> list[CreativeArm]:
+        self._experiment_row(experiment_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.arms).where(t.arms.c.experiment_id == experiment_id).order_by(t.arms.c.added_round, t.arms.c.creative_id))
+            return [CreativeArm(id=r.creative_id, attributes=r.attributes, size=r.size, template=r.template, file=r.file, elements=r.elements) for r in rows]
+
+    def snapshots(self, experiment_id: str) -> list[ArmSnapshot]:
+        """Cumulative counts now: last closed round's snapshot plus the open round's bucket."""
+        row = self._experiment_row(experiment_id)
+        with self.engine.connect() as conn:
+            return arm_snapshots(conn, experiment_id, row.current_round)
+
+    # -- ingestion ------------------------------------------------------------------------------
+    def ingest(self, experiment_id: str, events: Iterable[Event | Mapping[str, Any]], *, source: str = "python") -> IngestReport:
+        """Ingest wire-format dicts or Events; idempotent by event id; rejections counted by reason."""
+        return _Ingestion(self, experiment_id, source).run(parse_python(events))
+
+    def ingest_file(self, experiment_id: str, path: str | Path) -> IngestReport:
+        """Ingest a JSONL/CSV file; malformed lines are rejected with their line number, the rest stored."""
+        ingestion = _Ingestion(self, experiment_id, str(path))
+        parsed, handle = open_event_file(path)
+        try:
+            return ingestion.run(parsed)
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def ingest_log(self, experiment_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.ingests).where(t.ingests.c.experiment_id == experiment_id).order_by(t.ingests.c.started_at))
+            return [dict(r._mapping) for r in rows]
+
+    # -- reading --------------------------------------------------------------------------------
+    def status(self, experiment_id: str) -> ExperimentStatus:
+        row = self._experiment_row(experiment_id)
+        with self.engine.connect() as conn:
+            snaps = arm_snapshots(conn, experiment_id, row.current_round)
+            closed = conn.execute(select(func.count()).select_from(t.rounds).where(t.rounds.c.experiment_id == experiment_id)).scalar_one()
+            last = conn.execute(select(t.rounds.c.decision).where(t.rounds.c.experiment_id == experiment_id).order_by(t.rounds.c.round_no.desc()).limit(1)).scalar()
+        return ExperimentStatus(
+            experiment_id=experiment_id, name=row.name, policy=row.policy, status=row.status, current_round=row.current_round,
+            winner=row.winner, allocation=row.allocation, arms=tuple(snaps), rounds_closed=closed,
+            open_round_impressions=sum(s.round_impressions for s in snaps), open_round_clicks=sum(s.round_clicks for s in snaps),
+            last_decision=last, config=row.config)
+
+    def user_exposures(self, experiment_id: str) -> "UserExposures":
+        """Per (user, creative) impressions and clicks, as arrays, for preference tags."""
+        self._experiment_row(experiment_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.user_stats.c.user_id, t.user_stats.c.creative_id, t.user_stats.c.impressions, t.user_stats.c.clicks)
+                                .where(t.user_stats.c.experiment_id == experiment_id)).all()
+        return UserExposures.from_rows(rows)
+
+
+@dataclass(frozen=True)
+class UserExposures:
+    """Counts per (user, creative): users[u_index], creatives[c_index]."""
+
+    users: tuple[str, ...]
+    creatives: tuple[str, ...]
+    user_index: np.ndarray
+    creative_index: np.ndarray
+    impressions: np.ndarray
+    clicks: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[str, str, int, int]]) -> "UserExposures":
+        users: dict[str, int] = {}
+        creatives: dict[str, int] = {}
+        ui = np.fromiter((users.setdefault(r[0], len(users)) for r in rows), dtype=np.int64, count=len(rows))
+        ci = np.fromiter((creatives.setdefault(r[1], len(creatives)) for r in rows), dtype=np.int64, count=len(rows))
+        imp = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+        clk = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))
+        return cls(tuple(users), tuple(creatives), ui, ci, imp, clk)
+
+
+def arm_snapshots(conn, experiment_id: str, current_round: int) -> list[ArmSnapshot]:
+    """Previous round's cumulative snapshot + open bucket: O(arms), never a scan of events."""
+    arm_rows = conn.execute(select(t.arms.c.creative_id, t.arms.c.state).where(t.arms.c.experiment_id == experiment_id)
+                            .order_by(t.arms.c.added_round, t.arms.c.creative_id)).all()
+    prev = {r[0]: (r[1], r[2]) for r in conn.execute(
+        select(t.round_arms.c.creative_id, t.round_arms.c.impressions, t.round_arms.c.clicks)
+        .where(t.round_arms.c.experiment_id == experiment_id, t.round_arms.c.round_no == current_round - 1))}
+    bucket = {r[0]: (r[1], r[2]) for r in conn.execute(
+        select(t.arm_stats.c.creative_id, t.arm_stats.c.impressions, t.arm_stats.c.clicks)
+        .where(t.arm_stats.c.experiment_id == experiment_id, t.arm_stats.c.round_no == current_round))}
+    out = []
+    for cid, state in arm_rows:
+        pi, pc = prev.get(cid, (0, 0))
+        bi, bc = bucket.get(cid, (0, 0))
+        out.append(ArmSnapshot(cid, state, int(pi + bi), int(pc + bc), int(bi), int(bc)))
+    return out
