@@ -1,0 +1,2 @@
+"""Experiments: CTR tracking, statistics valid under peeking, winners, element effects, preference tags.
+"""
