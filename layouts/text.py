@@ -147,9 +147,9 @@ def wrap(units: list[Unit], max_width: float, font: FontSpec, measure: TextMeasu
 
 
 def block_height(lines: int, font: FontSpec, line_spacing: float, measure: TextMeasurer) -> tuple[int, int, int, float]:
+    """Baseline gap, ascent, descent and total height of a block of `lines` lines."""
     ascent, descent = measure.ascent_descent(font)
-    gap = max(ascent + descent, round(font.size * line_spacing)) if lines > 1 else ascent + descent
-    gap = min(gap, round(font.size * line_spacing)) if lines > 1 else gap
+    gap = round(font.size * line_spacing)
     return gap, ascent, descent, ascent + descent + (lines - 1) * gap
 
 

@@ -17,6 +17,9 @@ SUBCOMMANDS = {
     "experiment": "creative.cli.experiment:experiment_group",
     "tags": "creative.cli.experiment:tags_group",
     "demo": "creative.cli.demo:demo_command",
+    "schedule": "creative.cli.schedule:schedule_group",
+    "serve": "creative.cli.serve:serve_command",
+    "users": "creative.cli.serve:users_group",
 }
 
 
