@@ -1,0 +1,199 @@
+"""Colour: WCAG 2.x contrast, text colour and scrim choice against the pixels under the text, and
+colour roles (accent, tint, paper, dark) drawn from the product and logo palettes.
+
+Pixel arrays come in as numpy uint8 HxWx3; nothing here draws.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+RGB = tuple[int, int, int]
+
+WHITE: RGB = (255, 255, 255)
+INK: RGB = (17, 17, 17)  # near-black reads softer than #000 and still gives 18.9:1 on white
+NORMAL_TEXT_CONTRAST = 4.5  # WCAG 1.4.3 AA
+LARGE_TEXT_CONTRAST = 3.0  # large text: >= 24 px, or >= 18.66 px bold
+# Worst-case pixels: ignore the most extreme 1% (antialiasing, specks) at each end.
+PERCENTILE = 1.0
+SCRIM_ALPHAS = (0.35, 0.5, 0.65, 0.8, 0.92, 1.0)
+_SAMPLE_PIXELS = 4096
+
+
+def parse_hex(value: str) -> RGB:
+    v = value.strip().lstrip("#")
+    if len(v) == 3:
+        v = "".join(c * 2 for c in v)
+    if len(v) != 6:
+        raise ValueError(f"not a #rrggbb colour: {value!r}")
+    return (int(v[0:2], 16), int(v[2:4], 16), int(v[4:6], 16))
+
+
+def to_hex(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb[:3]))
+
+
+_LINEAR = np.array([c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (np.arange(256) / 255.0)])
+
+
+def relative_luminance(rgb: Sequence[float]) -> float:
+    lin = [(_LINEAR[int(round(c))]) for c in rgb[:3]]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast_ratio(lum_a: float, lum_b: float) -> float:
+    hi, lo = max(lum_a, lum_b), min(lum_a, lum_b)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def contrast(a: Sequence[int], b: Sequence[int]) -> float:
+    return contrast_ratio(relative_luminance(a), relative_luminance(b))
+
+
+def required_contrast(size_px: float, bold: bool) -> float:
+    """WCAG threshold for text at this pixel size (1 CSS px taken as 1 banner px)."""
+    large = size_px >= 24 or (bold and size_px >= 18.66)
+    return LARGE_TEXT_CONTRAST if large else NORMAL_TEXT_CONTRAST
+
+
+def sample(pixels: np.ndarray) -> np.ndarray:
+    """A strided subsample (at most ~4k pixels) as float Nx3; enough for percentiles."""
+    h, w = pixels.shape[:2]
+    step = max(1, int(np.sqrt(h * w / _SAMPLE_PIXELS)))
+    return pixels[::step, ::step, :3].reshape(-1, 3).astype(np.float32)
+
+
+def luminances(rgb: np.ndarray) -> np.ndarray:
+    idx = np.clip(np.rint(rgb), 0, 255).astype(np.intp)
+    lin = _LINEAR[idx]
+    return lin @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def worst_contrast(text_lum: float, background_lums: np.ndarray) -> float:
+    """Contrast of the text against the least favourable background pixel (robust percentiles)."""
+    lo, hi = np.percentile(background_lums, [PERCENTILE, 100 - PERCENTILE])
+    if lo <= text_lum <= hi:
+        return 1.0
+    return float(min(contrast_ratio(float(text_lum), float(lo)), contrast_ratio(float(text_lum), float(hi))))
+
+
+def busyness(pixels: np.ndarray) -> float:
+    """Mean luminance gradient (0..1) under a text box: PosterLayout's readability term."""
+    if pixels.shape[0] < 2 or pixels.shape[1] < 2:
+        return 0.0
+    h, w = pixels.shape[:2]
+    step = max(1, int(np.sqrt(h * w / (4 * _SAMPLE_PIXELS))))
+    lum = pixels[::step, ::step, :3].astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32) / 255.0
+    gy = np.abs(np.diff(lum, axis=0)).mean() if lum.shape[0] > 1 else 0.0
+    gx = np.abs(np.diff(lum, axis=1)).mean() if lum.shape[1] > 1 else 0.0
+    return float(gx + gy) / 2
+
+
+@dataclass(frozen=True)
+class TextColour:
+    """The colour chosen for a text block, and a scrim under it when the pixels demanded one."""
+
+    text: RGB
+    scrim: tuple[int, int, int, int] | None  # RGBA, alpha 0..255
+    contrast: float  # worst case against the pixels under the text, scrim included
+    required: float
+    busyness: float
+
+
+def choose_text_colour(
+    pixels: np.ndarray,
+    candidates: Iterable[RGB],
+    required: float,
+    *,
+    scrim: str = "auto",
+    brand_margin: float = 1.3,
+) -> TextColour:
+    """Pick the first brand candidate that clears the WCAG threshold with margin, else ink or white,
+    else add the lightest scrim that makes ink or white pass. `scrim='always'` forces an underlay."""
+    px = sample(pixels)
+    lums = luminances(px)
+    busy = busyness(pixels)
+    if scrim != "always":
+        for colour in candidates:
+            c = worst_contrast(relative_luminance(colour), lums)
+            if c >= required * brand_margin:
+                return TextColour(colour, None, c, required, busy)
+        best = max((INK, WHITE), key=lambda col: worst_contrast(relative_luminance(col), lums))
+        c = worst_contrast(relative_luminance(best), lums)
+        if c >= required or scrim == "never":
+            return TextColour(best, None, c, required, busy)
+    options: list[tuple[float, RGB, RGB, float]] = []
+    for text, under in ((WHITE, (0, 0, 0)), (INK, (255, 255, 255))):
+        text_lum = relative_luminance(text)
+        for alpha in SCRIM_ALPHAS:
+            mixed = px * (1 - alpha) + np.array(under, dtype=np.float32) * alpha
+            c = worst_contrast(text_lum, luminances(mixed))
+            if c >= required:
+                options.append((alpha, text, under, c))
+                break
+    alpha, text, under, c = min(options, key=lambda o: (o[0], -o[3]))
+    return TextColour(text, (*under, round(alpha * 255)), c, required, busy)
+
+
+def saturation_value(rgb: RGB) -> tuple[float, float, float]:
+    return colorsys.rgb_to_hsv(*(c / 255 for c in rgb))
+
+
+def accent(palette: Sequence[RGB], fallback: RGB = (214, 40, 57)) -> RGB:
+    """The most saturated, mid-bright palette colour: for buttons, badges and panels."""
+    best, score = fallback, 0.25
+    for colour in palette:
+        _, s, v = saturation_value(colour)
+        if 0.25 <= v <= 0.95 and s * (1 - abs(v - 0.6)) > score:
+            best, score = colour, s * (1 - abs(v - 0.6))
+    return best
+
+
+def mix(a: RGB, b: RGB, t: float) -> RGB:
+    return tuple(round(x * (1 - t) + y * t) for x, y in zip(a, b))  # type: ignore[return-value]
+
+
+def role_colour(role: str, palette: Sequence[RGB]) -> RGB:
+    """A colour for a template role: accent, primary (first palette colour), tint, paper, dark, light."""
+    acc = accent(palette)
+    if role == "accent":
+        return acc
+    if role == "primary":
+        return palette[0] if palette else acc
+    if role == "tint":
+        return mix(acc, WHITE, 0.86)
+    if role == "paper":
+        return (248, 246, 242)
+    if role == "light":
+        return mix(acc, WHITE, 0.6)
+    if role == "dark":
+        return mix(acc, (0, 0, 0), 0.72)
+    raise ValueError(f"unknown colour role {role!r}")
+
+
+def brand_text_candidates(palette: Sequence[RGB]) -> list[RGB]:
+    """Palette colours saturated and dark or light enough to be a headline colour."""
+    out = []
+    for colour in palette:
+        _, s, v = saturation_value(colour)
+        if s >= 0.35 and (v <= 0.55 or v >= 0.95):
+            out.append(colour)
+    return out
+
+
+_FAMILIES = ((15, "red"), (40, "orange"), (70, "yellow"), (160, "green"), (200, "cyan"), (255, "blue"), (290, "purple"), (335, "pink"), (360, "red"))
+
+
+def colour_family(rgb: RGB) -> str:
+    """A coarse, human name for a colour, used as a creative attribute experiments can learn from."""
+    h, s, v = saturation_value(rgb)
+    if v < 0.2:
+        return "black"
+    if s < 0.15:
+        return "white" if v > 0.85 else "grey"
+    hue = h * 360
+    return next(name for limit, name in _FAMILIES if hue < limit)

@@ -1,0 +1,202 @@
+"""Layout quality metrics after PosterLayout (CVPR 2023) and CGL-GAN (IJCAI 2022), from the solved
+boxes plus readability measured on the rendered pixels under each text block.
+
+Hard violations reject a creative (out of bounds, text over text or over the product, contrast under
+the WCAG limit, product hidden); everything else is a soft metric or note for the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from typing import Sequence
+
+import numpy as np
+
+from layouts.geometry import Box
+from layouts.solver import PlacedSlot, SolvedLayout
+
+PRODUCT_HIDDEN = 0.5  # more than half the product's salient region covered is "hidden"
+SMALL_TEXT_PX = 11
+BUSY_UNDER_TEXT = 0.12  # mean luminance gradient above which text without a scrim is hard to read
+_GRID = 64
+
+# Every message a violation can carry lives here.
+MESSAGES = {
+    "out_of_bounds": "{slot} reaches outside the canvas",
+    "text_overlap": "{slot} text overlaps {other} text",
+    "text_on_product": "{slot} text covers the {other} itself",
+    "low_contrast": "{slot} contrast {contrast:.2f}:1 is under the {required:g}:1 WCAG limit",
+    "product_hidden": "{slot} is {occlusion:.0%} hidden by other elements",
+    "product_occluded": "{slot} is {occlusion:.0%} covered by other elements",
+    "element_overlap": "{slot} overlaps {other} ({iou:.0%} IoU)",
+    "small_text": "{slot} text is {size} px, under {limit} px",
+    "busy_background": "{slot} sits on a busy background (gradient {busy:.2f}) without a scrim",
+    "slot_dropped": "{note}",
+}
+HARD = frozenset({"out_of_bounds", "text_overlap", "text_on_product", "low_contrast", "product_hidden"})
+
+
+@dataclass(frozen=True)
+class Violation:
+    code: str
+    message: str
+
+    @property
+    def hard(self) -> bool:
+        return self.code in HARD
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "hard": self.hard, "message": self.message}
+
+
+def violation(code: str, **values) -> Violation:
+    return Violation(code, MESSAGES[code].format(**values))
+
+
+@dataclass(frozen=True)
+class Readability:
+    """Measured on the pixels under one text block (scrim included)."""
+
+    slot: str
+    contrast: float
+    required: float
+    busyness: float
+    scrim: bool = False
+
+
+@dataclass(frozen=True)
+class LayoutMetrics:
+    overlap: float  # mean pairwise IoU of non-underlay elements (lower is better)
+    alignment: float  # mean normalised distance to the nearest alignment line (lower is better)
+    out_of_bounds: float  # share of element area outside the canvas
+    occlusion: float  # share of the product/model salient region covered by other elements
+    readability: float  # worst contrast / required over text blocks (>= 1 passes)
+    busyness: float  # mean gradient under text (lower is better)
+    utility: float  # share of the non-salient canvas used by elements
+    min_text_px: int
+    elements: int
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def element_box(p: PlacedSlot) -> Box:
+    return p.content_box
+
+
+def _is_text(p: PlacedSlot) -> bool:
+    return p.text is not None
+
+
+def _mask(boxes: Sequence[Box], frame: Box, grid: int = _GRID) -> np.ndarray:
+    """Coverage of `frame` by the union of boxes on a grid x grid raster."""
+    mask = np.zeros((grid, grid), dtype=bool)
+    if frame.w <= 0 or frame.h <= 0:
+        return mask
+    sx, sy = grid / frame.w, grid / frame.h
+    for b in boxes:
+        x0 = int(np.clip(np.floor((b.x - frame.x) * sx + 0.5), 0, grid))
+        x1 = int(np.clip(np.floor((b.right - frame.x) * sx + 0.5), 0, grid))
+        y0 = int(np.clip(np.floor((b.y - frame.y) * sy + 0.5), 0, grid))
+        y1 = int(np.clip(np.floor((b.bottom - frame.y) * sy + 0.5), 0, grid))
+        mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def _alignment(boxes: Sequence[Box], w: float, h: float) -> float:
+    if len(boxes) < 2:
+        return 0.0
+    total = 0.0
+    for i, a in enumerate(boxes):
+        best = 1.0
+        for j, b in enumerate(boxes):
+            if i == j:
+                continue
+            dx = min(abs(a.x - b.x), abs(a.cx - b.cx), abs(a.right - b.right)) / w
+            dy = min(abs(a.y - b.y), abs(a.cy - b.cy), abs(a.bottom - b.bottom)) / h
+            best = min(best, dx, dy)
+        total += best
+    return total / len(boxes)
+
+
+def evaluate(layout: SolvedLayout, readability: Sequence[Readability] = (), may_overlap: frozenset = frozenset()) -> tuple[LayoutMetrics, list[Violation]]:
+    """Score a solved layout; returns the metrics and every violation, hard ones first."""
+    canvas = layout.canvas
+    W, H = layout.size.width, layout.size.height
+    content = [p for p in layout.slots if not p.slot.is_underlay]
+    found: list[Violation] = []
+
+    outside = 0.0
+    total = 0.0
+    for p in layout.slots:
+        box = element_box(p)
+        total += box.area
+        inside = box.intersection_area(canvas)
+        if box.area - inside > 0.5 or not canvas.contains(box):
+            found.append(violation("out_of_bounds", slot=p.name))
+        if box.area - inside > 0.5:
+            outside += box.area - inside
+
+    ious = []
+    for a, b in combinations(content, 2):
+        allowed = frozenset((a.name, b.name)) in may_overlap
+        ba, bb = element_box(a), element_box(b)
+        iou = ba.iou(bb)
+        ious.append(iou)
+        if _is_text(a) and _is_text(b) and ba.intersection_area(bb) > 0:
+            found.append(violation("text_overlap", slot=a.name, other=b.name))
+        elif iou > 0 and not (_is_text(a) or _is_text(b)):
+            found.append(violation("element_overlap", slot=a.name, other=b.name, iou=iou))
+        for t, other in ((a, b), (b, a)):
+            if _is_text(t) and other.kind == "product" and other.salient and element_box(t).intersection_area(other.salient) > 0:
+                found.append(violation("element_overlap" if allowed else "text_on_product", slot=t.name, other=other.name, iou=iou))
+
+    occlusions = []
+    for p in content:
+        if p.kind not in ("product", "model") or p.salient is None or p.salient.area <= 0:
+            continue
+        covers = [element_box(q) for q in content if q is not p and q.slot.z > p.slot.z]
+        occ = float(_mask(covers, p.salient).mean()) if covers else 0.0
+        occlusions.append(occ)
+        if p.kind == "product" and occ > PRODUCT_HIDDEN:
+            found.append(violation("product_hidden", slot=p.name, occlusion=occ))
+        elif occ > 0.01:
+            found.append(violation("product_occluded", slot=p.name, occlusion=occ))
+
+    worst = min((r.contrast / r.required for r in readability), default=1.0)
+    for r in readability:
+        if r.contrast + 1e-6 < r.required:
+            found.append(violation("low_contrast", slot=r.slot, contrast=r.contrast, required=r.required))
+        if r.busyness > BUSY_UNDER_TEXT and not r.scrim:
+            found.append(violation("busy_background", slot=r.slot, busy=r.busyness))
+    text_sizes = [p.text.size for p in content if p.text is not None]
+    for p in content:
+        if p.text is not None and p.text.size < SMALL_TEXT_PX:
+            found.append(violation("small_text", slot=p.name, size=p.text.size, limit=SMALL_TEXT_PX))
+    for note in layout.notes:
+        found.append(violation("slot_dropped", note=note))
+
+    salient = [p.salient for p in content if p.salient is not None and p.kind in ("product", "model")]
+    used = _mask([element_box(p) for p in content], canvas)
+    sal = _mask(salient, canvas)
+    free = ~sal
+    utility = float((used & free).sum() / free.sum()) if free.any() else 0.0
+
+    metrics = LayoutMetrics(
+        overlap=float(np.mean(ious)) if ious else 0.0,
+        alignment=_alignment([element_box(p) for p in content], W, H),
+        out_of_bounds=outside / total if total else 0.0,
+        occlusion=max(occlusions, default=0.0),
+        readability=float(worst),
+        busyness=float(np.mean([r.busyness for r in readability])) if readability else 0.0,
+        utility=utility,
+        min_text_px=min(text_sizes, default=0),
+        elements=len(content),
+    )
+    found.sort(key=lambda v: (not v.hard, v.code))
+    return metrics, found
+
+
+def hard_violations(violations: Sequence[Violation]) -> list[Violation]:
+    return [v for v in violations if v.hard]

@@ -1,0 +1,224 @@
+"""The layout engine: solve a template for a canvas size and content, in pure geometry.
+
+`solve` picks the template's layout for the size's aspect class, turns relative boxes into pixels,
+fits images (contain or cover, keeping aspect) and text (shrink to fit, never truncate), and drops
+optional slots that cannot work at this size with a note. The result is plain data the metrics can
+score and the composer can draw without solving again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from layouts.errors import LayoutError, TextDoesNotFit
+from layouts.geometry import Box
+from layouts.sizes import Size
+from layouts.template import LayoutTemplate, Slot
+from layouts.text import TextFit, TextMeasurer, fit_text
+
+
+@dataclass(frozen=True)
+class ImageContent:
+    """An image's shape: aspect (w/h) and its salient region as a relative (l, t, r, b) box."""
+
+    aspect: float
+    salient: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class TextContent:
+    text: str
+
+
+Content = Mapping[str, "ImageContent | TextContent"]
+"""Keyed by role: background, product, model, logo (images); title, subtitle, price, discount, cta (text)."""
+
+
+@dataclass(frozen=True)
+class PlacedSlot:
+    """One solved slot. `box` is the padded slot box; `content_box` is what gets drawn (image,
+    text block, or button/badge shape); `underlay_box` is where a scrim would go under text."""
+
+    slot: Slot
+    role: str
+    box: Box
+    content_box: Box
+    text: TextFit | None = None
+    text_box: Box | None = None
+    underlay_box: Box | None = None
+    salient: Box | None = None
+    crop: tuple[float, float, float, float] | None = None  # relative source crop for 'cover'
+
+    @property
+    def name(self) -> str:
+        return self.slot.name
+
+    @property
+    def kind(self) -> str:
+        return self.slot.kind
+
+
+@dataclass(frozen=True)
+class SolvedLayout:
+    template: str
+    size: Size
+    variant: str
+    slots: tuple[PlacedSlot, ...]  # in z order
+    notes: tuple[str, ...] = field(default=())  # soft: why optional slots dropped out
+
+    @property
+    def canvas(self) -> Box:
+        return Box(0, 0, self.size.width, self.size.height)
+
+    def get(self, name: str) -> PlacedSlot | None:
+        return next((p for p in self.slots if p.name == name), None)
+
+    def of_kind(self, *kinds: str) -> list[PlacedSlot]:
+        return [p for p in self.slots if p.kind in kinds]
+
+
+def content_role(slot: Slot, content: Content) -> str:
+    """Which content a slot shows; a badge shows a discount or a price."""
+    if slot.kind != "badge":
+        return slot.kind
+    if slot.content == "discount_or_price":
+        return "discount" if "discount" in content else "price"
+    return slot.content or "discount"
+
+
+def solve(template: LayoutTemplate, size: Size, content: Content, measure: TextMeasurer) -> SolvedLayout:
+    """Solve `template` at `size`; raises LayoutError naming the slot when a required one cannot work."""
+    variant = template.variant_for(size)
+    canvas = Box(0, 0, size.width, size.height)
+    short = size.short_side
+    placed: list[PlacedSlot] = []
+    notes: list[str] = []
+    where = f"template {template.name!r} at {size.name}"
+
+    for placement in template.layouts[variant]:
+        slot = placement.slot
+        role = content_role(slot, content)
+        item = content.get(role)
+        if slot.kind == "background":
+            placed.append(_background(slot, canvas, item))
+            continue
+        if slot.kind == "decoration":
+            box = placement.box.scaled(size.width, size.height).inset(slot.padding * short)
+            placed.append(PlacedSlot(slot, "decoration", box, box))
+            continue
+        if item is None:
+            if slot.required:
+                raise LayoutError(f"{where}: required slot {slot.name!r} has no {role}; select one or pick another template")
+            continue
+        outer = placement.box.scaled(size.width, size.height)
+        box = outer.inset(slot.padding * short)
+        try:
+            if slot.is_image:
+                if not isinstance(item, ImageContent):
+                    raise LayoutError(f"{where}: slot {slot.name!r} needs an image, got text")
+                placed.append(_image(slot, role, box, item, where))
+            else:
+                if not isinstance(item, TextContent):
+                    raise LayoutError(f"{where}: slot {slot.name!r} needs text, got an image")
+                placed.append(_text(slot, role, outer, box, item.text, short, measure))
+        except LayoutError as exc:
+            if slot.required:
+                raise type(exc)(f"{where}: {exc}") from None
+            notes.append(f"{slot.name} dropped: {exc}")
+    for slot in template.slots.values():
+        if not slot.required and slot.kind not in ("background",) and all(p.slot.name != slot.name for p in placed):
+            if all(p.slot.name != slot.name for p in template.layouts[variant]):
+                role = content_role(slot, content)
+                if slot.kind == "decoration" or role in content:
+                    notes.append(f"{slot.name} not in the {variant} layout")
+    placed.sort(key=lambda p: p.slot.z)
+    return SolvedLayout(template.name, size, variant, tuple(placed), tuple(notes))
+
+
+def _background(slot: Slot, canvas: Box, item) -> PlacedSlot:
+    if isinstance(item, ImageContent):
+        return PlacedSlot(slot, "background", canvas, canvas, crop=_cover_crop(item.aspect, canvas, slot.anchor))
+    return PlacedSlot(slot, "background", canvas, canvas)
+
+
+def _cover_crop(aspect: float, box: Box, anchor: str) -> tuple[float, float, float, float]:
+    """Relative crop of a source of `aspect` that fills `box` exactly."""
+    target = box.w / box.h if box.h else 1.0
+    parts = set(anchor.split("-"))
+    if aspect > target:  # source wider: crop left/right
+        keep = target / aspect
+        x0 = 0.0 if "left" in parts else (1 - keep) if "right" in parts else (1 - keep) / 2
+        return (x0, 0.0, x0 + keep, 1.0)
+    keep = aspect / target
+    y0 = 0.0 if "top" in parts else (1 - keep) if "bottom" in parts else (1 - keep) / 2
+    return (0.0, y0, 1.0, y0 + keep)
+
+
+def _image(slot: Slot, role: str, box: Box, item: ImageContent, where: str) -> PlacedSlot:
+    if min(box.w, box.h) < slot.min_px:
+        raise LayoutError(f"its box is {box.w:.0f}x{box.h:.0f} px, under the {slot.min_px} px minimum")
+    l, t, r, b = item.salient
+    if slot.fit == "cover":
+        crop = _cover_crop(item.aspect, box, slot.anchor)
+        # salient region mapped through the crop, clipped to the box
+        cw, ch = crop[2] - crop[0], crop[3] - crop[1]
+        sal = Box.from_ltrb(
+            box.x + (l - crop[0]) / cw * box.w, box.y + (t - crop[1]) / ch * box.h,
+            box.x + (r - crop[0]) / cw * box.w, box.y + (b - crop[1]) / ch * box.h,
+        ).clamp_to(box)
+        return PlacedSlot(slot, role, box, box, salient=sal, crop=crop)
+    drawn = box.fit_aspect(item.aspect, slot.anchor)
+    drawn = Box(math.floor(drawn.x), math.floor(drawn.y), max(1, round(drawn.w)), max(1, round(drawn.h))).clamp_to(box.inset(-0.5))
+    sal = Box.from_ltrb(drawn.x + l * drawn.w, drawn.y + t * drawn.h, drawn.x + r * drawn.w, drawn.y + b * drawn.h)
+    return PlacedSlot(slot, role, box, drawn, salient=sal)
+
+
+def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, short: int, measure: TextMeasurer) -> PlacedSlot:
+    max_size = max(slot.min_font_px, math.floor(slot.max_font * short))
+    shape = slot.shape if slot.kind in ("badge", "cta") else None
+    what = f"{slot.name} text"
+    if shape == "circle":
+        d = min(box.w, box.h)
+        circle = box.place(d, d, slot.anchor)
+        inner = circle.inset(d * 0.16)
+        fit = fit_text(text, inner.w, inner.h, measure, weight=slot.weight, min_size=slot.min_font_px,
+                       max_size=max_size, max_lines=slot.max_lines, line_spacing=slot.line_spacing, what=what)
+        text_box = circle.place(fit.width, fit.height, "center")
+        return PlacedSlot(slot, role, box, circle, fit, text_box)
+    if shape in ("pill", "rect", "band"):
+        pad_y = max(2.0, box.h * 0.2)
+        pad_x = max(4.0, pad_y * (1.6 if shape == "pill" else 1.2))
+        fit = fit_text(text, box.w - 2 * pad_x, box.h - 2 * pad_y, measure, weight=slot.weight,
+                       min_size=slot.min_font_px, max_size=max_size, max_lines=slot.max_lines,
+                       line_spacing=slot.line_spacing, what=what)
+        # the shape hugs its text with padding proportional to the font, within the slot box
+        px = max(4.0, fit.size * (0.95 if shape == "pill" else 0.6))
+        py = max(2.0, fit.size * 0.45)
+        shape_box = box.place(min(box.w, fit.width + 2 * px), min(box.h, fit.height + 2 * py), slot.anchor)
+        shape_box = Box(round(shape_box.x), round(shape_box.y), round(shape_box.w), round(shape_box.h))
+        text_box = shape_box.place(fit.width, fit.height, "center")
+        return PlacedSlot(slot, role, box, shape_box, fit, text_box)
+    fit = fit_text(text, box.w, box.h, measure, weight=slot.weight, min_size=slot.min_font_px,
+                   max_size=max_size, max_lines=slot.max_lines, line_spacing=slot.line_spacing,
+                   balance=slot.align == "center", what=what)
+    halign = {"left": "left", "center": "", "right": "right"}[slot.align]
+    valign = {"top": "top", "middle": "", "bottom": "bottom"}[slot.valign]
+    anchor = "-".join(p for p in (valign, halign) if p) or "center"
+    text_box = box.place(fit.width, fit.height, anchor)
+    pad = max(2.0, fit.size * 0.4)
+    underlay = text_box.inset(-pad).clamp_to(outer)
+    return PlacedSlot(slot, role, box, text_box, fit, text_box, underlay_box=underlay)
+
+
+def required_roles(template: LayoutTemplate) -> set[str]:
+    """Content roles a template cannot do without (a badge's price, a model photo, ...)."""
+    roles = set()
+    for slot in template.slots.values():
+        if slot.required and slot.kind not in ("background", "decoration"):
+            roles.add(content_role(slot, {}) if slot.kind == "badge" else slot.kind)
+    return roles
+
+
+__all__ = ["ImageContent", "TextContent", "PlacedSlot", "SolvedLayout", "solve", "content_role", "required_roles", "TextDoesNotFit"]
