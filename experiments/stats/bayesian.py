@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as st
+from scipy import special
 
 from experiments.stats.proportion import ProportionStatistic
 
@@ -57,8 +57,19 @@ def posterior(stat: ProportionStatistic, prior: BetaPrior = BetaPrior(), interva
     a = prior.alpha + stat.clicks
     b = prior.beta + stat.n - stat.clicks
     tail = (1.0 - interval) / 2.0
-    low, high = st.beta.ppf([tail, 1.0 - tail], a, b)
+    low, high = special.betaincinv(a, b, [tail, 1.0 - tail])
     return BetaPosterior(alpha=a, beta=b, mean=a / (a + b), ci_low=float(low), ci_high=float(high))
+
+
+def posteriors(stats: Sequence[ProportionStatistic], prior: BetaPrior = BetaPrior(), interval: float = 0.95) -> tuple[BetaPosterior, ...]:
+    """`posterior` for many arms at once (one vectorised inverse incomplete beta call)."""
+    a = np.array([prior.alpha + s.clicks for s in stats], dtype=float)
+    b = np.array([prior.beta + s.n - s.clicks for s in stats], dtype=float)
+    tail = (1.0 - interval) / 2.0
+    low = special.betaincinv(a, b, tail)
+    high = special.betaincinv(a, b, 1.0 - tail)
+    mean = a / (a + b)
+    return tuple(BetaPosterior(float(x), float(y), float(m), float(lo), float(hi)) for x, y, m, lo, hi in zip(a, b, mean, low, high))
 
 
 def posterior_draws(stats: Sequence[ProportionStatistic], prior: BetaPrior, draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -78,7 +89,7 @@ def compare(stats: Sequence[ProportionStatistic], config: BayesianConfig = Bayes
     """Posteriors, probability of being best and expected loss E[max_j p_j - p_k] for every arm."""
     if not stats:
         return BayesianResult((), (), ())
-    posts = tuple(posterior(s, config.prior, config.interval) for s in stats)
+    posts = posteriors(stats, config.prior, config.interval)
     samples = posterior_draws(stats, config.prior, config.draws, np.random.default_rng(config.seed))
     best = samples.max(axis=1, keepdims=True)
     loss = (best - samples).mean(axis=0)

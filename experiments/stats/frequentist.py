@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from scipy import special
 from scipy import stats as st
 
 from experiments.stats.proportion import ProportionStatistic
@@ -65,5 +66,5 @@ def z_pvalues(best: ProportionStatistic, others: Sequence[ProportionStatistic]) 
         pooled = (c + best.clicks) / (n + best.n)
         se = np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / max(best.n, 1)))
         z = np.where(se > 0, (best.mean - c / np.maximum(n, 1)) / se, 0.0)
-    p = 2.0 * st.norm.sf(np.abs(z))
+    p = 2.0 * special.ndtr(-np.abs(z))
     return np.where((n > 0) & (best.n > 0), p, 1.0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as st
+from scipy import special
 
 SRM_ALARM_P = 0.001
 
@@ -41,5 +41,5 @@ def srm_check(observed: Sequence[int], shares: Sequence[float], alarm_p: float =
     expected = total * exp_share
     chi2 = float(((obs - expected) ** 2 / expected).sum())
     dof = obs.size - 1
-    p = float(st.chi2.sf(chi2, dof))
+    p = float(special.chdtrc(dof, chi2))  # chi-square survival function, without scipy.stats' per-call overhead
     return SRMResult(chi2, p, p < alarm_p, dof)
