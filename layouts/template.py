@@ -204,7 +204,9 @@ def parse_template(data: Mapping[str, Any], source: str = "<data>") -> LayoutTem
                 entry = entry.get("box")
             placements.append(Placement(slot, _box(name, variant, slot_name, entry)))
         for slot in slots.values():
-            if slot.required and slot.kind != "background" and all(p.slot.name != slot.name for p in placements):
+            if slot.kind == "background" and all(p.slot.name != slot.name for p in placements):
+                placements.append(Placement(slot, Box(0.0, 0.0, 1.0, 1.0)))  # the background is always the canvas
+            if slot.required and all(p.slot.name != slot.name for p in placements):
                 raise _fail(name, f"required slot {slot.name!r} is missing from the {variant!r} layout")
         _check_overlaps(name, variant, placements, pairs)
         placements.sort(key=lambda p: p.slot.z)

@@ -1,0 +1,444 @@
+"""Drawing a solved layout with Pillow, with the caches that make batches fast.
+
+A banner is drawn in two passes. The *base* (background, decorations, product, model) is what text
+sits on; it is cached per combination of those layers, so a batch that varies titles and logos
+copies it instead of redrawing. Text colour and scrim are chosen against the base's pixels under
+each text block (cached), then scrims, text blocks, buttons, badges and logos are pasted from caches
+of pre-rendered RGBA blocks. `Renderer(pack, caching=False)` is the naive baseline: same drawing,
+nothing kept between banners.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from assets.fonts import find_font
+from creative.compose.errors import CompositionError
+from creative.compose.spec import FORMATS, CreativeSpec, ElementInfo, ElementPack, OfferInfo
+from layouts import colour as col
+from layouts.errors import LayoutError
+from layouts.geometry import Box
+from layouts.metrics import LayoutMetrics, Readability, Violation, evaluate
+from layouts.sizes import Size, aspect_class, parse_size
+from layouts.solver import Content, ImageContent, PlacedSlot, SolvedLayout, TextContent, solve
+from layouts.template import LayoutTemplate, get_template
+from layouts.text import FontSpec
+
+CTA_TEXT = {"en": "Shop now", "zh": "立即购买"}
+CURRENCY = {"en": "${}", "zh": "¥{}"}
+BADGE_RED = (214, 40, 57)
+ENCODE_OPTIONS = {"jpeg": {"quality": 85}, "png": {"compress_level": 1}, "webp": {"quality": 80, "method": 2}}
+
+
+class _LRU:
+    """A small LRU cache bounded by an estimate of the bytes it holds."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.used = 0
+        self.data: OrderedDict = OrderedDict()  # key -> (value, nbytes)
+
+    def get(self, key):
+        hit = self.data.get(key)
+        if hit is None:
+            return None
+        self.data.move_to_end(key)
+        return hit[0]
+
+    def put(self, key, value, nbytes: int):
+        self.data[key] = (value, nbytes)
+        self.used += nbytes
+        while self.used > self.budget and len(self.data) > 1:
+            _, (_, old) = self.data.popitem(last=False)
+            self.used -= old
+        return value
+
+    def clear(self):
+        self.data.clear()
+        self.used = 0
+
+
+def _nbytes(image: Image.Image) -> int:
+    return image.width * image.height * len(image.getbands())
+
+
+class PillowMeasurer:
+    """Text widths from cached FreeType fonts; word and line widths are cached too."""
+
+    def __init__(self, renderer: "Renderer"):
+        self.r = renderer
+
+    def width(self, text: str, font: FontSpec) -> float:
+        key = (text, font)
+        w = self.r.widths.get(key)
+        if w is None:
+            w = self.r.font(font).getlength(text) + 2 * self.r.stroke(font)
+            self.r.widths[key] = w
+        return w
+
+    def ascent_descent(self, font: FontSpec) -> tuple[int, int]:
+        return self.r.font(font).getmetrics()
+
+
+@dataclass
+class Rendered:
+    spec: CreativeSpec
+    image: Image.Image | None
+    layout: SolvedLayout | None
+    metrics: LayoutMetrics | None
+    violations: list[Violation]
+    attributes: dict[str, Any]
+    reasons: list[str]
+
+    @property
+    def accepted(self) -> bool:
+        return self.image is not None and not self.reasons
+
+
+def _rgb(hexes) -> list[tuple[int, int, int]]:
+    out = []
+    for h in hexes or ():
+        try:
+            out.append(col.parse_hex(h))
+        except ValueError:
+            pass
+    return out
+
+
+def format_price(offer: OfferInfo) -> str:
+    value = offer.sale_price if offer.sale_price else offer.price
+    text = f"{value:,.0f}" if abs(value - round(value)) < 0.005 else f"{value:,.2f}"
+    return CURRENCY.get(offer.language, "{}").format(text)
+
+
+def logo_position(box: Box | None, size: Size) -> str:
+    if box is None:
+        return "none"
+    col_ = ("left", "center", "right")[min(2, int(box.cx / size.width * 3))]
+    row = ("top", "middle", "bottom")[min(2, int(box.cy / size.height * 3))]
+    return f"{row}-{col_}"
+
+
+class Renderer:
+    """Renders CreativeSpecs of one ElementPack; one per process, caches kept across calls."""
+
+    def __init__(self, pack: ElementPack, caching: bool = True, cache_mb: int = 384):
+        self.pack = pack
+        self.caching = caching
+        self.measurer = PillowMeasurer(self)
+        budget = cache_mb * 1024 * 1024
+        self.fonts: dict[FontSpec, ImageFont.FreeTypeFont] = {}
+        self.widths: dict[tuple[str, FontSpec], float] = {}
+        self.sources: dict[str, Image.Image] = {}
+        self.resized = _LRU(budget // 3)
+        self.bases = _LRU(budget // 2)
+        self.blocks = _LRU(budget // 6)
+        self.layouts: dict[tuple, SolvedLayout | LayoutError] = {}
+        self.colours: dict[tuple, col.TextColour] = {}
+        self.scores: dict[tuple, tuple[LayoutMetrics, list[Violation]]] = {}
+
+    def reset(self) -> None:
+        for cache in (self.fonts, self.widths, self.sources, self.layouts, self.colours, self.scores):
+            cache.clear()
+        for lru in (self.resized, self.bases, self.blocks):
+            lru.clear()
+
+    # ---- fonts and sources
+    def font(self, spec: FontSpec) -> ImageFont.FreeTypeFont:
+        font = self.fonts.get(spec)
+        if font is None:
+            f = find_font(spec.script, spec.weight)
+            font = ImageFont.truetype(str(f.path), spec.size, index=f.index)
+            self.fonts[spec] = font
+        return font
+
+    @staticmethod
+    def stroke(spec: FontSpec) -> int:
+        # WenQuanYi Micro Hei has one weight: bold CJK gets a thin stroke once it is big enough to show.
+        return max(1, round(spec.size / 30)) if spec.script == "cjk" and spec.weight == "bold" and spec.size >= 16 else 0
+
+    def element(self, code: str) -> ElementInfo:
+        try:
+            return self.pack.elements[code]
+        except KeyError:
+            raise CompositionError(f"element {code} is not in this batch's element pack") from None
+
+    def source(self, code: str) -> Image.Image:
+        """The element's picture as RGBA, trimmed to its opaque pixels (backgrounds as they are)."""
+        image = self.sources.get(code)
+        if image is None:
+            info = self.element(code)
+            if not info.path or not Path(info.path).is_file():
+                raise CompositionError(f"the picture of element {code} is missing at {info.path}; re-add the element")
+            with Image.open(info.path) as im:
+                image = im.convert("RGBA")
+            if info.kind != "background":
+                box = image.getchannel("A").getbbox()
+                if box and box != (0, 0, image.width, image.height):
+                    image = image.crop(box)
+            self.sources[code] = image
+        return image
+
+    def fitted(self, code: str, w: int, h: int, crop: tuple[float, float, float, float] | None = None) -> Image.Image:
+        key = (code, w, h, crop)
+        image = self.resized.get(key)
+        if image is None:
+            src = self.source(code)
+            box = None
+            if crop is not None:
+                box = (crop[0] * src.width, crop[1] * src.height, crop[2] * src.width, crop[3] * src.height)
+            image = src.resize((max(1, w), max(1, h)), Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+            self.resized.put(key, image, _nbytes(image))
+        return image
+
+    # ---- content and layout
+    def content(self, template: LayoutTemplate, spec: CreativeSpec) -> tuple[Content, str]:
+        offer = self.pack.offers.get(spec.offer) if spec.offer else None
+        content: dict[str, Any] = {}
+        for role in ("product", "model", "logo", "background"):
+            code = getattr(spec, role)
+            if code and template.uses(role):
+                src = self.source(code)
+                content[role] = ImageContent(src.width / src.height)
+        product = self.element(spec.product)
+        if spec.title:
+            title = self.element(spec.title).text or ""
+        else:
+            title = offer.name if offer else product.name
+        content["title"] = TextContent(title)
+        language = offer.language if offer else ("zh" if any("\u3000" <= c <= "\u9fff" for c in title) else "en")
+        if offer is not None:
+            content["price"] = TextContent(format_price(offer))
+            if offer.discount_pct and offer.discount_pct >= 1:
+                content["discount"] = TextContent(f"-{offer.discount_pct:.0f}%")
+            if offer.features:
+                feature = offer.features[0]
+                content["subtitle"] = TextContent(feature[:1].upper() + feature[1:])
+        content["cta"] = TextContent(CTA_TEXT.get(language, CTA_TEXT["en"]))
+        return content, language
+
+    def layout(self, template: LayoutTemplate, size: Size, content: Content) -> SolvedLayout:
+        key = (template.name, size, tuple(sorted(content.items())))
+        hit = self.layouts.get(key)
+        if hit is None:
+            try:
+                hit = solve(template, size, content, self.measurer)
+            except LayoutError as exc:
+                hit = exc
+            self.layouts[key] = hit
+        if isinstance(hit, LayoutError):
+            raise hit
+        return hit
+
+    # ---- drawing
+    def _palette(self, spec: CreativeSpec) -> tuple[list, tuple[int, int, int]]:
+        product = _rgb(self.element(spec.product).palette)
+        logo = _rgb(self.element(spec.logo).palette) if spec.logo else []
+        accent = col.accent(logo, fallback=None) or col.accent(product)
+        return logo + product, accent
+
+    def _base(self, template: LayoutTemplate, layout: SolvedLayout, spec: CreativeSpec, accent) -> tuple[tuple, Image.Image]:
+        size = layout.size
+        fill = col.role_colour(template.background, [accent])
+        layers: list[tuple] = []
+        for p in layout.slots:
+            if p.kind == "background":
+                layers.append(("bg", spec.background, p.crop) if spec.background else ("fill", fill))
+            elif p.kind == "decoration":
+                layers.append(("deco", p.slot.shape, p.content_box.ltrb(), col.role_colour(p.slot.colour, [accent]), p.slot.opacity))
+            elif p.kind in ("product", "model"):
+                layers.append((p.kind, getattr(spec, p.role), p.content_box.ltrb(), p.crop))
+        key = (size, tuple(layers))
+        base = self.bases.get(key)
+        if base is not None:
+            return key, base
+        base = Image.new("RGB", (size.width, size.height), fill)
+        for layer in layers:
+            if layer[0] == "bg":
+                base.paste(self.fitted(layer[1], size.width, size.height, layer[2]).convert("RGB"), (0, 0))
+            elif layer[0] == "deco":
+                _, shape, (l, t, r, b), colour, opacity = layer
+                mask = Image.new("L", (max(1, r - l), max(1, b - t)), 0)
+                draw = ImageDraw.Draw(mask)
+                a = round(opacity * 255)
+                if shape == "circle":
+                    d = min(r - l, b - t)
+                    ox, oy = ((r - l) - d) // 2, ((b - t) - d) // 2
+                    draw.ellipse((ox, oy, ox + d - 1, oy + d - 1), fill=a)
+                else:
+                    mask.paste(a, (0, 0, mask.width, mask.height))
+                base.paste(Image.new("RGB", mask.size, colour), (l, t), mask)
+            else:
+                _, code, (l, t, r, b), crop = layer
+                image = self.fitted(code, r - l, b - t, crop)
+                base.paste(image, (l, t), image)
+        self.bases.put(key, base, _nbytes(base))
+        return key, base
+
+    def _text_colour(self, base_key, base: Image.Image, p: PlacedSlot, candidates, required: float) -> col.TextColour:
+        key = (base_key, p.name, p.text_box.ltrb(), tuple(candidates), required, p.slot.scrim)
+        choice = self.colours.get(key)
+        if choice is None:
+            pixels = np.asarray(base.crop(p.text_box.ltrb()))
+            choice = col.choose_text_colour(pixels, candidates, required, scrim=p.slot.scrim)
+            self.colours[key] = choice
+        return choice
+
+    def _text_block(self, p: PlacedSlot, colour) -> tuple[Image.Image, int]:
+        """Pre-rendered text as an RGBA block (colour with coverage as alpha) and its margin."""
+        fit = p.text
+        key = ("text", fit.lines, fit.font, colour, p.slot.align, round(fit.width))
+        pad = 2 + self.stroke(fit.font)
+        block = self.blocks.get(key)
+        if block is None:
+            font = self.font(fit.font)
+            stroke = self.stroke(fit.font)
+            w, h = math.ceil(fit.width) + 2 * pad, math.ceil(fit.height) + 2 * pad
+            mask = Image.new("L", (w, h), 0)
+            draw = ImageDraw.Draw(mask)
+            for i, (line, lw) in enumerate(zip(fit.lines, fit.line_widths)):
+                x = {"left": 0, "center": (fit.width - lw) / 2, "right": fit.width - lw}[p.slot.align if p.kind in ("title", "subtitle") else "center"]
+                draw.text((pad + x + stroke, pad + fit.ascent + i * fit.line_gap), line, font=font, fill=255, anchor="ls",
+                          stroke_width=stroke, stroke_fill=255)
+            block = Image.new("RGBA", (w, h), (*colour, 255))
+            block.putalpha(mask)
+            self.blocks.put(key, block, _nbytes(block))
+        return block, pad
+
+    def _shape_block(self, p: PlacedSlot, fill, radius_kind: str) -> Image.Image:
+        l, t, r, b = p.content_box.ltrb()
+        w, h = max(1, r - l), max(1, b - t)
+        key = ("shape", radius_kind, w, h, fill)
+        block = self.blocks.get(key)
+        if block is None:
+            mask = Image.new("L", (w * 2, h * 2), 0)  # drawn at 2x and reduced: smooth edges
+            draw = ImageDraw.Draw(mask)
+            if radius_kind == "circle":
+                draw.ellipse((0, 0, w * 2 - 1, h * 2 - 1), fill=255)
+            else:
+                radius = h if radius_kind == "pill" else min(h, w) * 0.25 if radius_kind == "scrim" else min(6, h // 4) * 2
+                draw.rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius, fill=255)
+            mask = mask.resize((w, h), Image.Resampling.BOX)
+            if len(fill) == 4:
+                mask = mask.point(lambda v, a=fill[3]: v * a // 255)
+            block = Image.new("RGBA", (w, h), (*fill[:3], 255))
+            block.putalpha(mask)
+            self.blocks.put(key, block, _nbytes(block))
+        return block
+
+    def render(self, spec: CreativeSpec) -> Rendered:
+        if not self.caching:
+            self.reset()
+        template = get_template(spec.template)
+        size = parse_size(spec.size)
+        try:
+            content, language = self.content(template, spec)
+            layout = self.layout(template, size, content)
+        except LayoutError as exc:
+            return Rendered(spec, None, None, None, [], {}, [str(exc)])
+        candidates_all, accent = self._palette(spec)
+        candidates = col.brand_text_candidates(candidates_all)
+        base_key, base = self._base(template, layout, spec, accent)
+        canvas = base.copy()
+        readability: list[Readability] = []
+        scrims = False
+        for p in layout.slots:
+            if p.kind in ("title", "subtitle"):
+                required = col.required_contrast(p.text.size, p.text.font.weight == "bold")
+                choice = self._text_colour(base_key, base, p, candidates, required)
+                if choice.scrim is not None:
+                    scrims = True
+                    box = p.underlay_box if p.underlay_box else p.text_box
+                    scrim = self._shape_block(PlacedSlot(p.slot, p.role, box, box), choice.scrim, "scrim")
+                    canvas.paste(scrim, box.ltrb()[:2], scrim)
+                block, pad = self._text_block(p, choice.text)
+                x, y, _, _ = p.text_box.ltrb()
+                canvas.paste(block, (x - pad, y - pad), block)
+                readability.append(Readability(p.name, round(choice.contrast, 3), required, round(choice.busyness, 4), choice.scrim is not None))
+            elif p.kind in ("badge", "cta"):
+                fill = accent if p.kind == "cta" or p.role == "price" else BADGE_RED
+                if p.role == "price":
+                    fill = col.role_colour("dark", [accent])
+                required = col.required_contrast(p.text.size, p.text.font.weight == "bold")
+                text_colour = max((col.WHITE, col.INK), key=lambda c: col.contrast(c, fill))
+                while col.contrast(text_colour, fill) < required:  # mid-tone brand colour: darken the fill
+                    fill = col.mix(fill, (0, 0, 0), 0.15)
+                    text_colour = col.WHITE
+                shape = self._shape_block(p, fill, p.slot.shape or "rect")
+                canvas.paste(shape, p.content_box.ltrb()[:2], shape)
+                block, pad = self._text_block(p, text_colour)
+                x, y, _, _ = p.text_box.ltrb()
+                canvas.paste(block, (x - pad, y - pad), block)
+                readability.append(Readability(p.name, round(col.contrast(text_colour, fill), 3), required, 0.0, True))
+            elif p.kind == "logo":
+                l, t, r, b = p.content_box.ltrb()
+                image = self.fitted(spec.logo, r - l, b - t)
+                canvas.paste(image, (l, t), image)
+        score_key = (id(layout), tuple(readability))
+        scored = self.scores.get(score_key)
+        if scored is None:
+            scored = evaluate(layout, readability, template.may_overlap)
+            self.scores[score_key] = scored
+        metrics, violations = scored
+        hard = [v.message for v in violations if v.hard]
+        attributes = self.attributes(template, layout, spec, content, language, accent, scrims)
+        return Rendered(spec, None if hard else canvas, layout, metrics, violations, attributes, hard)
+
+    def attributes(self, template, layout: SolvedLayout, spec: CreativeSpec, content, language, accent, scrims) -> dict[str, Any]:
+        """What experiments learn from: the design choices of this creative, as plain values."""
+        offer = self.pack.offers.get(spec.offer) if spec.offer else None
+        title = self.element(spec.title) if spec.title else None
+        placed = {p.name: p for p in layout.slots}
+        logo = next((p for p in layout.slots if p.kind == "logo"), None)
+        badges = [p.role for p in layout.slots if p.kind == "badge"]
+        if spec.background and "background" in placed:
+            bg = _rgb(self.element(spec.background).palette)
+            dominant = bg[0] if bg else accent
+        else:
+            dominant = col.role_colour(template.background, [accent])
+        title_slot = next((p for p in layout.slots if p.kind == "title"), None)
+        return {
+            "template": template.name,
+            "size": layout.size.name,
+            "aspect_class": aspect_class(layout.size),
+            "layout_variant": layout.variant,
+            "title_source": "element" if title else "catalog",
+            "title_style": (title.attributes.get("style") if title else None) or "catalog_name",
+            "language": language,
+            "background_kind": "image" if spec.background and "background" in placed else "colour",
+            "colour_family": col.colour_family(dominant),
+            "accent_family": col.colour_family(accent),
+            "has_model": any(p.kind == "model" for p in layout.slots),
+            "has_price_badge": "price" in badges,
+            "has_discount_badge": "discount" in badges,
+            "has_cta": any(p.kind == "cta" for p in layout.slots),
+            "has_subtitle": any(p.kind == "subtitle" for p in layout.slots),
+            "has_scrim": scrims,
+            "logo_position": logo_position(logo.content_box if logo else None, layout.size),
+            "title_px": title_slot.text.size if title_slot else None,
+            "title_lines": len(title_slot.text.lines) if title_slot else None,
+            "brand": (offer.brand if offer else None) or self.element(spec.product).brand,
+            "category": offer.category if offer else None,
+            "discount_pct": offer.discount_pct if offer else None,
+            "dropped_slots": [n.split(" ")[0] for n in layout.notes],
+        }
+
+
+def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
+    """The banner's file bytes; the same settings in batches and in the benchmark's encode-only run."""
+    if fmt not in FORMATS:
+        raise CompositionError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    options = dict(ENCODE_OPTIONS[fmt])
+    if quality is not None and "quality" in options:
+        options["quality"] = quality
+    buf = io.BytesIO()
+    image.save(buf, format=fmt.upper(), **options)
+    return buf.getvalue()

@@ -1,0 +1,193 @@
+"""From a marketer's selection to the list of banners to make.
+
+Resolution checks every code before anything is rendered (an unknown or wrong-kind code is an
+error naming it); enumeration builds each template's combinations over the slots it uses only,
+so two banners differing in an element the template does not show are never both made.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from itertools import product as cartesian
+
+from sqlalchemy import Engine
+
+from creative.catalog import Product, list_products
+from creative.compose.errors import CompositionError
+from creative.compose.spec import BatchSelection, CreativeSpec, ElementInfo, ElementPack, OfferInfo
+from creative.elements import Element
+from creative.elements.store import ElementStore
+from creative.errors import ElementNotFound
+from creative.home import Home
+from layouts.sizes import Size, parse_sizes
+from layouts.solver import required_roles
+from layouts.template import LayoutTemplate, parse_templates
+
+
+def split_codes(values) -> tuple[str, ...]:
+    """Accept codes comma-separated, repeated, or both; keep order, drop repeats."""
+    out: list[str] = []
+    for value in values or ():
+        for part in str(value).split(","):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return tuple(out)
+
+
+@dataclass
+class Resolved:
+    pack: ElementPack
+    templates: tuple[LayoutTemplate, ...]
+    sizes: tuple[Size, ...]
+    products: list[tuple[str, str | None]]  # (product element code, catalog product id)
+    titles: dict[tuple[str, str | None], list[str | None]]
+    logos: list[str | None]
+    models: list[str | None]
+    backgrounds: list[str | None]
+    notes: list[str] = field(default_factory=list)
+
+
+def _info(store: ElementStore, e: Element) -> ElementInfo:
+    path = None
+    if e.kind in ("product", "logo", "model", "background"):
+        path = str(store.image_path(e) if e.kind == "product" else store.derived_path(e, "rgba"))
+    bbox = e.attributes.get("bbox")
+    return ElementInfo(
+        code=e.code, kind=e.kind, name=e.name, brand=e.brand, path=path, width=e.width, height=e.height,
+        bbox=tuple(bbox) if bbox else None, palette=tuple(e.attributes.get("palette") or ()), text=e.text,
+        attributes={k: v for k, v in e.attributes.items() if isinstance(v, (str, int, float, bool)) or k == "tags"},
+    )
+
+
+def _offer(p: Product) -> OfferInfo:
+    return OfferInfo(p.product_id, p.name, p.brand, p.category, p.price, p.sale_price, p.discount_pct, p.language, tuple(p.features))
+
+
+def _get(store: ElementStore, code: str, kind: str) -> Element:
+    element = store.get(code)
+    if element.kind != kind:
+        raise CompositionError(f"{code} is a {element.kind}, not a {kind}; pass it with --{element.kind}s")
+    return element
+
+
+def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> Resolved:
+    """Check and load everything the selection names; raises before any file is written."""
+    templates = parse_templates(selection.templates or ("all",))
+    sizes = parse_sizes(selection.sizes or ("all",))
+    store = ElementStore(home, engine)
+    if not selection.products:
+        raise CompositionError("no products selected; pass --products with product element codes or catalog product ids")
+    catalog = list_products(engine)
+    by_id = {p.product_id: p for p in catalog}
+    elements: dict[str, ElementInfo] = {}
+    offers: dict[str, OfferInfo] = {}
+    products: list[tuple[str, str | None]] = []
+    for value in selection.products:
+        try:
+            element = _get(store, value, "product")
+            matched = [p for p in catalog if element.code in p.images]
+        except ElementNotFound:
+            if value not in by_id:
+                raise ElementNotFound(f"no product element or catalog product has code {value!r}; list them with `creative elements list --kind product` or `creative catalog list`") from None
+            p = by_id[value]
+            if not p.images:
+                raise CompositionError(f"catalog product {value} has no image; add one to its 'images' and import the catalog again")
+            element, matched = _get(store, p.images[0], "product"), [p]
+        elements[element.code] = _info(store, element)
+        for p in matched or [None]:
+            if p is not None:
+                offers[p.product_id] = _offer(p)
+            key = (element.code, p.product_id if p else None)
+            if key not in products:
+                products.append(key)
+
+    def load(codes, kind) -> list[str | None]:
+        out = []
+        for code in codes:
+            elements[code] = _info(store, _get(store, code, kind))
+            out.append(code)
+        return out or [None]
+
+    logos = load(selection.logos, "logo")
+    models = load(selection.models, "model")
+    backgrounds = load(selection.backgrounds, "background")
+    title_codes = [c for c in load(selection.titles, "title") if c]
+    notes: list[str] = []
+    titles: dict[tuple[str, str | None], list[str | None]] = {}
+    for key in products:
+        offer = offers.get(key[1]) if key[1] else None
+        matching = []
+        for code in title_codes:
+            attrs = elements[code].attributes
+            if attrs.get("product_id") and offer is not None and attrs["product_id"] != offer.product_id:
+                continue
+            if attrs.get("language") and offer is not None and attrs["language"] != offer.language:
+                continue
+            matching.append(code)
+        if title_codes and not matching:
+            notes.append(f"no selected title fits product {key[1] or key[0]} (language or product differs); its catalog name is used")
+        titles[key] = matching or [None]
+    return Resolved(ElementPack(elements, offers), templates, sizes, products, titles, logos, models, backgrounds, notes)
+
+
+def _template_axes(resolved: Resolved, template: LayoutTemplate) -> tuple[list, list[str]] | None:
+    """The combination axes of one template, or None (with a reason) when it cannot be made."""
+    pairs = []
+    need_price = "price" in required_roles(template)
+    for key in resolved.products:
+        offer = resolved.pack.offers.get(key[1]) if key[1] else None
+        if need_price and offer is None:
+            continue
+        pairs.extend((key, t) for t in resolved.titles[key])
+    if not pairs:
+        return None
+    models = resolved.models if template.uses("model") else [None]
+    if template.requires("model") and models == [None]:
+        return None
+    logos = resolved.logos if template.uses("logo") else [None]
+    if template.requires("logo") and logos == [None]:
+        return None
+    return [resolved.sizes, pairs, models, logos, resolved.backgrounds]
+
+
+def _spec(template: str, size: Size, pair, model, logo, background) -> CreativeSpec:
+    (code, offer), title = pair
+    return CreativeSpec(template, size.name, code, offer, model, logo, background, title)
+
+
+def enumerate_specs(resolved: Resolved, max_n: int | None = None, seed: int = 0) -> tuple[list[CreativeSpec], int, list[str]]:
+    """All combinations (or a seeded sample of max_n), deduplicated by creative id and ordered so
+    neighbours share backgrounds and products (caches stay warm). Returns (specs, total, skipped)."""
+    skipped: list[str] = []
+    spaces: list[tuple[LayoutTemplate, list]] = []
+    for template in resolved.templates:
+        axes = _template_axes(resolved, template)
+        if axes is None:
+            need = sorted(required_roles(template))
+            skipped.append(f"template {template.name} skipped: it needs {', '.join(need)} and the selection has none that fit")
+            continue
+        spaces.append((template, axes))
+    sizes_of = [len(a[0]) * len(a[1]) * len(a[2]) * len(a[3]) * len(a[4]) for _, a in spaces]
+    total = sum(sizes_of)
+    if max_n is not None and max_n < total:
+        picks = sorted(random.Random(seed).sample(range(total), max_n))
+        specs = [_decode(spaces, sizes_of, i) for i in picks]
+    else:
+        specs = [_spec(t.name, *combo) for t, axes in spaces for combo in cartesian(*axes)]
+    unique = {s.creative_id: s for s in specs}
+    ordered = sorted(unique.values(), key=lambda s: (s.template, s.size, s.background or "", s.product, s.offer or "", s.model or "", s.logo or "", s.title or ""))
+    return ordered, total, skipped
+
+
+def _decode(spaces, sizes_of, index: int) -> CreativeSpec:
+    for (template, axes), n in zip(spaces, sizes_of):
+        if index < n:
+            picks = []
+            for axis in reversed(axes):
+                index, r = divmod(index, len(axis))
+                picks.append(axis[r])
+            return _spec(template.name, *reversed(picks))
+        index -= n
+    raise IndexError(index)
