@@ -121,6 +121,8 @@ class _Ingestion:
         self.config = ExperimentConfig.from_dict(row.config)
         with self.engine.connect() as conn:
             self.arm_ids = set(conn.execute(select(t.arms.c.creative_id).where(t.arms.c.experiment_id == experiment_id)).scalars())
+            saturated = conn.execute(select(t.rate_limited.c.user_id, t.rate_limited.c.minute, t.rate_limited.c.events)
+                                     .where(t.rate_limited.c.experiment_id == experiment_id)).all()
         self.window_ms = int(self.config.attribution_window_hours * 3_600_000)
         self.rate_limit = self.config.max_events_per_user_minute
         self.lines = 0
@@ -128,7 +130,9 @@ class _Ingestion:
         self.rejected: Counter[str] = Counter()
         self.samples: list[RejectedLine] = []
         self.seen: set[str] = set()
-        self.rate: Counter[tuple[str, int]] = Counter()
+        # the limit holds within a call, and across calls for buckets that once reached it
+        self.rate: Counter[tuple[str, int]] = Counter({(u, int(m)): n for u, m, n in saturated})
+        self.saturated_before = {(u, int(m)) for u, m, _ in saturated}
         self.rejected_impressions: dict[str, str] = {}
         self.clicked: set[str] = set()
         self.pending: list[_Pending] = []
@@ -192,13 +196,16 @@ class _Ingestion:
             arm_delta: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             user_delta: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
             rate, limit = self.rate, self.rate_limit
+            full: set[tuple[str, int]] = set()
             for line, ev in fresh:
                 if ev.event_id in known:
                     self.duplicates += 1
                     continue
                 bucket = (ev.user, ev.ts_ms // 60_000)
-                rate[bucket] += 1
-                if rate[bucket] > limit:
+                seen_in_bucket = rate[bucket] = rate[bucket] + 1
+                if seen_in_bucket == limit:
+                    full.add(bucket)
+                if seen_in_bucket > limit:
                     self.reject(line, BOT_BURST, f"line {line}: user {ev.user!r} sent more than {limit} events in one minute")
                     if ev.kind == IMPRESSION:
                         self.rejected_impressions[ev.event_id] = BOT_BURST
@@ -249,6 +256,10 @@ class _Ingestion:
                         user_delta[(user, creative)][1] += 1
             if rows:
                 self._write(conn, round_no, rows, arm_delta, user_delta, features)
+            full -= self.saturated_before
+            if full:
+                conn.execute(insert(t.rate_limited), [{"experiment_id": exp, "user_id": u, "minute": m, "events": limit} for u, m in full])
+                self.saturated_before.update(full)
             self.accepted += len(rows)
             self.impressions += n_impressions
             self.clicks += len(rows) - n_impressions

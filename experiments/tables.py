@@ -99,6 +99,17 @@ users = Table(
     Column("features", JSON, nullable=False),
 )
 
+# (user, minute) buckets that reached the rate limit; loaded whole at each ingestion (bots are few),
+# so a burst re-delivered later stays rejected
+rate_limited = Table(
+    "exp_rate_limited",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("events", Integer, nullable=False),
+)
+
 rounds = Table(
     "exp_rounds",
     metadata,

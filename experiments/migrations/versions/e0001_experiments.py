@@ -1,4 +1,4 @@
-"""Experiments library: experiments, arms, events, incremental aggregates, rounds, ingest log.
+"""Experiments library: experiments, arms, events, incremental aggregates, rate-limited buckets, rounds, ingest log.
 
 Revision ID: e0001
 Revises:
@@ -80,6 +80,13 @@ def upgrade() -> None:
         sa.Column("features", sa.JSON, nullable=False),
     )
     op.create_table(
+        "exp_rate_limited",
+        sa.Column("experiment_id", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.String(200), primary_key=True),
+        sa.Column("minute", sa.BigInteger, primary_key=True),
+        sa.Column("events", sa.Integer, nullable=False),
+    )
+    op.create_table(
         "exp_rounds",
         sa.Column("experiment_id", sa.String(64), primary_key=True),
         sa.Column("round_no", sa.Integer, primary_key=True),
@@ -128,6 +135,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_exp_ingests_experiment", table_name="exp_ingests")
-    for name in ("exp_ingests", "exp_round_arms", "exp_rounds", "exp_users", "exp_user_stats",
+    for name in ("exp_ingests", "exp_round_arms", "exp_rounds", "exp_users", "exp_rate_limited", "exp_user_stats",
                  "exp_arm_stats", "exp_events", "exp_arms", "exp_experiments"):
         op.drop_table(name)
