@@ -1,0 +1,189 @@
+"""The ad-serving API: /v1/serve, /v1/click, /v1/events and the creatives' images.
+
+serve and click are public (an ad page calls them) and rate-limited per client address and per
+user; the per-user limit is the experiment's own `max_events_per_user_minute`, so nothing this
+server records is later rejected as a bot burst. events needs an API key or a logged-in session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import defaultdict
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from creative.web.errors import BadToken
+from creative.web.security import check_csrf_header, current_user
+from creative.web.tokens import Impression
+from experiments.errors import ExperimentError, ExperimentNotFound
+from experiments.events import CLICK, IMPRESSION, Event
+
+_SIZE = re.compile(r"^\d{1,5}x\d{1,5}$")
+MAX_ID_LENGTH = 200
+NO_STORE = {"cache-control": "no-store"}
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers={**NO_STORE, **headers})
+
+
+def _bad_id(value: str | None) -> bool:
+    return not value or len(value) > MAX_ID_LENGTH or any(ord(c) < 32 for c in value)
+
+
+def _address_limited(request: Request, now_ms: int) -> JSONResponse | None:
+    state = request.app.state
+    address = request.client.host if request.client else "?"
+    if state.address_limiter.hit(address, state.settings.serve_per_address_per_minute, now_ms):
+        return None
+    return _error(429, "too many requests from this address; slow down", **{"retry-after": str(state.address_limiter.retry_after(now_ms))})
+
+
+async def serve(request: Request) -> Response:
+    """Choose a creative for (experiment, user, size), record the impression, return its image and click token."""
+    state = request.app.state
+    q = request.query_params
+    experiment_id, user, size = q.get("experiment"), q.get("user"), q.get("size") or None
+    if _bad_id(experiment_id) or _bad_id(user):
+        return _error(400, "pass experiment=ID and user=U (each 1-200 printable characters)")
+    if size is not None and not _SIZE.match(size):
+        return _error(400, f"size {size[:20]!r} is not WIDTHxHEIGHT, e.g. 300x250")
+    now_ms = int(time.time() * 1000)
+    if (limited := _address_limited(request, now_ms)) is not None:
+        return limited
+    try:
+        view = state.serving.view(experiment_id)
+    except ExperimentNotFound:
+        return _error(404, f"no experiment {experiment_id!r}")
+    if not state.user_limiter.hit(f"{experiment_id}\x00{user}", view.config.max_events_per_user_minute, now_ms):
+        return _error(429, "too many requests for this user; slow down", **{"retry-after": str(state.user_limiter.retry_after(now_ms))})
+    choice = view.choose(user, size, state.serving.rnd, state.serving.np_rng)
+    if choice is None:
+        return _error(404, f"experiment {experiment_id} has no active creative of size {size}; sizes: {', '.join(sorted(k for k in view.tables if k != '*')) or 'none'}")
+    creative_id, matched = choice
+    impression_id = f"w{os.urandom(10).hex()}"
+    arm = view.arms[creative_id]
+    state.recorder.record(Event(impression_id, IMPRESSION, now_ms, experiment_id, creative_id, user, size or arm.size))
+    token = state.signer.sign(Impression(experiment_id, creative_id, user, impression_id, now_ms, size or arm.size))
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse({
+        "experiment": experiment_id,
+        "creative": creative_id,
+        "size": arm.size,
+        "impression_id": impression_id,
+        "image_url": f"{base}/v1/creatives/{quote(experiment_id, safe='')}/{quote(creative_id, safe='')}",
+        "click_url": f"{base}/v1/click?token={token}",
+        "token": token,
+        "matched_tags": list(matched),
+    }, headers=NO_STORE)
+
+
+async def click(request: Request) -> Response:
+    """Record a click for a token this server signed, then send the browser to the product's page."""
+    state = request.app.state
+    now_ms = int(time.time() * 1000)
+    if (limited := _address_limited(request, now_ms)) is not None:
+        return limited
+    try:
+        imp = state.signer.verify(request.query_params.get("token", ""))
+    except BadToken as exc:
+        return _error(400, str(exc))
+    try:
+        view = state.serving.view(imp.experiment)
+    except ExperimentNotFound:
+        return _error(404, f"experiment {imp.experiment!r} no longer exists")
+    arm = view.arms.get(imp.creative)
+    if arm is None or not arm.landing_url:
+        return _error(404, f"creative {imp.creative!r} has no landing page; import the product's catalog row with its landing_url")
+    headers = dict(NO_STORE)
+    age_ms = now_ms - imp.ts_ms
+    if age_ms > view.config.attribution_window_hours * 3_600_000:
+        headers["x-click-recorded"] = "no: outside the attribution window"
+    elif not state.user_limiter.hit(f"{imp.experiment}\x00{imp.user}", view.config.max_events_per_user_minute, now_ms):
+        return _error(429, "too many requests for this user; slow down", **{"retry-after": str(state.user_limiter.retry_after(now_ms))})
+    else:
+        # one event id per impression: a second click on the same ad is an idempotent duplicate
+        state.recorder.record(Event(f"c{imp.impression_id}", CLICK, max(now_ms, imp.ts_ms), imp.experiment, imp.creative, imp.user,
+                                    imp.size, impression_id=imp.impression_id))
+        headers["x-click-recorded"] = "yes"
+    return RedirectResponse(arm.landing_url, status_code=302, headers=headers)
+
+
+async def creative_image(request: Request) -> Response:
+    view_id, creative_id = request.path_params["experiment"], request.path_params["creative"]
+    try:
+        view = request.app.state.serving.view(view_id)
+    except ExperimentNotFound:
+        return _error(404, f"no experiment {view_id!r}")
+    arm = view.arms.get(creative_id)
+    if arm is None or arm.file is None or not arm.file.is_file():
+        return _error(404, f"creative {creative_id!r} has no image file in the home")
+    return FileResponse(arm.file, headers={"cache-control": "public, max-age=3600"})
+
+
+def _group_lines(body: bytes, forced: str | None) -> tuple[dict[str, list], list[dict]]:
+    """Lines by experiment; lines that name none (or are not JSON) are reported, not ingested."""
+    groups: dict[str, list] = defaultdict(list)
+    unassigned: list[dict] = []
+    for number, line in enumerate(body.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except ValueError as exc:
+            if forced:
+                groups[forced].append(line)  # ingestion rejects it as malformed and counts it
+            else:
+                unassigned.append({"line": number, "reason": "malformed", "detail": f"line {number}: not JSON ({exc.msg})"})
+            continue
+        experiment = forced or (raw.get("experiment") if isinstance(raw, dict) else None)
+        if not isinstance(experiment, str) or not experiment:
+            unassigned.append({"line": number, "reason": "malformed", "detail": f"line {number}: no 'experiment' field"})
+            continue
+        groups[experiment].append(raw)
+    return groups, unassigned
+
+
+async def events(request: Request) -> Response:
+    """JSONL batch in the experiment wire format, for ad servers that log elsewhere."""
+    user = current_user(request)
+    if user is None:
+        return _error(401, "POST /v1/events needs an API key (Authorization: Bearer ck_...) or a logged-in session")
+    check_csrf_header(request)
+    forced = request.query_params.get("experiment")
+    body = await request.body()
+    groups, unassigned = _group_lines(body, forced)
+    store = request.app.state.experiment_store
+
+    def ingest_all():
+        reports = []
+        for experiment_id, lines in groups.items():
+            try:
+                reports.append(store.ingest(experiment_id, lines, source=f"web-api:{user.username}").to_dict())
+            except ExperimentNotFound as exc:
+                reports.append({"experiment_id": experiment_id, "error": str(exc), "lines": len(lines)})
+        return reports
+
+    try:
+        reports = await run_in_threadpool(ingest_all)
+    except ExperimentError as exc:
+        return _error(400, str(exc))
+    request.app.state.serving.invalidate()
+    return JSONResponse({"reports": reports, "unassigned": unassigned,
+                         "accepted": sum(r.get("accepted", 0) for r in reports),
+                         "rejected": sum(r.get("rejected_total", 0) for r in reports) + len(unassigned)})
+
+
+routes = [
+    Route("/v1/serve", serve, methods=["GET"]),
+    Route("/v1/click", click, methods=["GET"]),
+    Route("/v1/events", events, methods=["POST"]),
+    Route("/v1/creatives/{experiment}/{creative}", creative_image, methods=["GET"]),
+]

@@ -1,0 +1,126 @@
+"""The ASGI app: UI pages and the ad-serving API over one home.
+
+`create_app(home)` wires the database, the signing secret, the event recorder and the round
+scheduler; uvicorn's lifespan starts them and, on shutdown (SIGTERM included), stops the scheduler
+and drains the recorder so no served impression is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from creative.db import open_database
+from creative.errors import CreativeError
+from creative.home import Home
+from creative.web import api, pages
+from creative.web.auth import signing_secret
+from creative.web.jobs import JobRunner
+from creative.web.ratelimit import WindowCounter
+from creative.web.recorder import EventRecorder
+from creative.web.scheduler import RoundScheduler
+from creative.web.security import BodyLimitMiddleware, SessionMiddleware
+from creative.web.serving import ServingCache
+from creative.web.settings import WebSettings
+from creative.web.tokens import ImpressionSigner
+from experiments.store import ExperimentStore
+
+log = logging.getLogger("creative.web")
+HERE = Path(__file__).resolve().parent
+PUBLIC_PREFIXES = ("/v1/serve", "/v1/click", "/v1/creatives/", "/static/", "/healthz")
+
+
+def templates_env() -> Environment:
+    # autoescape on for every template: a product name "<script>" is shown, never run
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["pct"] = lambda x, digits=2: "–" if x is None else f"{100 * x:.{digits}f}%"
+    return env
+
+
+async def healthz(request: Request) -> Response:
+    state = request.app.state
+    return JSONResponse({"ok": True, "pending_events": state.recorder.pending, "recorded": state.recorder.stats.recorded,
+                         "stored": state.recorder.stats.stored, "rejected": state.recorder.stats.rejected})
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/v1/") and "text/html" in request.headers.get("accept", "")
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    if _wants_html(request):
+        return request.app.state.render(request, "error.html", {"status": exc.status_code, "message": exc.detail}, status=exc.status_code)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+
+async def creative_error(request: Request, exc: CreativeError) -> Response:
+    if _wants_html(request):
+        return request.app.state.render(request, "error.html", {"status": 400, "message": str(exc)}, status=400)
+    return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
+    settings = settings or WebSettings()
+    engine = open_database(home.db_url)
+    secret = signing_secret(engine)
+    env = templates_env()
+
+    recorder = EventRecorder(engine, home.root / "web-spool", flush_interval=settings.flush_interval_seconds)
+    scheduler = RoundScheduler(engine, recorder, poll_seconds=settings.schedule_poll_seconds)
+    jobs = JobRunner(home, engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        recorder.start()
+        if settings.run_scheduler:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+            jobs.stop()
+            recorder.stop()
+            log.info("recorder drained: %d recorded, %d stored, %d spooled", recorder.stats.recorded, recorder.stats.stored, recorder.stats.spooled)
+
+    routes = [
+        Route("/healthz", healthz),
+        *api.routes,
+        *pages.routes,
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error, CreativeError: creative_error})
+    app.add_middleware(BodyLimitMiddleware, default=settings.form_limit_bytes, limits={
+        "/elements/upload": settings.upload_limit_bytes, "/catalog/import": settings.catalog_limit_bytes,
+        "/v1/events": settings.events_limit_bytes})
+    app.add_middleware(SessionMiddleware, secret=secret, max_age=settings.session_max_age_seconds,
+                       secure=settings.secure_cookies, skip_prefixes=PUBLIC_PREFIXES)
+
+    state = app.state
+    state.home, state.engine, state.settings = home, engine, settings
+    state.signer = ImpressionSigner(secret)
+    state.recorder, state.scheduler, state.jobs = recorder, scheduler, jobs
+    state.serving = ServingCache(home, engine, refresh_seconds=settings.refresh_seconds)
+    state.experiment_store = ExperimentStore(engine)
+    state.address_limiter = WindowCounter(60)
+    state.user_limiter = WindowCounter(60)
+    state.templates = env
+
+    def render(request: Request, name: str, context: dict | None = None, status: int = 200) -> HTMLResponse:
+        from creative.web.security import current_user
+
+        ctx = {"request": request, "user": current_user(request), "csrf": request.scope.get("session", {}).get("csrf", ""),
+               "path": request.url.path, **(context or {})}
+        return HTMLResponse(env.get_template(name).render(ctx), status_code=status)
+
+    state.render = render
+    return app

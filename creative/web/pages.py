@@ -1,0 +1,492 @@
+"""UI pages: login, element library, catalog, copy review, batch launch, experiments, user tags.
+
+Every page needs a logged-in user; every post goes through `checked_form` (CSRF + origin). Work that
+takes more than a moment (rendering a batch) runs as a background job the page polls.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from creative.catalog import import_catalog, list_products
+from creative.elements import IMAGE_KINDS, KINDS
+from creative.elements.store import ElementStore
+from creative.errors import CatalogRejected, CreativeError, ElementNotFound, ElementRejected
+from creative.web import integrations
+from creative.web.auth import authenticate
+from creative.web.charts import bar_chart, line_chart
+from creative.web.scheduler import get_schedule, set_schedule
+from creative.web.security import checked_form, current_user
+from creative.web.uploads import safe_filename, staged_upload
+from experiments.errors import ExperimentError, ExperimentNotFound
+from experiments.stats.bayesian import posterior
+from experiments.stats.proportion import ProportionStatistic
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+def _render(request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200) -> Response:
+    flash = request.scope["session"].pop("flash", None)
+    return request.app.state.render(request, name, {"flash": flash, **(context or {})}, status)
+
+
+def _flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.scope["session"]["flash"] = {"message": message, "kind": kind}
+
+
+def _login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _require(request: Request):
+    """The user, or an HTTPException the handlers turn into a redirect (pages) or 401 (posts)."""
+    user = current_user(request)
+    if user is None:
+        raise HTTPException(401, "log in first")
+    return user
+
+
+def page(handler):
+    """A GET page: anonymous visitors go to the login page and come back afterwards."""
+    async def wrapped(request: Request) -> Response:
+        if current_user(request) is None:
+            return _login_redirect(request)
+        return await handler(request)
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def _store(request: Request) -> ElementStore:
+    return ElementStore(request.app.state.home, request.app.state.engine)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: a login link must not send the user to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
+        return "/"
+    return target
+
+
+# ---- login ------------------------------------------------------------------------------------------
+async def login_page(request: Request) -> Response:
+    return _render(request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
+
+
+async def login(request: Request) -> Response:
+    form = await checked_form(request)
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    user = await run_in_threadpool(authenticate, request.app.state.engine, username, password)
+    if user is None:
+        return _render(request, "login.html", {"error": "wrong user name or password", "next": _safe_next(str(form.get("next", "")))}, status=401)
+    session = request.scope["session"]
+    session.clear()  # new session on login: a planted session id is worthless
+    import secrets
+
+    session.update({"uid": user.user_id, "csrf": secrets.token_urlsafe(24)})
+    return RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    request.scope["session"].clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@page
+async def home_page(request: Request) -> Response:
+    return RedirectResponse("/elements", status_code=303)
+
+
+# ---- elements ---------------------------------------------------------------------------------------
+@page
+async def elements_page(request: Request) -> Response:
+    kind = request.query_params.get("kind") or None
+    if kind is not None and kind not in KINDS:
+        raise HTTPException(400, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    elements = await run_in_threadpool(_store(request).list, kind)
+    return _render(request, "elements.html", {"elements": elements, "kind": kind, "kinds": KINDS, "image_kinds": IMAGE_KINDS})
+
+
+async def upload_elements(request: Request) -> Response:
+    """One or more files; each is validated and stored on its own, and each gets its own result."""
+    user = current_user(request)
+    if user is None:
+        return JSONResponse({"error": "log in first"}, status_code=401)
+    form = await checked_form(request)
+    kind = str(form.get("kind", ""))
+    if kind not in IMAGE_KINDS:
+        return JSONResponse({"error": f"choose a kind: {', '.join(IMAGE_KINDS)}"}, status_code=400)
+    brand = str(form.get("brand", "")).strip()[:200] or None
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        return JSONResponse({"error": "no files in the upload; drop image files on the page"}, status_code=400)
+    store = _store(request)
+    results = []
+    for upload in files:
+        name = safe_filename(upload.filename)
+        data = await upload.read()
+        results.append(await run_in_threadpool(_add_one, store, request.app.state.home.root, name, upload.filename or name, data, kind, brand))
+    status = 200 if all(r["ok"] for r in results) else 422
+    return JSONResponse({"results": results}, status_code=status)
+
+
+def _add_one(store: ElementStore, root: Path, name: str, original: str, data: bytes, kind: str, brand: str | None) -> dict[str, Any]:
+    with staged_upload(root, name, data) as path:
+        try:
+            added = store.add_images([path], kind, brand=brand, tags={"source": "web"})[0]
+        except ElementRejected as exc:
+            # the message names the temporary path; the user knows the file by its name
+            return {"file": original, "stored_as": name, "ok": False, "error": str(exc).replace(str(path), name)}
+    e = added.element
+    return {"file": original, "stored_as": name, "ok": True, "code": e.code, "created": added.created,
+            "notes": list(added.notes), "url": f"/elements/{e.code}"}
+
+
+@page
+async def element_page(request: Request) -> Response:
+    store = _store(request)
+    try:
+        element = await run_in_threadpool(store.get, request.path_params["code"])
+    except ElementNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return _render(request, "element.html", {"e": element, "palette": element.attributes.get("palette", [])})
+
+
+@page
+async def element_file(request: Request) -> Response:
+    which = request.path_params["which"]
+    if which not in ("thumb", "rgba", "cutout"):
+        raise HTTPException(404, "no such picture; use thumb, rgba or cutout")
+    store = _store(request)
+    try:
+        element = store.get(request.path_params["code"])
+        path = store.derived_path(element, which)
+    except ElementNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    if not path.is_file():
+        raise HTTPException(404, f"{element.code} has no {which} picture")
+    return FileResponse(path, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
+
+
+async def delete_element(request: Request) -> Response:
+    _require(request)
+    await checked_form(request)
+    code = request.path_params["code"]
+    try:
+        await run_in_threadpool(_store(request).remove, code)
+    except ElementNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    _flash(request, f"removed {code}")
+    return RedirectResponse("/elements", status_code=303)
+
+
+# ---- catalog ----------------------------------------------------------------------------------------
+@page
+async def catalog_page(request: Request) -> Response:
+    products = await run_in_threadpool(list_products, request.app.state.engine)
+    return _render(request, "catalog.html", {"products": products})
+
+
+async def catalog_import(request: Request) -> Response:
+    _require(request)
+    form = await checked_form(request)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        _flash(request, "choose a .csv or .json catalog file", "error")
+        return RedirectResponse("/catalog", status_code=303)
+    name = safe_filename(upload.filename, default="catalog.csv")
+    data = await upload.read()
+    from creative.cli.catalog import image_resolver
+
+    def run() -> str:
+        with staged_upload(request.app.state.home.root, name, data) as path:
+            try:
+                report = import_catalog(request.app.state.engine, path, image_resolver(_store(request)))
+            except CatalogRejected as exc:
+                raise CatalogRejected(str(exc).replace(str(path), name)) from None
+        return f"{name}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged"
+
+    try:
+        _flash(request, await run_in_threadpool(run))
+    except CatalogRejected as exc:
+        _flash(request, str(exc), "error")
+    request.app.state.serving.invalidate()
+    return RedirectResponse("/catalog", status_code=303)
+
+
+# ---- copy review ------------------------------------------------------------------------------------
+@page
+async def copy_page(request: Request) -> Response:
+    review = await run_in_threadpool(integrations.copy_review, request.app.state.home, request.app.state.engine)
+    return _render(request, "copy.html", {"review": review})
+
+
+async def copy_decide(request: Request) -> Response:
+    user = _require(request)
+    form = await checked_form(request)
+    decision = str(form.get("decision", ""))
+    if decision not in ("approve", "reject"):
+        raise HTTPException(400, "decision must be approve or reject")
+    message = await run_in_threadpool(integrations.copy_decide, request.app.state.home, request.app.state.engine,
+                                      request.path_params["candidate"], decision, user.username)
+    _flash(request, message)
+    return RedirectResponse("/copy", status_code=303)
+
+
+# ---- batches ----------------------------------------------------------------------------------------
+@page
+async def batches_page(request: Request) -> Response:
+    state = request.app.state
+    options = await run_in_threadpool(integrations.batch_options, state.home, state.engine)
+    jobs = await run_in_threadpool(state.jobs.recent, "batch")
+    return _render(request, "batches.html", {"options": options, "jobs": jobs})
+
+
+async def launch_batch(request: Request) -> Response:
+    user = _require(request)
+    form = await checked_form(request)
+    state = request.app.state
+    selection = {key: [str(v) for v in form.getlist(key) if str(v).strip()] for key in integrations.SELECTION_FIELDS}
+    try:
+        max_n = int(form.get("max_creatives") or integrations.DEFAULT_MAX_CREATIVES)
+    except ValueError:
+        raise HTTPException(400, "max creatives must be a whole number") from None
+    try:
+        work = integrations.batch_work(state.home, state.engine, selection, max_n)
+    except CreativeError as exc:
+        _flash(request, str(exc), "error")
+        return RedirectResponse("/batches", status_code=303)
+    job_id = state.jobs.submit("batch", {**selection, "max_creatives": max_n}, user.username, work)
+    return RedirectResponse(f"/batches/{job_id}", status_code=303)
+
+
+def _job_or_404(request: Request):
+    job = request.app.state.jobs.get(request.path_params["job"])
+    if job is None:
+        raise HTTPException(404, "no such batch")
+    return job
+
+
+@page
+async def batch_page(request: Request) -> Response:
+    job = _job_or_404(request)
+    return _render(request, "batch.html", {"job": job, "result": job.result or {}})
+
+
+@page
+async def job_json(request: Request) -> Response:
+    job = _job_or_404(request)
+    return JSONResponse({"job_id": job.job_id, "status": job.status, "done": job.done, "total": job.total, "message": job.message})
+
+
+@page
+async def batch_file(request: Request) -> Response:
+    """A file of a batch's output directory (gallery images); the path must stay inside it."""
+    job = _job_or_404(request)
+    out_dir = (job.result or {}).get("out_dir")
+    if not out_dir:
+        raise HTTPException(404, "the batch has no output yet")
+    root = Path(out_dir).resolve()
+    target = (root / request.path_params["name"]).resolve()
+    if not target.is_relative_to(root) or not target.is_relative_to(request.app.state.home.root) or not target.is_file():
+        raise HTTPException(404, "no such file in this batch")
+    return FileResponse(target)
+
+
+async def batch_experiment(request: Request) -> Response:
+    _require(request)
+    form = await checked_form(request)
+    job = _job_or_404(request)
+    manifest = (job.result or {}).get("manifest")
+    if job.status != "done" or not manifest:
+        raise HTTPException(409, "the batch has not finished rendering")
+    name = str(form.get("name") or f"batch {job.job_id}").strip()[:200]
+    policy = str(form.get("policy") or "thompson")
+    try:
+        experiment_id = await run_in_threadpool(integrations.experiment_from_manifest, request.app.state.engine, manifest, name, policy)
+    except CreativeError as exc:
+        _flash(request, str(exc), "error")
+        return RedirectResponse(f"/batches/{job.job_id}", status_code=303)
+    _flash(request, f"experiment {experiment_id} created from the batch")
+    return RedirectResponse(f"/experiments/{experiment_id}", status_code=303)
+
+
+# ---- experiments ------------------------------------------------------------------------------------
+@page
+async def experiments_page(request: Request) -> Response:
+    store = request.app.state.experiment_store
+
+    def load():
+        return [store.status(i) for i in store.experiment_ids()]
+
+    return _render(request, "experiments.html", {"experiments": list(reversed(await run_in_threadpool(load)))})
+
+
+def _experiment_context(request: Request, experiment_id: str) -> dict[str, Any]:
+    from experiments.rounds import round_history
+
+    state = request.app.state
+    store = state.experiment_store
+    status = store.status(experiment_id)
+    history = round_history(state.engine, experiment_id)
+    arms = store.arms(experiment_id)
+    rows = []
+    for snap in status.arms:
+        post = posterior(ProportionStatistic(snap.impressions, snap.clicks))
+        rows.append({"id": snap.creative_id, "state": snap.state, "impressions": snap.impressions, "clicks": snap.clicks,
+                     "ctr": snap.ctr, "ci_low": post.ci_low, "ci_high": post.ci_high, "share": status.allocation.get(snap.creative_id, 0.0),
+                     "winner": snap.creative_id == status.winner})
+    allocation = {a.id: [(r.round_no, r.allocation_next.get(a.id, 0.0)) for r in history] for a in arms}
+    for a in arms:  # round 0: the starting split
+        first = history[0].arms if history else ()
+        used = next((x.share_used for x in first if x.creative_id == a.id), None)
+        if used is not None:
+            allocation[a.id].insert(0, (0, used))
+    ctr = {a.id: [(r.round_no, x.ctr) for r in history for x in r.arms if x.creative_id == a.id] for a in arms}
+    markers = [(r.round_no, r.decision.kind) for r in history if r.decision.kind != "continue"]
+    charts = {
+        "allocation": line_chart(allocation, title="Traffic share after each round", y_label="share", chart_id="chart-allocation",
+                                 y_max=1.0, percent=True, markers=markers),
+        "ctr": line_chart(ctr, title="Cumulative CTR at each round's close", y_label="CTR", chart_id="chart-ctr", percent=True, markers=markers),
+    }
+    effects = integrations.element_effects(arms, {s.creative_id: (s.impressions, s.clicks) for s in status.arms})
+    return {"status": status, "rows": rows, "history": history, "charts": charts, "effects": effects,
+            "schedule": get_schedule(state.engine, experiment_id), "pending": state.recorder.pending}
+
+
+@page
+async def experiment_page(request: Request) -> Response:
+    experiment_id = request.path_params["experiment"]
+    try:
+        ctx = await run_in_threadpool(_experiment_context, request, experiment_id)
+    except ExperimentNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return _render(request, "experiment.html", ctx)
+
+
+async def run_round_now(request: Request) -> Response:
+    from experiments.rounds import run_round
+
+    _require(request)
+    await checked_form(request)
+    state = request.app.state
+    experiment_id = request.path_params["experiment"]
+
+    def run() -> str:
+        state.recorder.flush()  # everything served so far belongs to this round
+        result = run_round(state.engine, experiment_id, wait=5.0)
+        return f"round {result.round_no} closed: {result.decision.kind}" + (f" ({result.decision.reason})" if result.decision.reason else "")
+
+    try:
+        _flash(request, await run_in_threadpool(run))
+    except ExperimentNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ExperimentError as exc:
+        _flash(request, str(exc), "error")
+    state.serving.invalidate(experiment_id)
+    return RedirectResponse(f"/experiments/{quote(experiment_id)}", status_code=303)
+
+
+async def schedule_rounds(request: Request) -> Response:
+    _require(request)
+    form = await checked_form(request)
+    experiment_id = request.path_params["experiment"]
+    try:
+        every = int(form.get("every_minutes") or 0)
+    except ValueError:
+        raise HTTPException(400, "minutes must be a whole number") from None
+    try:
+        request.app.state.experiment_store.status(experiment_id)
+        await run_in_threadpool(set_schedule, request.app.state.engine, experiment_id, every)
+        _flash(request, f"a round will close every {every} minutes" if every else "schedule turned off")
+    except ExperimentNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ExperimentError as exc:
+        _flash(request, str(exc), "error")
+    return RedirectResponse(f"/experiments/{quote(experiment_id)}", status_code=303)
+
+
+# ---- user tags --------------------------------------------------------------------------------------
+def _tags(request: Request, experiment_id: str):
+    from experiments.tags import compute_tags
+
+    return compute_tags(request.app.state.engine, experiment_id)
+
+
+@page
+async def tags_page(request: Request) -> Response:
+    store = request.app.state.experiment_store
+    ids = await run_in_threadpool(store.experiment_ids)
+    experiment_id = request.query_params.get("experiment") or (ids[-1] if ids else None)
+    ctx: dict[str, Any] = {"ids": ids, "experiment_id": experiment_id, "result": None}
+    if experiment_id:
+        try:
+            result = await run_in_threadpool(_tags, request, experiment_id)
+        except ExperimentNotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        counts: dict[str, int] = {}
+        for tag in result.tags:
+            counts[tag.label] = counts.get(tag.label, 0) + 1
+        bars = sorted(counts.items(), key=lambda kv: -kv[1])
+        ctx.update(result=result, bars=bars, users=len({t.user for t in result.tags}),
+                   chart=bar_chart(bars, title="Tagged users per preference", chart_id="chart-tags") if bars else None)
+    return _render(request, "tags.html", ctx)
+
+
+@page
+async def tags_export(request: Request) -> Response:
+    from experiments.tags import EXPORT_COLUMNS
+
+    experiment_id = request.query_params.get("experiment", "")
+    try:
+        result = await run_in_threadpool(_tags, request, experiment_id)
+    except ExperimentNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for t in result.tags:
+        writer.writerow([t.user, t.attribute, t.value, f"{t.probability:.4f}", f"{t.lift:.4f}", t.impressions, t.clicks])
+    filename = safe_filename(f"tags-{experiment_id}.csv")
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+
+
+routes = [
+    Route("/", home_page),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/elements", elements_page),
+    Route("/elements/upload", upload_elements, methods=["POST"]),
+    Route("/elements/{code}", element_page),
+    Route("/elements/{code}/delete", delete_element, methods=["POST"]),
+    Route("/elements/{code}/{which}.png", element_file),
+    Route("/catalog", catalog_page),
+    Route("/catalog/import", catalog_import, methods=["POST"]),
+    Route("/copy", copy_page),
+    Route("/copy/{candidate}/decide", copy_decide, methods=["POST"]),
+    Route("/batches", batches_page, methods=["GET"]),
+    Route("/batches", launch_batch, methods=["POST"]),
+    Route("/batches/{job}", batch_page),
+    Route("/batches/{job}/status.json", job_json),
+    Route("/batches/{job}/files/{name:path}", batch_file),
+    Route("/batches/{job}/experiment", batch_experiment, methods=["POST"]),
+    Route("/experiments", experiments_page),
+    Route("/experiments/{experiment}", experiment_page),
+    Route("/experiments/{experiment}/round", run_round_now, methods=["POST"]),
+    Route("/experiments/{experiment}/schedule", schedule_rounds, methods=["POST"]),
+    Route("/tags", tags_page),
+    Route("/tags/export.csv", tags_export),
+]

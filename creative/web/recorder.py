@@ -1,0 +1,152 @@
+"""Buffered impression and click writes: served in memory, stored in batches by the experiment's ingestion.
+
+Serving appends an event and returns; a writer thread hands each batch to
+`ExperimentStore.ingest`, which is idempotent by event id, so a batch retried after a failure is never
+counted twice. On shutdown (uvicorn's lifespan, which SIGTERM triggers after in-flight requests
+finish) the buffer is drained; whatever the database still refuses is spooled to
+HOME/web-spool/*.jsonl and ingested at the next start, so a served impression is not lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from experiments.errors import ExperimentNotFound
+from experiments.events import Event
+from experiments.store import ExperimentStore
+
+log = logging.getLogger("creative.web.recorder")
+
+SOURCE = "web"
+
+
+@dataclass
+class RecorderStats:
+    recorded: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+    spooled: int = 0
+    last_error: str | None = None
+
+
+class EventRecorder:
+    def __init__(self, engine: Engine, spool_dir: Path, flush_interval: float = 0.25, max_batch: int = 20_000) -> None:
+        self.store = ExperimentStore(engine)
+        self.spool_dir = spool_dir
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.stats = RecorderStats()
+        self._queue: deque[Event] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # ---- hot path (event loop thread)
+    def record(self, event: Event) -> None:
+        self._queue.append(event)  # deque.append is atomic under the GIL
+        self.stats.recorded += 1
+        if len(self._queue) >= self.max_batch:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    # ---- lifecycle
+    def start(self) -> None:
+        self.replay_spool()
+        self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Drain everything; spool what cannot be stored. Called from the lifespan's shutdown."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        for _ in range(3):
+            if not self._queue:
+                break
+            self.flush()
+        if self._queue:
+            self._spool()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the writer must survive anything; flush() logged it
+                time.sleep(self.flush_interval)
+
+    # ---- writing
+    def flush(self) -> int:
+        """Store what is buffered now; on failure the batch goes back to the front of the queue."""
+        with self._flush_lock:
+            batch: list[Event] = []
+            while self._queue and len(batch) < self.max_batch:
+                batch.append(self._queue.popleft())
+            if not batch:
+                return 0
+            by_experiment: dict[str, list[Event]] = defaultdict(list)
+            for ev in batch:  # order kept within an experiment: an impression precedes its click
+                by_experiment[ev.experiment].append(ev)
+            done: set[str] = set()
+            try:
+                for experiment_id, events in by_experiment.items():
+                    try:
+                        report = self.store.ingest(experiment_id, events, source=SOURCE)
+                    except ExperimentNotFound:  # deleted under us: retrying cannot help
+                        done.add(experiment_id)
+                        self.stats.rejected["unknown_experiment"] = self.stats.rejected.get("unknown_experiment", 0) + len(events)
+                        continue
+                    done.add(experiment_id)
+                    self.stats.stored += report.accepted
+                    self.stats.duplicates += report.duplicates
+                    for reason, n in report.rejected.items():
+                        self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + n
+            except Exception as exc:
+                self.stats.failures += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("storing %d events failed; will retry", len(batch))
+                keep = [ev for ev in batch if ev.experiment not in done]
+                self._queue.extendleft(reversed(keep))
+                raise
+            return len(batch)
+
+    def _spool(self) -> None:
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spool_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            while self._queue:
+                fh.write(json.dumps(self._queue.popleft().to_wire(), ensure_ascii=False) + "\n")
+                self.stats.spooled += 1
+        tmp.rename(path)
+        log.error("database unavailable at shutdown: %d events spooled to %s; they are ingested at the next start", self.stats.spooled, path)
+
+    def replay_spool(self) -> None:
+        if not self.spool_dir.is_dir():
+            return
+        for path in sorted(self.spool_dir.glob("*.jsonl")):
+            by_experiment: dict[str, list[dict]] = defaultdict(list)
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    raw = json.loads(line)
+                    by_experiment[raw["experiment"]].append(raw)
+            for experiment_id, events in by_experiment.items():
+                self.store.ingest(experiment_id, events, source=f"{SOURCE}-spool:{path.name}")
+            path.unlink()

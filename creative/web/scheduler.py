@@ -1,0 +1,101 @@
+"""Scheduled rounds: an experiment can close a round every N minutes while the server runs.
+
+Schedules live in web_schedules; one thread polls for due ones. `run_round` takes the experiment's
+own round lock, so a round started from the CLI or a flow at the same moment is refused, not doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from creative.web import tables as t
+from experiments.errors import ExperimentConcluded, ExperimentError
+
+log = logging.getLogger("creative.web.scheduler")
+MIN_EVERY_MINUTES = 1
+MAX_EVERY_MINUTES = 7 * 24 * 60
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+
+
+def set_schedule(engine: Engine, experiment_id: str, every_minutes: int | None) -> None:
+    """Close a round every `every_minutes` from now on; None or 0 turns the schedule off."""
+    with engine.begin() as conn:
+        conn.execute(delete(t.schedules).where(t.schedules.c.experiment_id == experiment_id))
+        if every_minutes:
+            if not MIN_EVERY_MINUTES <= every_minutes <= MAX_EVERY_MINUTES:
+                raise ExperimentError(f"a round every {every_minutes} minutes is not allowed; use {MIN_EVERY_MINUTES} to {MAX_EVERY_MINUTES} minutes, or 0 to turn it off")
+            conn.execute(insert(t.schedules).values(experiment_id=experiment_id, every_minutes=every_minutes,
+                                                    next_run_at=_now() + timedelta(minutes=every_minutes), enabled=True))
+
+
+def get_schedule(engine: Engine, experiment_id: str):
+    with engine.connect() as conn:
+        return conn.execute(select(t.schedules).where(t.schedules.c.experiment_id == experiment_id)).first()
+
+
+def run_due(engine: Engine, recorder=None, now: datetime | None = None) -> list[tuple[str, str]]:
+    """Run every due round once; returns (experiment id, outcome) pairs."""
+    from experiments.rounds import run_round
+
+    now = now or _now()
+    with engine.connect() as conn:
+        due = conn.execute(select(t.schedules).where(t.schedules.c.enabled.is_(True))).all()
+    out = []
+    for row in due:
+        if _aware(row.next_run_at) > now:
+            continue
+        if recorder is not None:
+            recorder.flush()  # served impressions belong in the round that closes now
+        enabled = True
+        try:
+            result = run_round(engine, row.experiment_id)
+            outcome = f"round {result.round_no}: {result.decision.kind}"
+            if result.decision.kind in ("promote", "stop"):
+                enabled = False
+        except ExperimentConcluded as exc:
+            outcome, enabled = str(exc), False
+        except ExperimentError as exc:
+            outcome = str(exc)
+        with engine.begin() as conn:
+            conn.execute(update(t.schedules).where(t.schedules.c.experiment_id == row.experiment_id).values(
+                last_run_at=now, last_result=outcome[:2000], enabled=enabled,
+                next_run_at=now + timedelta(minutes=row.every_minutes)))
+        out.append((row.experiment_id, outcome))
+    return out
+
+
+class RoundScheduler:
+    def __init__(self, engine: Engine, recorder=None, poll_seconds: float = 5.0) -> None:
+        self.engine = engine
+        self.recorder = recorder
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="round-scheduler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                for experiment_id, outcome in run_due(self.engine, self.recorder):
+                    log.info("scheduled round of %s: %s", experiment_id, outcome)
+            except Exception:  # noqa: BLE001 - keep polling; the next poll retries
+                log.exception("scheduled rounds failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

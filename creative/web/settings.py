@@ -1,0 +1,27 @@
+"""Tunables of the web front, in one place; `creative serve` and the tests build them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    upload_limit_bytes: int = 25 * MB  # one element file per request (the store's own cap is 50 MB)
+    catalog_limit_bytes: int = 10 * MB
+    events_limit_bytes: int = 20 * MB  # one POST /v1/events batch
+    form_limit_bytes: int = 1 * MB  # any other form post
+    serve_per_address_per_minute: int = 6_000  # serve + click per client address; per-user limits come from the experiment
+    session_max_age_seconds: int = 12 * 3600
+    secure_cookies: bool = False  # set when served over https
+    flush_interval_seconds: float = 0.25
+    refresh_seconds: float = 1.0  # how stale a served allocation may be
+    schedule_poll_seconds: float = 5.0
+    run_scheduler: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("upload_limit_bytes", "catalog_limit_bytes", "events_limit_bytes", "form_limit_bytes", "serve_per_address_per_minute"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")

@@ -1,0 +1,61 @@
+"""Tables of the web front (SQLAlchemy Core, own MetaData). Their DDL lives in creative/migrations c0002."""
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+users = Table(
+    "web_users",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("role", String(16), nullable=False),  # "admin" | "editor"
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "web_api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("user_id", Integer, ForeignKey("web_users.user_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+settings = Table(
+    "web_settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+schedules = Table(
+    "web_schedules",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("every_minutes", Integer, nullable=False),
+    Column("next_run_at", DateTime(timezone=True), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("last_run_at", DateTime(timezone=True)),
+    Column("last_result", Text),
+)
+
+jobs = Table(
+    "web_jobs",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("done", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("result", JSON),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,126 @@
+"""Helpers for the web tests (no tests here): a real uvicorn server on 127.0.0.1 and a seeded home."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from PIL import Image, ImageDraw
+
+from creative.db import open_database
+from creative.home import Home, resolve_home
+from creative.web import WebSettings, create_app
+from creative.web.auth import create_api_key, create_user
+
+ADMIN, PASSWORD = "admin", "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn in a thread; stop() runs the app's lifespan shutdown like SIGTERM does."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return self
+            time.sleep(0.02)
+        raise RuntimeError("uvicorn did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=60)
+
+
+@dataclass
+class WebWorld:
+    home: Home
+    server: LiveServer
+    api_key: str
+    experiment_id: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def engine(self):
+        return open_database(self.home.db_url)
+
+
+def banner_files(home: Home, n: int, size: str = "300x250") -> list[Path]:
+    """Plain coloured banners standing in for rendered creatives."""
+    w, h = (int(x) for x in size.split("x"))
+    out = home.output_dir / "web-test"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        img = Image.new("RGB", (w, h), (40 + 60 * i % 255, 120, 200 - 30 * i % 200))
+        ImageDraw.Draw(img).text((10, 10), f"banner {i}", fill="white")
+        path = out / f"banner-{size}-{i}.png"
+        img.save(path)
+        paths.append(path)
+    return paths
+
+
+def make_experiment(home: Home, n: int = 3, *, name: str = "web test", config: dict | None = None, policy: str = "thompson",
+                    sizes: tuple[str, ...] = ("300x250",)) -> str:
+    """An experiment over n banners per size; each shows a sample catalog product (for its landing URL)."""
+    from creative.catalog import list_products
+    from experiments.store import ExperimentStore
+
+    engine = open_database(home.db_url)
+    products = [p for p in list_products(engine) if p.images]
+    creatives = []
+    for size in sizes:
+        for i, path in enumerate(banner_files(home, n, size)):
+            p = products[i % len(products)]
+            creatives.append({"id": f"c{i}-{size}", "size": size, "template": "hero", "file": str(path),
+                              "elements": {"product": p.images[0], "offer": p.product_id},
+                              "attributes": {"template": "hero", "colour": ["red", "blue", "green"][i % 3]}})
+    return ExperimentStore(engine).create_experiment(name, creatives, policy, config=config)
+
+
+def seeded_home(root: Path) -> Home:
+    from assets.samples import load_sample_library
+
+    home = resolve_home(root)
+    load_sample_library(home)
+    engine = open_database(home.db_url)
+    create_user(engine, ADMIN, PASSWORD)
+    return home
+
+
+def start_world(root: Path, settings: WebSettings | None = None, config: dict | None = None) -> WebWorld:
+    home = seeded_home(root)
+    experiment_id = make_experiment(home, config=config)
+    key = create_api_key(open_database(home.db_url), ADMIN, "tests")
+    server = LiveServer(create_app(home, settings or WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
+    return WebWorld(home, server, key, experiment_id)
+
+
+def login(client: httpx.Client, username: str = ADMIN, password: str = PASSWORD) -> str:
+    """Log in through the form like a browser; returns the session's CSRF token."""
+    page = client.get("/login")
+    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = client.post("/login", data={"csrf": token, "username": username, "password": password, "next": "/elements"})
+    assert r.status_code == 303, r.text
+    elements = client.get("/elements")
+    return elements.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
