@@ -2,7 +2,7 @@
 
 A binomial logistic regression of clicks on the creatives' attributes (reference coding: each value
 against the attribute's most common value) with an L2 penalty on the effects (not the intercept),
-fitted by Newton's method; intervals from the Laplace approximation (inverse Hessian at the optimum).
+fitted by damped Newton steps; intervals from the Laplace approximation (inverse Hessian at the optimum).
 Proposals draw coefficients from that Gaussian and take each draw's best unseen combination
 (Thompson sampling over element combinations, as Alibaba's AutoCO does over creatives).
 """
@@ -155,7 +155,7 @@ def build_design(arms: Sequence[CreativeArm], weights: Sequence[float] | None = 
 
 
 def fit_logistic(X: np.ndarray, clicks: np.ndarray, impressions: np.ndarray, l2: float, penalise_intercept: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Penalised binomial MLE by Newton-CG; returns (coef, Laplace covariance, converged)."""
+    """Penalised binomial MLE by damped Newton; returns (coef, Laplace covariance, converged)."""
     pen = np.full(X.shape[1], l2)
     if not penalise_intercept:
         pen[0] = 0.0
@@ -173,10 +173,24 @@ def fit_logistic(X: np.ndarray, clicks: np.ndarray, impressions: np.ndarray, l2:
         p = special.expit(X @ b)
         return (X.T * (n * p * (1 - p))) @ X + np.diag(pen)
 
-    start = np.zeros(X.shape[1])
-    total = n.sum()
-    start[0] = special.logit(np.clip((c.sum() + 0.5) / (total + 1.0), 1e-6, 1 - 1e-6))
-    res = optimize.minimize(nll, start, jac=grad, hess=hess, method="trust-exact", options={"gtol": 1e-8, "maxiter": 200})
+    b = np.zeros(X.shape[1])
+    b[0] = special.logit(np.clip((c.sum() + 0.5) / (n.sum() + 1.0), 1e-6, 1 - 1e-6))
+    converged = False
+    f = nll(b)
+    for _ in range(100):  # damped Newton: the objective is convex, so this converges in a few steps
+        step = np.linalg.lstsq(hess(b), grad(b), rcond=None)[0]
+        t = 1.0
+        while t > 1e-8:
+            candidate = b - t * step
+            fc = nll(candidate)
+            if fc <= f + 1e-12 * abs(f):
+                break
+            t /= 2
+        b, f_old, f = candidate, f, fc
+        if np.max(np.abs(t * step)) < 1e-10 or abs(f_old - f) <= 1e-13 * max(1.0, abs(f)):
+            converged = True
+            break
+    res = optimize.OptimizeResult(x=b, success=converged)
     H = hess(res.x)
     try:
         cov = np.linalg.inv(H)
