@@ -262,6 +262,8 @@ class Renderer:
             return key, base
         base = Image.new("RGB", (size.width, size.height), fill)
         for layer in layers:
+            if layer[0] == "fill":
+                continue  # the canvas was created in this colour
             if layer[0] == "bg":
                 base.paste(self.fitted(layer[1], size.width, size.height, layer[2]).convert("RGB"), (0, 0))
             elif layer[0] == "deco":
