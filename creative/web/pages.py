@@ -73,7 +73,7 @@ def _store(request: Request) -> ElementStore:
 
 def _safe_next(target: str | None) -> str:
     """Only local paths: a login link must not send the user to another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or urlparse(target).netloc:
         return "/"
     return target
 

@@ -1,0 +1,362 @@
+"""The ad-serving API and the app's security, over HTTP against a real uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from creative.db import open_database
+from creative.web import WebSettings, create_app
+from creative.web.tokens import Impression, ImpressionSigner
+from experiments import tables as xt
+from experiments.rounds import run_round
+
+from test_web_support import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home, start_world
+
+UPLOAD_LIMIT = 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    settings = WebSettings(flush_interval_seconds=0.05, run_scheduler=False, upload_limit_bytes=UPLOAD_LIMIT)
+    w = start_world(tmp_path_factory.mktemp("web") / "home", settings)
+    yield w
+    w.server.stop()
+
+
+@pytest.fixture
+def client(world):
+    with httpx.Client(base_url=world.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+def admin(world):
+    with httpx.Client(base_url=world.url, timeout=30) as c:
+        c.headers["x-csrf-token"] = login(c)
+        yield c
+
+
+def png_bytes(size=(64, 48), colour=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wait_stored(client: httpx.Client, rounds: int = 400) -> None:
+    """Until the recorder has written everything it was given (bounded by count, not by time)."""
+    for _ in range(rounds):
+        health = client.get("/healthz").json()
+        if health["pending_events"] == 0:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"events still buffered: {health}")
+
+
+def event_count(engine, experiment_id: str, kind: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(xt.events).where(
+            xt.events.c.experiment_id == experiment_id, xt.events.c.kind == kind)).scalar_one()
+
+
+# ---- serving and clicks -----------------------------------------------------------------------------
+def test_served_impressions_and_clicks_are_counted_by_the_round_exactly_once(world, client):
+    experiment_id = make_experiment(world.home, name="counting")
+    served = [client.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}", "size": "300x250"}) for i in range(40)]
+    assert all(r.status_code == 200 for r in served)
+    tokens = [r.json()["token"] for r in served[:10]]
+    for token in tokens + tokens[:3]:  # three users click twice: one click per impression counts
+        r = client.get("/v1/click", params={"token": token})
+        assert r.status_code == 302
+    wait_stored(client)
+    result = run_round(world.engine, experiment_id)
+    assert result.impressions == 40
+    assert result.clicks == 10
+    assert sum(a.round_impressions for a in result.arms) == 40
+
+
+def test_serve_returns_an_image_of_the_requested_size_and_a_click_token(world, client):
+    r = client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "alice", "size": "300x250"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["size"] == "300x250" and body["token"] and body["impression_id"]
+    image = client.get(body["image_url"])
+    assert image.status_code == 200
+    assert Image.open(io.BytesIO(image.content)).size == (300, 250)
+    assert body["click_url"].endswith(body["token"])
+
+
+def test_click_redirects_to_the_landing_page_of_the_creatives_product(world, client):
+    from creative.catalog import get_product
+    from experiments.store import ExperimentStore
+
+    body = client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "bob"}).json()
+    arm = next(a for a in ExperimentStore(world.engine).arms(world.experiment_id) if a.id == body["creative"])
+    r = client.get("/v1/click", params={"token": body["token"]})
+    assert r.status_code == 302
+    assert r.headers["location"] == get_product(world.engine, arm.elements["offer"]).landing_url
+    assert r.headers["x-click-recorded"] == "yes"
+
+
+def test_forged_or_altered_click_tokens_are_refused_and_not_counted(world, client):
+    experiment_id = make_experiment(world.home, name="forgery")
+    real = client.get("/v1/serve", params={"experiment": experiment_id, "user": "eve"}).json()
+    body, tag = real["token"].split(".")
+    other_secret = ImpressionSigner(os.urandom(32)).sign(Impression(experiment_id, real["creative"], "eve", real["impression_id"], 0, None))
+    altered_body = ImpressionSigner(b"x").sign(Impression(experiment_id, real["creative"], "mallory", real["impression_id"], 0, None)).split(".")[0]
+    for token in ("", "garbage", other_secret, f"{altered_body}.{tag}", f"{body}.{tag[:-2]}AA", f"{body}.{tag}.x", "a" * 5000):
+        r = client.get("/v1/click", params={"token": token})
+        assert r.status_code == 400, token
+        assert "token" in r.json()["error"]
+    wait_stored(client)
+    assert event_count(world.engine, experiment_id, "c") == 0
+    assert event_count(world.engine, experiment_id, "i") == 1
+
+
+def test_serve_is_rate_limited_per_user_at_the_experiments_own_limit(world, client):
+    experiment_id = make_experiment(world.home, name="limited", config={"max_events_per_user_minute": 5})
+    codes = [client.get("/v1/serve", params={"experiment": experiment_id, "user": "bot"}).status_code for _ in range(11)]
+    assert codes.count(429) >= 1  # 11 requests span at most two clock minutes of 5
+    assert client.get("/v1/serve", params={"experiment": experiment_id, "user": "human"}).status_code == 200
+    wait_stored(client)
+    assert world.server.app.state.recorder.stats.rejected.get("bot_burst", 0) == 0  # nothing served is later dropped
+
+
+def test_serve_and_click_are_rate_limited_per_address(tmp_path):
+    home = seeded_home(tmp_path / "home")
+    experiment_id = make_experiment(home)
+    server = LiveServer(create_app(home, WebSettings(serve_per_address_per_minute=4, run_scheduler=False))).start()
+    try:
+        with httpx.Client(base_url=server.url) as c:
+            codes = [c.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}"}).status_code for i in range(9)]
+            assert 429 in codes
+            limited = c.get("/v1/serve", params={"experiment": experiment_id, "user": "x"})
+            if limited.status_code == 429:
+                assert int(limited.headers["retry-after"]) >= 1
+    finally:
+        server.stop()
+
+
+def test_unknown_experiment_size_or_bad_parameters_say_what_is_wrong(world, client):
+    r = client.get("/v1/serve", params={"experiment": "exp-nope", "user": "u"})
+    assert r.status_code == 404 and "exp-nope" in r.json()["error"]
+    r = client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "u", "size": "728x90"})
+    assert r.status_code == 404 and "300x250" in r.json()["error"]
+    r = client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "u", "size": "big"})
+    assert r.status_code == 400
+    assert client.get("/v1/serve", params={"experiment": world.experiment_id}).status_code == 400
+
+
+def test_a_concluded_experiment_serves_its_winner(world, client):
+    from experiments import tables as t
+
+    experiment_id = make_experiment(world.home, name="concluded")
+    with world.engine.begin() as conn:
+        conn.execute(t.experiments.update().where(t.experiments.c.experiment_id == experiment_id).values(status="promoted", winner="c2-300x250"))
+    world.server.app.state.serving.invalidate(experiment_id)
+    picks = {client.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}"}).json()["creative"] for i in range(15)}
+    assert picks == {"c2-300x250"}
+
+
+def test_tagged_users_are_served_by_the_preference_aware_policy(world, client):
+    experiment_id = make_experiment(world.home, name="tags")
+    cache = world.server.app.state.serving
+    view = cache.view(experiment_id)
+    key = (experiment_id, view.current_round)
+    cache._tags[key] = {"fan": [("colour", "green")]}  # as experiments.tags would compute for a green lover
+    cache.invalidate(experiment_id)
+    served = [client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json() for _ in range(12)]
+    assert any(s["matched_tags"] == ["colour=green"] for s in served)
+    plain = client.get("/v1/serve", params={"experiment": experiment_id, "user": "someone-else"}).json()
+    assert plain["matched_tags"] == []
+
+
+# ---- /v1/events ------------------------------------------------------------------------------------
+def _lines(experiment_id: str) -> bytes:
+    events = [
+        {"event_id": "x1", "type": "impression", "ts": "2026-01-01T10:00:00Z", "experiment": experiment_id, "creative": "c0-300x250", "user": "u1"},
+        {"event_id": "x2", "type": "click", "impression_id": "x1", "ts": "2026-01-01T10:00:05Z", "experiment": experiment_id, "creative": "c0-300x250", "user": "u1"},
+    ]
+    return ("\n".join(json.dumps(e) for e in events) + "\nnot json\n").encode()
+
+
+def test_events_need_an_api_key_or_a_session_with_csrf(world, client, admin):
+    experiment_id = make_experiment(world.home, name="events-auth")
+    assert client.post("/v1/events", content=_lines(experiment_id)).status_code == 401
+    assert client.post("/v1/events", content=_lines(experiment_id), headers={"authorization": "Bearer ck_nope_nope"}).status_code == 401
+    no_csrf = admin.post("/v1/events", content=_lines(experiment_id), headers={"x-csrf-token": ""})
+    assert no_csrf.status_code == 403
+
+
+def test_events_batch_is_ingested_idempotently_with_rejections_by_line(world, client):
+    experiment_id = make_experiment(world.home, name="events")
+    auth = {"authorization": f"Bearer {world.api_key}"}
+    r = client.post("/v1/events", content=_lines(experiment_id), headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["accepted"] == 2
+    assert body["unassigned"][0]["line"] == 3
+    again = client.post("/v1/events", content=_lines(experiment_id), headers=auth).json()
+    assert again["accepted"] == 0 and again["reports"][0]["duplicates"] == 2
+    assert event_count(world.engine, experiment_id, "i") == 1 and event_count(world.engine, experiment_id, "c") == 1
+
+
+# ---- access and input hygiene ----------------------------------------------------------------------
+def test_pages_need_a_login_and_come_back_after_it(world, client):
+    r = client.get("/experiments")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=%2Fexperiments")
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    bad = client.post("/login", data={"csrf": csrf, "username": ADMIN, "password": "wrong password", "next": "/"})
+    assert bad.status_code == 401 and "wrong user name or password" in bad.text
+    ok = client.post("/login", data={"csrf": csrf, "username": ADMIN, "password": PASSWORD, "next": "/experiments"})
+    assert ok.status_code == 303 and ok.headers["location"] == "/experiments"
+    assert client.get("/experiments").status_code == 200
+
+
+def test_login_never_redirects_to_another_site(world, client):
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        r = client.post("/login", data={"csrf": csrf, "username": ADMIN, "password": PASSWORD, "next": target})
+        assert r.headers["location"] == "/"
+        client.cookies.clear()
+        page = client.get("/login")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def test_posts_without_the_csrf_token_are_refused(world, admin):
+    token = admin.headers.pop("x-csrf-token")
+    csv_bytes = b"product_id,name,brand,category,price,language,landing_url\nX1,Thing,B,c,10,en,https://x.example/1\n"
+    r = admin.post("/catalog/import", files={"file": ("c.csv", csv_bytes, "text/csv")})
+    assert r.status_code == 403
+    r = admin.post("/catalog/import", files={"file": ("c.csv", csv_bytes, "text/csv")}, data={"csrf": "wrong"})
+    assert r.status_code == 403
+    r = admin.post(f"/experiments/{world.experiment_id}/round", data={"csrf": token}, headers={"origin": "https://evil.example"})
+    assert r.status_code == 403  # right token, foreign origin
+    r = admin.post("/catalog/import", files={"file": ("c.csv", csv_bytes, "text/csv")}, data={"csrf": token})
+    assert r.status_code == 303
+
+
+def test_oversize_upload_is_refused_before_it_is_stored(world, admin):
+    big = b"\x89PNG" + os.urandom(UPLOAD_LIMIT + 1024)
+    r = admin.post("/elements/upload", data={"kind": "product"}, files={"files": ("big.png", big, "image/png")})
+    assert r.status_code == 413
+    assert "limit" in r.json()["error"]
+
+
+def test_each_uploaded_file_gets_its_own_result(world, admin):
+    files = [("files", ("good-one.png", png_bytes(colour=(10, 200, 10)), "image/png")),
+             ("files", ("notes.png", b"this is not an image", "image/png")),
+             ("files", ("tiny.png", png_bytes(size=(4, 4)), "image/png"))]
+    r = admin.post("/elements/upload", data={"kind": "product"}, files=files)
+    assert r.status_code == 422
+    results = r.json()["results"]
+    assert [x["ok"] for x in results] == [True, False, False]
+    assert results[1]["error"].startswith("notes.png: not an image")
+    assert "too small" in results[2]["error"]
+    assert "/.uploads/" not in json.dumps(results)  # messages name the file, not the server's temp path
+    assert admin.get(f"/elements/{results[0]['code']}").status_code == 200
+
+
+def test_upload_file_names_cannot_escape_the_home(world, admin):
+    outside = world.home.root.parent
+    names = ["../../escape-a.png", "..\\..\\escape-b.png", "/etc/escape-c.png", "....//escape-d.png", "\x00escape-e.png"]
+    files = [("files", (n, png_bytes(colour=(i * 40, 90, 90)), "image/png")) for i, n in enumerate(names)]
+    r = admin.post("/elements/upload", data={"kind": "logo"}, files=files)
+    results = r.json()["results"]
+    assert all(x["ok"] for x in results), results
+    stored = [x["stored_as"] for x in results]
+    assert stored[:4] == ["escape-a.png", "escape-b.png", "escape-c.png", "escape-d.png"]
+    assert all(".." not in n and "/" not in n and "\\" not in n for n in stored) and stored[4].endswith("escape-e.png")
+    assert not list(outside.rglob("escape-*.png")) or all(p.is_relative_to(world.home.root) for p in outside.rglob("escape-*.png"))
+    assert not Path("/etc/escape-c.png").exists()
+
+
+def test_markup_in_a_product_name_is_shown_escaped(world, admin):
+    token = admin.headers["x-csrf-token"]
+    csv_bytes = ("product_id,name,brand,category,price,language,landing_url\n"
+                 "XSS-1,<script>alert('x')</script> Shoe,<b>Brand</b>,shoes,10,en,https://shop.example.com/x\n").encode()
+    r = admin.post("/catalog/import", files={"file": ("evil.csv", csv_bytes, "text/csv")}, data={"csrf": token}, follow_redirects=True)
+    assert "1 added" in r.text
+    assert "<script>alert" not in r.text and "<b>Brand</b>" not in r.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Shoe" in r.text
+
+
+def test_catalog_errors_name_the_uploaded_file_and_row(world, admin):
+    csv_bytes = b"product_id,name,brand,category,price,language,landing_url\nB1,Thing,B,c,-3,en,https://x.example/1\n"
+    r = admin.post("/catalog/import", files={"file": ("../prices.csv", csv_bytes, "text/csv")}, data={"csrf": admin.headers["x-csrf-token"]},
+                   follow_redirects=True)
+    assert "prices.csv: row 2, column &#39;price&#39;" in r.text
+    assert ".uploads" not in r.text
+
+
+# ---- rounds from the UI, schedules -----------------------------------------------------------------
+def test_running_a_round_from_the_ui_closes_it_with_what_was_served(world, client, admin):
+    experiment_id = make_experiment(world.home, name="ui-round")
+    for i in range(7):
+        assert client.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}"}).status_code == 200
+    r = admin.post(f"/experiments/{experiment_id}/round", data={"csrf": admin.headers["x-csrf-token"]}, follow_redirects=True)
+    assert r.status_code == 200
+    assert "round 1 closed" in r.text
+    assert 'id="exp-round">2<' in r.text
+    from experiments.rounds import load_round
+
+    assert load_round(world.engine, experiment_id, 1).impressions == 7
+
+
+def test_scheduled_rounds_run_when_due(world, admin):
+    from datetime import datetime, timedelta, timezone
+
+    from creative.web.scheduler import run_due
+
+    experiment_id = make_experiment(world.home, name="scheduled")
+    r = admin.post(f"/experiments/{experiment_id}/schedule", data={"csrf": admin.headers["x-csrf-token"], "every_minutes": "30"}, follow_redirects=True)
+    assert "every 30 minutes" in r.text
+    assert run_due(world.engine, now=datetime.now(timezone.utc)) == []
+    ran = run_due(world.engine, now=datetime.now(timezone.utc) + timedelta(minutes=31))
+    assert ran and ran[0][0] == experiment_id and ran[0][1].startswith("round 1")
+
+
+# ---- shutdown ----------------------------------------------------------------------------------------
+def test_sigterm_writes_every_buffered_impression_before_exit(tmp_path):
+    """Impressions are buffered for up to an hour here, so only the shutdown drain can store them."""
+    home = seeded_home(tmp_path / "home")
+    experiment_id = make_experiment(home)
+    from test_web_support import free_port
+
+    port = free_port()
+    env = {**os.environ, "CREATIVE_HOME": str(home.root)}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "creative"), "serve", "--port", str(port), "--flush-interval", "3600",
+                             "--no-scheduler", "--log-level", "warning"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            for _ in range(600):
+                try:
+                    if c.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    threading.Event().wait(0.05)
+            ok = [c.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}"}) for i in range(150)]
+            assert all(r.status_code == 200 for r in ok)
+            assert c.get("/healthz").json()["pending_events"] == 150
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # uvicorn shuts down gracefully, then re-raises the signal it caught, so the exit status is -SIGTERM
+    assert proc.returncode in (0, -signal.SIGTERM), err.decode()[-2000:]
+    assert b"Traceback" not in err, err.decode()[-2000:]
+    assert event_count(open_database(home.db_url), experiment_id, "i") == 150
