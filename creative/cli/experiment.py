@@ -1,0 +1,276 @@
+"""`creative experiment ...` and `creative tags ...`: thin commands over the experiments library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from creative.db import open_database
+from creative.errors import CreativeError
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def _engine(ctx: click.Context):
+    return open_database(ctx.obj.db_url)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _setting(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise CreativeError(f"--set {item!r} is not KEY=VALUE; e.g. --set alpha=0.05 --set max_rounds=30")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
+@click.group("experiment", context_settings={"help_option_names": ["-h", "--help"]})
+def experiment_group() -> None:
+    """Run A/B/n experiments over composed creatives: ingest events, close rounds, report."""
+
+
+@experiment_group.command("create")
+@click.option("--manifest", "manifest", required=True, type=click.Path(), help="manifest.json written by `creative compose` (or its directory).")
+@click.option("--policy", type=click.Choice(["fixed", "thompson", "top-two"]), default="thompson", show_default=True, help="Allocation policy.")
+@click.option("--name", default=None, help="Experiment name (default: the manifest's directory name).")
+@click.option("--min-exploration", type=float, default=None, help="Total traffic share spread evenly over active arms.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Experiment setting, e.g. alpha=0.05, max_rounds=30, rule=bayesian.")
+@json_option
+@click.pass_context
+def create(ctx, manifest, policy, name, min_exploration, settings, as_json):
+    """Create an experiment from a composer manifest; prints the experiment id."""
+    from experiments.store import ExperimentStore, load_manifest
+
+    found = load_manifest(manifest)
+    path = Path(manifest)
+    name = name or (path.name if path.is_dir() else path.resolve().parent.name)
+    params = {} if min_exploration is None else {"min_exploration": min_exploration}
+    store = ExperimentStore(_engine(ctx))
+    experiment_id = store.create_experiment(name, found.arms, policy, policy_params=params, config=_setting(settings))
+    if as_json:
+        _print_json({"experiment_id": experiment_id, "name": name, "policy": policy, "arms": [a.id for a in found.arms],
+                     "excluded": [{"id": i, "violations": list(v)} for i, v in found.excluded]})
+        return
+    click.echo(experiment_id)
+    if found.excluded:
+        click.echo(f"excluded {len(found.excluded)} creative(s) with violations: {', '.join(i for i, _ in found.excluded)}", err=True)
+
+
+@experiment_group.command("ingest")
+@click.argument("experiment_id")
+@click.argument("file", type=click.Path())
+@json_option
+@click.pass_context
+def ingest(ctx, experiment_id, file, as_json):
+    """Ingest impressions and clicks from a JSONL or CSV FILE; prints accepted and rejected counts by reason."""
+    from experiments.store import ExperimentStore
+
+    report = ExperimentStore(_engine(ctx)).ingest_file(experiment_id, file)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    click.echo(f"lines {report.lines}: accepted {report.accepted} ({report.impressions} impressions, {report.clicks} clicks), "
+               f"duplicates {report.duplicates}, rejected {report.rejected_total}")
+    for reason, count in report.rejected.items():
+        click.echo(f"  {reason}: {count}")
+    for sample in report.samples[:5]:
+        click.echo(f"  e.g. {sample.detail}")
+
+
+def _round_lines(result) -> list[str]:
+    d = result.decision
+    lines = [f"round {result.round_no}: {d.kind}" + (f" {d.winner}" if d.winner else "") + (" (already closed)" if result.replayed else ""),
+             f"  {d.reason}", f"  impressions {result.impressions}, clicks {result.clicks}, SRM p={result.srm.p_value:.3g}" + (" ALARM" if result.srm.alarm else "")]
+    lines.append(f"  {'creative':<24}{'state':<9}{'impr':>9}{'clicks':>8}{'CTR':>8}{'95% CrI':>18}{'P(best)':>9}{'next':>7}")
+    for a in sorted(result.arms, key=lambda a: -a.mean)[:40]:
+        lines.append(f"  {a.creative_id:<24}{a.state:<9}{a.impressions:>9}{a.clicks:>8}{100 * a.ctr:>7.2f}%"
+                     f"{f'{100 * a.ci_low:.2f}-{100 * a.ci_high:.2f}%':>18}{a.p_best:>9.3f}{a.share_next:>7.3f}")
+    if len(result.arms) > 40:
+        lines.append(f"  ... {len(result.arms) - 40} more (use --json)")
+    return lines
+
+
+@experiment_group.command("round")
+@click.argument("experiment_id")
+@click.option("--wait", type=float, default=0.0, show_default=True, help="Seconds to wait if another round of this experiment is running.")
+@click.option("--expected-round", type=int, default=None, help="Close only this round; if it is already closed, print its stored result (safe retries).")
+@json_option
+@click.pass_context
+def round_(ctx, experiment_id, wait, expected_round, as_json):
+    """Close the open round: decision, next allocation and per-creative statistics."""
+    from experiments.rounds import run_round
+
+    result = run_round(_engine(ctx), experiment_id, wait=wait, expected_round=expected_round)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    click.echo("\n".join(_round_lines(result)))
+
+
+@experiment_group.command("status")
+@click.argument("experiment_id", required=False)
+@click.option("--all", "all_", is_flag=True, help="List every experiment.")
+@json_option
+@click.pass_context
+def status(ctx, experiment_id, all_, as_json):
+    """Show an experiment's state, open round and cumulative counts (or list all with --all)."""
+    from experiments.store import ExperimentStore
+
+    store = ExperimentStore(_engine(ctx))
+    if all_ or not experiment_id:
+        rows = [store.status(i) for i in store.experiment_ids()]
+        if as_json:
+            _print_json([{"experiment_id": s.experiment_id, "name": s.name, "status": s.status, "current_round": s.current_round,
+                          "policy": s.policy, "winner": s.winner, "arms": len(s.arms)} for s in rows])
+            return
+        for s in rows:
+            click.echo(f"{s.experiment_id}  {s.name}  {s.status}  round {s.current_round}  {len(s.arms)} arms  policy {s.policy}" + (f"  winner {s.winner}" if s.winner else ""))
+        if not rows:
+            click.echo("no experiments yet; create one with `creative experiment create --manifest DIR/manifest.json`")
+        return
+    s = store.status(experiment_id)
+    if as_json:
+        _print_json(s.to_dict())
+        return
+    click.echo(f"{s.experiment_id} {s.name!r}: {s.status}, policy {s.policy}, open round {s.current_round} "
+               f"({s.open_round_impressions} impressions, {s.open_round_clicks} clicks so far), last decision {s.last_decision or '-'}"
+               + (f", winner {s.winner}" if s.winner else ""))
+    for a in sorted(s.arms, key=lambda a: -a.ctr)[:40]:
+        click.echo(f"  {a.creative_id:<24}{a.state:<9}{a.impressions:>9}{a.clicks:>8}{100 * a.ctr:>7.2f}%  share {s.allocation.get(a.creative_id, 0.0):.3f}")
+
+
+@experiment_group.command("report")
+@click.argument("experiment_id")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory for index.html and its plots.")
+@json_option
+@click.pass_context
+def report(ctx, experiment_id, out, as_json):
+    """Write an HTML report: CTR and intervals over rounds, allocation, element effects, tags."""
+    from experiments.report import write_report
+
+    path = write_report(_engine(ctx), experiment_id, out)
+    if as_json:
+        _print_json({"experiment_id": experiment_id, "report": str(path)})
+        return
+    click.echo(str(path))
+
+
+@experiment_group.command("effects")
+@click.argument("experiment_id")
+@click.option("--propose", type=int, default=6, show_default=True, help="How many element combinations to propose for the next batch.")
+@json_option
+@click.pass_context
+def effects(ctx, experiment_id, propose, as_json):
+    """Which elements drive CTR (with intervals), and the next batch's combinations."""
+    from experiments.effects import attribute_space, fit_effects, propose_combinations
+    from experiments.store import ExperimentStore
+
+    store = ExperimentStore(_engine(ctx))
+    arms = store.arms(experiment_id)
+    counts = {s.creative_id: (s.impressions, s.clicks) for s in store.snapshots(experiment_id)}
+    if not any(n for n, _ in counts.values()):
+        raise CreativeError(f"experiment {experiment_id} has no impressions yet; ingest events with `creative experiment ingest {experiment_id} FILE`")
+    result = fit_effects(arms, counts)
+    proposals = propose_combinations(result, attribute_space(arms), n=propose, exclude=[a.attributes for a in arms])
+    if as_json:
+        _print_json({**result.to_dict(), "proposals": [asdict(p) for p in proposals]})
+        return
+    for e in result.ranked():
+        click.echo(f"  {e.attribute}={e.value} vs {e.baseline}: {e.coef:+.3f} [{e.ci_low:+.3f}, {e.ci_high:+.3f}] odds x{e.odds_ratio:.2f}")
+    click.echo("proposed:")
+    for p in proposals:
+        click.echo(f"  {dict(p.attributes)}  CTR {100 * p.predicted_ctr:.2f}%")
+
+
+@experiment_group.command("simulate")
+@click.argument("experiment_id")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="JSONL file to write.")
+@click.option("--impressions", type=int, default=10_000, show_default=True)
+@click.option("--users", type=int, default=2_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+@click.pass_context
+def simulate(ctx, experiment_id, out, impressions, users, seed, as_json):
+    """Write synthetic events for the experiment's current allocation (demo traffic with known truth)."""
+    import numpy as np
+
+    from experiments.simulator import Audience
+    from experiments.store import ExperimentStore
+
+    store = ExperimentStore(_engine(ctx))
+    status = store.status(experiment_id)
+    arms = store.arms(experiment_id)
+    audience = Audience(users, seed=seed)
+    n = 0
+    with open(out, "w", encoding="utf-8") as handle:
+        for ev in audience.events(experiment_id, arms, status.allocation, impressions, rng=np.random.default_rng(seed + status.current_round),
+                                  id_prefix=f"sim{seed}-r{status.current_round}-"):
+            handle.write(json.dumps(ev) + "\n")
+            n += 1
+    if as_json:
+        _print_json({"file": out, "events": n, "true_ctr": audience.true_ctr(arms)})
+        return
+    click.echo(f"wrote {n} events to {out}")
+
+
+@experiment_group.command("validate")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory for validation.html.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quick", is_flag=True, help="Fewer runs (a demo, not the test figures).")
+@json_option
+def validate(out, seed, quick, as_json):
+    """Run the seeded validations (A/A, power, regret, tags) and write their HTML report."""
+    from experiments.report import write_validation_report
+    from experiments.validation import run_validation
+
+    summary = run_validation(seed, quick=quick)
+    path = write_validation_report(summary, out)
+    if as_json:
+        _print_json({"report": str(path), **summary.to_dict(), "checks": [{"claim": c, "figure": f, "holds": ok} for c, f, ok in summary.checks()]})
+        return
+    for claim, figure, ok in summary.checks():
+        click.echo(f"{'ok ' if ok else 'NO '} {claim}: {figure}")
+    click.echo(str(path))
+
+
+@click.group("tags", context_settings={"help_option_names": ["-h", "--help"]})
+def tags_group() -> None:
+    """User preference tags learned from experiments."""
+
+
+@tags_group.command("export")
+@click.argument("experiment_id")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="File to write (.csv or .json).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None, help="Default: from the file's suffix.")
+@click.option("--min-probability", type=float, default=0.9, show_default=True, help="Posterior probability a tag needs.")
+@click.option("--min-impressions", type=int, default=50, show_default=True, help="Impressions a user needs on an attribute.")
+@json_option
+@click.pass_context
+def export(ctx, experiment_id, out, fmt, min_probability, min_impressions, as_json):
+    """Export users' preference tags for a customer-data platform."""
+    from experiments.tags import TagConfig, export_tags
+
+    try:
+        config = TagConfig(min_probability=min_probability, min_impressions=min_impressions)
+    except ValueError as exc:
+        raise CreativeError(f"{exc}; pick --min-probability in [0.5, 1) and --min-impressions >= 1") from exc
+    path, result = export_tags(_engine(ctx), experiment_id, out, fmt=fmt, config=config)
+    users = len({t.user for t in result.tags})
+    if as_json:
+        _print_json({"file": str(path), "tags": len(result.tags), "users": users, "prior": asdict(result.prior)})
+        return
+    click.echo(f"wrote {len(result.tags)} tag(s) for {users} user(s) to {path}")

@@ -1,0 +1,100 @@
+"""The `creative experiment` and `creative tags` commands, end to end on a temp home, with --json."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from creative.cli.experiment import experiment_group, tags_group
+from creative.errors import CreativeError
+from creative.home import resolve_home
+from experiments.simulator import make_creatives
+
+
+@pytest.fixture
+def home(tmp_path):
+    return resolve_home(tmp_path / "home")
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    creatives = [{"id": a.id, "file": f"{a.id}.png", "size": "300x250", "template": a.template, "elements": {"title": "T001"},
+                  "attributes": dict(a.attributes), "metrics": {"overlap": 0.0}, "violations": []} for a in make_creatives(6, seed=2)]
+    creatives.append({"id": "broken", "file": "broken.png", "size": "300x250", "template": "hero", "elements": {}, "attributes": {},
+                      "metrics": {}, "violations": ["title overflows its slot"]})
+    path = tmp_path / "batch1" / "manifest.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"creatives": creatives}))
+    return path
+
+
+def run(group, home, *args):
+    result = CliRunner().invoke(group, list(args), obj=home, catch_exceptions=True)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_create_ingest_round_status_report_and_export_tags(home, manifest, tmp_path):
+    created = json.loads(run(experiment_group, home, "create", "--manifest", str(manifest), "--policy", "top-two", "--json"))
+    exp = created["experiment_id"]
+    assert created["name"] == "batch1" and len(created["arms"]) == 6
+    assert created["excluded"] == [{"id": "broken", "violations": ["title overflows its slot"]}]
+    assert run(experiment_group, home, "create", "--manifest", str(manifest)).strip().startswith("exp-")
+
+    events = tmp_path / "events.jsonl"
+    sim = json.loads(run(experiment_group, home, "simulate", exp, "--out", str(events), "--impressions", "20000", "--users", "400", "--json"))
+    with events.open("a") as handle:
+        handle.write("{not json\n")
+    ingested = json.loads(run(experiment_group, home, "ingest", exp, str(events), "--json"))
+    assert ingested["accepted"] == sim["events"] and ingested["rejected"] == {"malformed": 1}
+    text = run(experiment_group, home, "ingest", exp, str(events))
+    assert f"duplicates {sim['events']}" in text and "malformed: 1" in text
+
+    first = json.loads(run(experiment_group, home, "round", exp, "--json"))
+    assert first["round_no"] == 1 and first["decision"]["kind"] in ("continue", "retire", "promote")
+    assert abs(sum(first["allocation_next"].values()) - 1) < 1e-9
+    assert len(first["arms"]) == 6
+    text = run(experiment_group, home, "round", exp, "--expected-round", "1")
+    assert "round 1" in text and "already closed" in text
+
+    status = json.loads(run(experiment_group, home, "status", exp, "--json"))
+    assert status["current_round"] == 2 and status["rounds_closed"] == 1
+    listing = json.loads(run(experiment_group, home, "status", "--all", "--json"))
+    assert exp in [x["experiment_id"] for x in listing]
+
+    effects = json.loads(run(experiment_group, home, "effects", exp, "--json"))
+    assert effects["effects"] and len(effects["proposals"]) == 6
+
+    report = json.loads(run(experiment_group, home, "report", exp, "--out", str(tmp_path / "report"), "--json"))
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert report["report"].endswith("index.html")
+    for needle in ("CTR and 95% credible interval", "Allocation over rounds", "Element effects", "User preference tags", "ctr.png"):
+        assert needle in page
+    assert (tmp_path / "report" / "ctr.png").stat().st_size > 1000
+
+    out = json.loads(run(tags_group, home, "export", exp, "--out", str(tmp_path / "tags.csv"), "--min-impressions", "5", "--json"))
+    assert (tmp_path / "tags.csv").read_text().splitlines()[0] == "user,attribute,value,probability,lift,impressions,clicks"
+    assert out["file"].endswith("tags.csv")
+    run(tags_group, home, "export", exp, "--out", str(tmp_path / "tags.json"))
+    assert "users" in json.loads((tmp_path / "tags.json").read_text())
+
+
+def test_every_command_has_help_and_a_json_flag(home):
+    for group in (experiment_group, tags_group):
+        for name, command in group.commands.items():
+            text = run(group, home, name, "--help")
+            assert "--json" in text, name
+
+
+def test_command_errors_are_creative_errors_with_a_next_step(home, tmp_path):
+    with pytest.raises(CreativeError, match="creative experiment create"):
+        run(experiment_group, home, "round", "exp-nope")
+    with pytest.raises(CreativeError, match="manifest.json"):
+        run(experiment_group, home, "create", "--manifest", str(tmp_path / "none" / "manifest.json"))
+    (tmp_path / "one.json").write_text(json.dumps([{"id": "only"}]))
+    with pytest.raises(CreativeError, match="at least 2"):
+        run(experiment_group, home, "create", "--manifest", str(tmp_path / "one.json"))
+    with pytest.raises(CreativeError, match="KEY=VALUE"):
+        run(experiment_group, home, "create", "--manifest", str(tmp_path / "one.json"), "--set", "alpha")
