@@ -100,6 +100,11 @@ def experiment_from_manifest(engine: Engine, manifest: str, name: str, policy: s
         item = dict(item)
         if item.get("file") and not Path(item["file"]).is_absolute():
             item["file"] = str(path.parent / item["file"])
+        # the composer lists soft warnings (a dropped slot, small text) beside hard violations;
+        # only a hard one keeps a banner out of the test
+        item["violations"] = [v for v in item.get("violations") or () if not isinstance(v, Mapping) or v.get("hard", True)]
+        # effects are learned on scalar attributes; lists and missing values say nothing to compare
+        item["attributes"] = {k: v for k, v in (item.get("attributes") or {}).items() if isinstance(v, (str, bool, int, float))}
         creatives.append(item)
     return ExperimentStore(engine).create_experiment(name, creatives, policy)
 

@@ -1,0 +1,207 @@
+"""The UI in a real browser: Playwright driving Debian's headless Chromium against a live server.
+
+One journey per test, as a marketer would take it: log in, upload elements (one of them bad),
+import a catalog with markup in a name, launch a small batch and see its gallery, start an
+experiment, serve traffic, run a round and see the charts update. Screenshots of the main pages go
+to $WEB_SCREENSHOTS (default: the test's temporary directory).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from test_web_support import ADMIN, PASSWORD, LiveServer, make_experiment, seeded_home
+from creative.web import WebSettings, create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    home = seeded_home(tmp_path_factory.mktemp("browser") / "home")
+    server = LiveServer(create_app(home, WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
+    yield home, server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live, tmp_path):
+    context = browser.new_context(base_url=live[1].url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.console_errors = []
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    out = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def log_in(page, username=ADMIN, password=PASSWORD, start="/elements"):
+    page.goto(start)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def png(path: Path, size=(120, 90), colour=(30, 160, 90)) -> Path:
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+def test_login_shows_an_error_then_lets_the_user_in(page, shots):
+    log_in(page, password="not the password")
+    assert page.locator("#login-error").inner_text() == "wrong user name or password"
+    page.screenshot(path=str(shots / "login.png"))
+    log_in(page)
+    page.wait_for_url(re.compile(r"/elements$"))
+    assert page.locator("header .who").inner_text() == ADMIN
+
+
+def test_upload_many_files_by_drag_and_drop_with_a_result_per_file(page, tmp_path, shots):
+    log_in(page)
+    page.select_option("#upload-kind", "product")
+    good = [png(tmp_path / "kettle.png", colour=(220, 60, 60)), png(tmp_path / "lamp.png", colour=(60, 60, 220))]
+    bad = tmp_path / "readme.png"
+    bad.write_text("this is a text file with an image name")
+    # a real drop event carrying File objects, as a desktop drag would
+    files = [{"name": p.name, "bytes": list(p.read_bytes())} for p in good + [bad]]
+    page.evaluate("""(files) => {
+        const dt = new DataTransfer();
+        for (const f of files) dt.items.add(new File([new Uint8Array(f.bytes)], f.name, {type: "image/png"}));
+        const zone = document.getElementById("drop-zone");
+        zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+        zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""", files)
+    page.wait_for_function("document.getElementById('upload-results').dataset.done === '3'")
+    items = page.locator("#upload-results li")
+    assert items.count() == 3
+    assert items.nth(0).get_attribute("class") == "ok" and "stored as P-" in items.nth(0).inner_text()
+    assert items.nth(1).get_attribute("class") == "ok"
+    assert items.nth(2).get_attribute("class") == "bad"
+    assert items.nth(2).inner_text().startswith("readme.png: not an image")
+    page.screenshot(path=str(shots / "elements-upload.png"), full_page=True)
+    # the file input path (no drag and drop) reports a bad file the same way
+    tiny = png(tmp_path / "speck.png", size=(5, 5))
+    page.set_input_files("#file-input", [str(tiny)])
+    page.wait_for_function("document.getElementById('upload-results').dataset.done === '4'")
+    assert "too small" in items.nth(3).inner_text()
+    page.goto("/elements?kind=product")
+    assert page.locator("#element-grid li").filter(has_text="kettle").count() == 1
+    page.locator("#element-grid li").filter(has_text="kettle").locator("a").click()
+    assert page.locator("#palette .swatch").count() >= 1
+    page.screenshot(path=str(shots / "element-detail.png"), full_page=True)
+
+
+def test_markup_in_an_imported_product_name_is_shown_as_text(page, tmp_path, shots):
+    log_in(page, start="/catalog")
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("product_id,name,brand,category,price,language,landing_url\n"
+                       "XSS-9,<script>alert('pwned')</script><img src=x onerror=alert(2)>Mug,Brand,kitchen,12,en,https://shop.example.com/mug\n")
+    page.set_input_files("#catalog-form input[type=file]", str(catalog))
+    page.click("#catalog-form button[type=submit]")
+    page.wait_for_selector("#flash")
+    assert "1 added" in page.locator("#flash").inner_text()
+    cell = page.locator("#products td.pname").filter(has_text="Mug")
+    assert cell.inner_text() == "<script>alert('pwned')</script><img src=x onerror=alert(2)>Mug"
+    assert page.dialogs == []
+    page.screenshot(path=str(shots / "catalog.png"), full_page=True)
+
+
+def test_launch_a_batch_see_the_gallery_start_an_experiment_and_watch_a_round(page, live, shots):
+    home, server = live
+    log_in(page, start="/batches")
+    products = page.locator("input[name=products]")
+    products.nth(0).check()
+    products.nth(1).check()
+    page.locator("input[name=logos]").nth(0).check()
+    page.locator("input[name=templates][value=hero]").check()
+    page.fill("input[name=max_creatives]", "4")
+    page.screenshot(path=str(shots / "batch-launch.png"), full_page=True)
+    page.click("#launch")
+    page.wait_for_url(re.compile(r"/batches/[0-9a-f]+$"))
+    page.wait_for_selector("#gallery img")  # the page polls the job and reloads when it is done
+    assert page.locator("#job-status").inner_text() == "done"
+    n_banners = page.locator("#gallery img").count()
+    assert n_banners >= 2
+    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth === 300)")
+    page.screenshot(path=str(shots / "batch-gallery.png"), full_page=True)
+
+    page.click("#start-experiment")
+    page.wait_for_url(re.compile(r"/experiments/exp-[0-9a-f]+$"))
+    experiment_id = page.url.rsplit("/", 1)[1]
+    assert page.locator("#chart-allocation").get_attribute("data-points") == "0"
+
+    with httpx.Client(base_url=server.url) as ads:
+        served = [ads.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}", "size": "300x250"}).json() for i in range(60)]
+        for s in served[:9]:
+            assert ads.get("/v1/click", params={"token": s["token"]}).status_code == 302
+    page.click("#run-round")
+    page.wait_for_selector("#flash")
+    assert page.locator("#flash").inner_text().startswith("round 1 closed")
+    assert page.locator("#exp-round").inner_text() == "2"
+    points = int(page.locator("#chart-allocation").get_attribute("data-points"))
+    assert points >= 2 * n_banners  # the starting split and round 1's, per creative
+    assert int(page.locator("#chart-ctr").get_attribute("data-points")) == n_banners
+    assert page.locator("#rounds tbody tr").first.locator("td").nth(1).inner_text() == "60"
+    assert sum(int(t) for t in page.locator("#arms tbody tr td:nth-child(4)").all_inner_texts()) == 9
+    page.screenshot(path=str(shots / "experiment-detail.png"), full_page=True)
+
+    page.click("#run-round")
+    page.wait_for_selector("#flash")
+    assert int(page.locator("#chart-allocation").get_attribute("data-points")) > points  # the chart grew
+
+    page.goto("/experiments")
+    assert page.locator("#experiments").filter(has_text=experiment_id).count() == 1
+    page.screenshot(path=str(shots / "experiments.png"), full_page=True)
+
+
+def test_schedule_rounds_and_see_user_tags_and_copy_pages(page, live, shots):
+    home, _ = live
+    experiment_id = make_experiment(home, name="tags page")
+    log_in(page, start=f"/experiments/{experiment_id}")
+    page.fill("input[name=every_minutes]", "15")
+    page.click("#schedule")
+    page.wait_for_selector("#flash")
+    assert "every 15 minutes" in page.locator("#flash").inner_text()
+    page.goto(f"/tags?experiment={experiment_id}")
+    assert page.locator("#export").get_attribute("href") == f"/tags/export.csv?experiment={experiment_id}"
+    page.screenshot(path=str(shots / "tags.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#export")
+    assert download.value.suggested_filename == f"tags-{experiment_id}.csv"
+    page.goto("/copy")
+    assert page.locator("h1").inner_text() == "Copy review"
+    page.screenshot(path=str(shots / "copy.png"), full_page=True)
+    assert page.console_errors == []
