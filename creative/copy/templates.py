@@ -1,0 +1,92 @@
+"""Jinja2 templates for prompts and grammar, and the product slots both fill from the catalog."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from creative.catalog import Product
+
+HERE = Path(__file__).resolve().parent
+_ROLE = re.compile(r"^### (system|user|assistant)\s*$", re.MULTILINE)
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader([str(HERE / "prompts"), str(HERE / "grammar")]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    env.filters["cap"] = _cap
+    return env
+
+
+def money(value: float, language: str) -> str:
+    """A price as the catalog states it: $69 or $312.80; 399元 or 312.8元."""
+    if language == "zh":
+        return f"{value:g}元"
+    return f"${value:.0f}" if float(value).is_integer() else f"${value:.2f}"
+
+
+def product_slots(product: Product, keywords: list[str] | None = None) -> dict[str, Any]:
+    """Everything a template may say about a product; absent facts are absent keys, never guesses."""
+    lang = product.language
+    slots: dict[str, Any] = {
+        "p": product,
+        "name": product.name,
+        "brand": product.brand,
+        "category": product.category,
+        "features": list(product.features),
+        "keywords": list(keywords if keywords is not None else product.keywords),
+        "price": money(product.price, lang),
+        "show_price": False,
+    }
+    for i, feature in enumerate(product.features[:3], start=1):
+        slots[f"f{i}"] = feature
+    kws = slots["keywords"]
+    if kws:
+        slots["k1"] = kws[0]
+        slots["kw"] = ("、" if lang == "zh" else " or ").join(kws)
+    if product.sale_price is not None and product.sale_price < product.price:
+        slots["sale"] = money(product.sale_price, lang)
+        slots["saving"] = money(round(product.price - product.sale_price, 2), lang)
+    if product.discount_pct:
+        slots["discount"] = f"{product.discount_pct:g}%"
+        slots["zhe"] = f"{(100 - product.discount_pct) / 10:g}"
+    slots.setdefault("sale", None)
+    return slots
+
+
+def render_messages(template: str, slots: dict[str, Any], **extra: Any) -> list[dict[str, str]]:
+    """Render a prompt template into chat messages (sections start with '### role')."""
+    text = environment().get_template(template).render(**{**slots, **extra})
+    parts = _ROLE.split(text)
+    messages = []
+    for role, content in zip(parts[1::2], parts[2::2]):
+        messages.append({"role": role, "content": content.strip()})
+    return messages
+
+
+def template_sections(name: str) -> dict[str, list[str]]:
+    """The '## section' groups of a grammar file, one template source per line."""
+    source = (HERE / "grammar" / name).read_text(encoding="utf-8")
+    source = re.sub(r"\{#.*?#\}", "", source, flags=re.DOTALL)
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in source.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        elif line.strip() and current is not None:
+            sections[current].append(line.strip())
+    return sections
