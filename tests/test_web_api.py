@@ -292,6 +292,7 @@ def test_markup_in_a_product_name_is_shown_escaped(world, admin):
     assert "1 added" in r.text
     assert "<script>alert" not in r.text and "<b>Brand</b>" not in r.text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Shoe" in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]  # and no inline script could run anyway
 
 
 def test_catalog_errors_name_the_uploaded_file_and_row(world, admin):

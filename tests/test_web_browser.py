@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from test_web_support import ADMIN, PASSWORD, LiveServer, make_experiment, seeded_home
 from creative.web import WebSettings, create_app
@@ -42,6 +43,7 @@ def live(tmp_path_factory):
 def browser():
     from playwright.sync_api import sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
@@ -104,7 +106,7 @@ def test_upload_many_files_by_drag_and_drop_with_a_result_per_file(page, tmp_pat
         zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
         zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
     }""", files)
-    page.wait_for_function("document.getElementById('upload-results').dataset.done === '3'")
+    expect(page.locator("#upload-results")).to_have_attribute("data-done", "3")
     items = page.locator("#upload-results li")
     assert items.count() == 3
     assert items.nth(0).get_attribute("class") == "ok" and "stored as P-" in items.nth(0).inner_text()
@@ -115,7 +117,7 @@ def test_upload_many_files_by_drag_and_drop_with_a_result_per_file(page, tmp_pat
     # the file input path (no drag and drop) reports a bad file the same way
     tiny = png(tmp_path / "speck.png", size=(5, 5))
     page.set_input_files("#file-input", [str(tiny)])
-    page.wait_for_function("document.getElementById('upload-results').dataset.done === '4'")
+    expect(page.locator("#upload-results")).to_have_attribute("data-done", "4")
     assert "too small" in items.nth(3).inner_text()
     page.goto("/elements?kind=product")
     assert page.locator("#element-grid li").filter(has_text="kettle").count() == 1
@@ -155,7 +157,8 @@ def test_launch_a_batch_see_the_gallery_start_an_experiment_and_watch_a_round(pa
     assert page.locator("#job-status").inner_text() == "done"
     n_banners = page.locator("#gallery img").count()
     assert n_banners >= 2
-    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth === 300)")
+    for i in range(n_banners):
+        expect(page.locator("#gallery img").nth(i)).to_have_js_property("naturalWidth", 300)
     page.screenshot(path=str(shots / "batch-gallery.png"), full_page=True)
 
     page.click("#start-experiment")

@@ -28,7 +28,7 @@ from creative.web.jobs import JobRunner
 from creative.web.ratelimit import WindowCounter
 from creative.web.recorder import EventRecorder
 from creative.web.scheduler import RoundScheduler
-from creative.web.security import BodyLimitMiddleware, SessionMiddleware
+from creative.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
 from creative.web.serving import ServingCache
 from creative.web.settings import WebSettings
 from creative.web.tokens import ImpressionSigner
@@ -102,6 +102,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     app.add_middleware(BodyLimitMiddleware, default=settings.form_limit_bytes, limits={
         "/elements/upload": settings.upload_limit_bytes, "/catalog/import": settings.catalog_limit_bytes,
         "/v1/events": settings.events_limit_bytes})
+    app.add_middleware(SecurityHeadersMiddleware, skip_prefixes=PUBLIC_PREFIXES)
     app.add_middleware(SessionMiddleware, secret=secret, max_age=settings.session_max_age_seconds,
                        secure=settings.secure_cookies, skip_prefixes=PUBLIC_PREFIXES)
 

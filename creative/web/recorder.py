@@ -51,6 +51,7 @@ class EventRecorder:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._flush_lock = threading.Lock()
+        self._inflight = 0  # taken off the queue, not yet stored
         self._thread: threading.Thread | None = None
 
     # ---- hot path (event loop thread)
@@ -62,7 +63,8 @@ class EventRecorder:
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        """Events served but not yet stored (queued or being written)."""
+        return len(self._queue) + self._inflight
 
     # ---- lifecycle
     def start(self) -> None:
@@ -76,10 +78,13 @@ class EventRecorder:
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
-        for _ in range(3):
+        for attempt in range(3):
             if not self._queue:
                 break
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - logged in flush; retry, then spool
+                time.sleep(0.2 * (attempt + 1))
         if self._queue:
             self._spool()
 
@@ -99,33 +104,41 @@ class EventRecorder:
             batch: list[Event] = []
             while self._queue and len(batch) < self.max_batch:
                 batch.append(self._queue.popleft())
+                self._inflight += 1
             if not batch:
                 return 0
-            by_experiment: dict[str, list[Event]] = defaultdict(list)
-            for ev in batch:  # order kept within an experiment: an impression precedes its click
-                by_experiment[ev.experiment].append(ev)
-            done: set[str] = set()
             try:
-                for experiment_id, events in by_experiment.items():
-                    try:
-                        report = self.store.ingest(experiment_id, events, source=SOURCE)
-                    except ExperimentNotFound:  # deleted under us: retrying cannot help
-                        done.add(experiment_id)
-                        self.stats.rejected["unknown_experiment"] = self.stats.rejected.get("unknown_experiment", 0) + len(events)
-                        continue
+                return self._store(batch)
+            finally:
+                self._inflight = 0
+
+    def _store(self, batch: list[Event]) -> int:
+        """Ingest one batch per experiment; a failed experiment's events go back to the front of the queue."""
+        by_experiment: dict[str, list[Event]] = defaultdict(list)
+        for ev in batch:  # order kept within an experiment: an impression precedes its click
+            by_experiment[ev.experiment].append(ev)
+        done: set[str] = set()
+        try:
+            for experiment_id, events in by_experiment.items():
+                try:
+                    report = self.store.ingest(experiment_id, events, source=SOURCE)
+                except ExperimentNotFound:  # deleted under us: retrying cannot help
                     done.add(experiment_id)
-                    self.stats.stored += report.accepted
-                    self.stats.duplicates += report.duplicates
-                    for reason, n in report.rejected.items():
-                        self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + n
-            except Exception as exc:
-                self.stats.failures += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("storing %d events failed; will retry", len(batch))
-                keep = [ev for ev in batch if ev.experiment not in done]
-                self._queue.extendleft(reversed(keep))
-                raise
-            return len(batch)
+                    self.stats.rejected["unknown_experiment"] = self.stats.rejected.get("unknown_experiment", 0) + len(events)
+                    continue
+                done.add(experiment_id)
+                self.stats.stored += report.accepted
+                self.stats.duplicates += report.duplicates
+                for reason, n in report.rejected.items():
+                    self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + n
+        except Exception as exc:
+            self.stats.failures += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("storing %d events failed; will retry", len(batch))
+            keep = [ev for ev in batch if ev.experiment not in done]
+            self._queue.extendleft(reversed(keep))
+            raise
+        return len(batch)
 
     def _spool(self) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,274 @@
+"""Ad-serving throughput and latency on 127.0.0.1, with a count check that no served impression is lost.
+
+Starts `creative serve` (the real CLI, default SQLite store) in a subprocess over a fresh home, then
+drives it with keep-alive HTTP/1.1 connections from one asyncio process on the same machine:
+
+  baseline   GET /healthz            the framework + HTTP floor of this server, same run
+  serve      GET /v1/serve           choose + sign + buffer an impression
+  click      GET /v1/click           verify the token + buffer a click + 302
+
+Then checks that the experiment's store counts every impression answered with 200 (and every click),
+and repeats serve under load with SIGTERM sent mid-way: after the server exits, every impression
+whose 200 reached the client must be stored. Loops are bounded by request count and by time.
+
+    .venv/bin/python benchmarks/serve_bench.py [--requests 20000] [--concurrency 32] [--max-seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_RPS = 1000
+TARGET_P99_MS = 50.0
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    bodies: list[bytes] = field(default_factory=list)
+    seconds: float = 0.0
+    errors: int = 0
+
+    @property
+    def ok(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s < 400)
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        xs = sorted(self.latencies)
+        return 1000 * xs[min(len(xs) - 1, int(q * len(xs)))]
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _worker(port: int, paths, phase: Phase, deadline: float, keep_body: bool) -> None:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        phase.errors += 1
+        return
+    try:
+        for path in paths:
+            if time.perf_counter() > deadline:
+                break
+            t0 = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            status_line = await reader.readline()
+            if not status_line:
+                phase.errors += 1
+                return
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length) if length else b""
+            phase.latencies.append(time.perf_counter() - t0)
+            status = int(status_line.split()[1])
+            phase.statuses[status] = phase.statuses.get(status, 0) + 1
+            if keep_body and status == 200:
+                phase.bodies.append(body)
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        phase.errors += 1  # the server went away mid-request (SIGTERM phase)
+    finally:
+        writer.close()
+
+
+async def run_phase(name: str, port: int, paths: list[str], concurrency: int, max_seconds: float, keep_body: bool = False,
+                    on_progress=None) -> Phase:
+    phase = Phase(name)
+    it = iter(paths)  # shared by the workers: each path is sent once
+    deadline = time.perf_counter() + max_seconds
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(_worker(port, it, phase, deadline, keep_body)) for _ in range(concurrency)]
+    if on_progress is not None:
+        tasks.append(asyncio.create_task(on_progress(phase)))
+    await asyncio.gather(*tasks)
+    phase.seconds = time.perf_counter() - t0
+    return phase
+
+
+def start_server(home: Path, port: int, flush_interval: float) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "creative"
+    proc = subprocess.Popen([str(exe), "--home", str(home), "serve", "--port", str(port), "--serve-limit", "100000000",
+                             "--no-scheduler", "--log-level", "warning", "--flush-interval", str(flush_interval)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import urllib.request
+
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def health(port: int) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def make_experiment(home: Path, name: str) -> str:
+    from PIL import Image
+
+    from creative.db import open_database
+    from creative.home import resolve_home
+    from experiments.store import ExperimentStore
+
+    h = resolve_home(home)
+    out = h.output_dir / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    creatives = []
+    for i in range(4):
+        path = out / f"b{i}.png"
+        Image.new("RGB", (300, 250), (50 * i, 100, 150)).save(path)
+        creatives.append({"id": f"bench-{i}", "size": "300x250", "file": str(path),
+                          "attributes": {"landing_url": f"https://shop.example.com/p/{i}", "colour": ["red", "blue"][i % 2]}})
+    return ExperimentStore(open_database(h.db_url)).create_experiment(name, creatives, "thompson")
+
+
+def stored_counts(home: Path, experiment_id: str) -> tuple[int, int]:
+    from sqlalchemy import func, select
+
+    from creative.db import open_database
+    from creative.home import resolve_home
+    from experiments import tables as xt
+
+    engine = open_database(resolve_home(home).db_url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(xt.events.c.kind, func.count()).where(xt.events.c.experiment_id == experiment_id)
+                                 .group_by(xt.events.c.kind)).all())
+    return rows.get("i", 0), rows.get("c", 0)
+
+
+def row(phase: Phase) -> str:
+    codes = ",".join(f"{k}:{v}" for k, v in sorted(phase.statuses.items()))
+    return (f"{phase.name:<20}{len(phase.latencies):>9}{phase.rps:>10.0f}{phase.pct(0.50):>9.2f}{phase.pct(0.99):>9.2f}"
+            f"{phase.pct(1.0):>9.1f}  {codes}{'  errors:' + str(phase.errors) if phase.errors else ''}")
+
+
+async def main_async(args) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    home = tmp / "home"
+    failures: list[str] = []
+    try:
+        experiment_id = make_experiment(home, "bench")
+        port = free_port()
+        proc = start_server(home, port, flush_interval=0.25)
+        try:
+            q = f"experiment={quote(experiment_id)}&size=300x250"
+            warm = [f"/v1/serve?{q}&user=warm{i}" for i in range(500)]
+            await run_phase("warm-up", port, warm, args.concurrency, args.max_seconds)
+            baseline = await run_phase("baseline /healthz", port, ["/healthz"] * args.requests, args.concurrency, args.max_seconds)
+            serve = await run_phase("/v1/serve", port, [f"/v1/serve?{q}&user=u{i}" for i in range(args.requests)],
+                                    args.concurrency, args.max_seconds, keep_body=True)
+            tokens = [json.loads(b)["token"] for b in serve.bodies[: args.clicks]]
+            click = await run_phase("/v1/click", port, [f"/v1/click?token={t}" for t in tokens], args.concurrency, args.max_seconds)
+            for _ in range(400):  # bounded wait for the writer to catch up
+                if health(port)["pending_events"] == 0:
+                    break
+                await asyncio.sleep(0.05)
+            h = health(port)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=120)
+        stored_i, stored_c = stored_counts(home, experiment_id)
+        served_ok = serve.statuses.get(200, 0) + 500  # warm-up impressions count too
+        clicked_ok = click.statuses.get(302, 0)
+
+        # SIGTERM mid-load: a fresh experiment, the signal sent once half the requests are answered
+        experiment2 = make_experiment(home, "bench-sigterm")
+        port2 = free_port()
+        proc2 = start_server(home, port2, flush_interval=0.25)
+        q2 = f"experiment={quote(experiment2)}&size=300x250"
+        half = args.requests // 2
+
+        async def stop_midway(phase: Phase) -> None:
+            while phase.statuses.get(200, 0) < half and proc2.poll() is None and len(phase.latencies) < args.requests:
+                await asyncio.sleep(0.005)
+            proc2.send_signal(signal.SIGTERM)
+
+        term = await run_phase("/v1/serve + SIGTERM", port2, [f"/v1/serve?{q2}&user=t{i}" for i in range(args.requests)],
+                               args.concurrency, args.max_seconds, on_progress=stop_midway)
+        try:
+            proc2.wait(timeout=120)
+        finally:
+            if proc2.poll() is None:
+                proc2.kill()
+        term_ok = term.statuses.get(200, 0)
+        term_stored, _ = stored_counts(home, experiment2)
+
+        print(f"\nserve benchmark — {os.cpu_count()} CPUs, SQLite store, {args.concurrency} keep-alive connections, "
+              f"load generator on the same machine\n")
+        print(f"{'phase':<20}{'requests':>9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  status codes")
+        for phase in (baseline, serve, click, term):
+            print(row(phase))
+        print(f"\nserve vs baseline: {serve.rps / baseline.rps:.0%} of /healthz throughput; "
+              f"p99 {serve.pct(0.99):.1f} ms vs {baseline.pct(0.99):.1f} ms")
+        print("\ncount check (experiment store after shutdown)")
+        print(f"  impressions answered 200: {served_ok:>7}   stored: {stored_i:>7}   {'OK' if stored_i == served_ok else 'MISMATCH'}")
+        print(f"  clicks answered 302:      {clicked_ok:>7}   stored: {stored_c:>7}   {'OK' if stored_c == clicked_ok else 'MISMATCH'}")
+        print(f"  SIGTERM mid-load: 200s received {term_ok}, stored {term_stored}, "
+              f"{'OK (none lost)' if term_stored >= term_ok else 'LOST ' + str(term_ok - term_stored)}"
+              + (f"; {term_stored - term_ok} more were stored whose responses the closing server did not deliver" if term_stored > term_ok else ""))
+        print(f"  recorder: {h['recorded']} recorded, {h['stored']} stored, rejected {h['rejected'] or 'none'}")
+        if stored_i != served_ok or stored_c != clicked_ok or term_stored < term_ok:
+            failures.append("count check failed")
+        verdict_rps = serve.rps >= TARGET_RPS
+        verdict_p99 = serve.pct(0.99) < TARGET_P99_MS
+        print(f"\ntarget: >= {TARGET_RPS} serve req/s with p99 < {TARGET_P99_MS:.0f} ms")
+        print(f"  throughput {serve.rps:.0f} req/s: " + ("met" if verdict_rps else f"MISSED by {TARGET_RPS - serve.rps:.0f} req/s ({1 - serve.rps / TARGET_RPS:.0%})"))
+        print(f"  p99 {serve.pct(0.99):.1f} ms: " + ("met" if verdict_p99 else f"MISSED by {serve.pct(0.99) - TARGET_P99_MS:.1f} ms"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failures else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000, help="requests per phase (upper bound)")
+    parser.add_argument("--clicks", type=int, default=5_000, help="clicks, on tokens from the serve phase")
+    parser.add_argument("--concurrency", type=int, default=32, help="keep-alive connections")
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="time cap per phase")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main_async(args)))
+
+
+if __name__ == "__main__":
+    main()
