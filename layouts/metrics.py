@@ -19,7 +19,7 @@ from layouts.solver import PlacedSlot, SolvedLayout
 PRODUCT_HIDDEN = 0.5  # more than half the product's salient region covered is "hidden"
 SMALL_TEXT_PX = 11
 BUSY_UNDER_TEXT = 0.12  # mean luminance gradient above which text without a scrim is hard to read
-_GRID = 64
+_GRID = 32
 
 # Every message a violation can carry lives here.
 MESSAGES = {
@@ -120,8 +120,21 @@ def _alignment(boxes: Sequence[Box], w: float, h: float) -> float:
     return total / len(boxes)
 
 
-def evaluate(layout: SolvedLayout, readability: Sequence[Readability] = (), may_overlap: frozenset = frozenset()) -> tuple[LayoutMetrics, list[Violation]]:
-    """Score a solved layout; returns the metrics and every violation, hard ones first."""
+@dataclass(frozen=True)
+class GeometryScore:
+    """The part of the score that depends on boxes only; a composer caches it per solved layout."""
+
+    overlap: float
+    alignment: float
+    out_of_bounds: float
+    occlusion: float
+    utility: float
+    min_text_px: int
+    elements: int
+    violations: tuple[Violation, ...]
+
+
+def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -> GeometryScore:
     canvas = layout.canvas
     W, H = layout.size.width, layout.size.height
     content = [p for p in layout.slots if not p.slot.is_underlay]
@@ -164,12 +177,6 @@ def evaluate(layout: SolvedLayout, readability: Sequence[Readability] = (), may_
         elif occ > 0.01:
             found.append(violation("product_occluded", slot=p.name, occlusion=occ))
 
-    worst = min((r.contrast / r.required for r in readability), default=1.0)
-    for r in readability:
-        if r.contrast + 1e-6 < r.required:
-            found.append(violation("low_contrast", slot=r.slot, contrast=r.contrast, required=r.required))
-        if r.busyness > BUSY_UNDER_TEXT and not r.scrim:
-            found.append(violation("busy_background", slot=r.slot, busy=r.busyness))
     text_sizes = [p.text.size for p in content if p.text is not None]
     for p in content:
         if p.text is not None and p.text.size < SMALL_TEXT_PX:
@@ -179,20 +186,42 @@ def evaluate(layout: SolvedLayout, readability: Sequence[Readability] = (), may_
 
     salient = [p.salient for p in content if p.salient is not None and p.kind in ("product", "model")]
     used = _mask([element_box(p) for p in content], canvas)
-    sal = _mask(salient, canvas)
-    free = ~sal
+    free = ~_mask(salient, canvas)
     utility = float((used & free).sum() / free.sum()) if free.any() else 0.0
-
-    metrics = LayoutMetrics(
+    return GeometryScore(
         overlap=float(np.mean(ious)) if ious else 0.0,
         alignment=_alignment([element_box(p) for p in content], W, H),
         out_of_bounds=outside / total if total else 0.0,
         occlusion=max(occlusions, default=0.0),
-        readability=float(worst),
-        busyness=float(np.mean([r.busyness for r in readability])) if readability else 0.0,
         utility=utility,
         min_text_px=min(text_sizes, default=0),
         elements=len(content),
+        violations=tuple(found),
+    )
+
+
+def evaluate(layout: SolvedLayout, readability: Sequence[Readability] = (), may_overlap: frozenset = frozenset(),
+             geometry: GeometryScore | None = None) -> tuple[LayoutMetrics, list[Violation]]:
+    """Score a solved layout; returns the metrics and every violation, hard ones first.
+    Pass `geometry` (from score_geometry, cached) to skip recomputing the box-only part."""
+    g = geometry or score_geometry(layout, may_overlap)
+    found = list(g.violations)
+    worst = min((r.contrast / r.required for r in readability), default=1.0)
+    for r in readability:
+        if r.contrast + 1e-6 < r.required:
+            found.append(violation("low_contrast", slot=r.slot, contrast=r.contrast, required=r.required))
+        if r.busyness > BUSY_UNDER_TEXT and not r.scrim:
+            found.append(violation("busy_background", slot=r.slot, busy=r.busyness))
+    metrics = LayoutMetrics(
+        overlap=g.overlap,
+        alignment=g.alignment,
+        out_of_bounds=g.out_of_bounds,
+        occlusion=g.occlusion,
+        readability=float(worst),
+        busyness=float(np.mean([r.busyness for r in readability])) if readability else 0.0,
+        utility=g.utility,
+        min_text_px=g.min_text_px,
+        elements=g.elements,
     )
     found.sort(key=lambda v: (not v.hard, v.code))
     return metrics, found

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from layouts.errors import LayoutError, TextDoesNotFit
 from layouts.geometry import Box
@@ -88,8 +88,11 @@ def content_role(slot: Slot, content: Content) -> str:
     return slot.content or "discount"
 
 
-def solve(template: LayoutTemplate, size: Size, content: Content, measure: TextMeasurer) -> SolvedLayout:
-    """Solve `template` at `size`; raises LayoutError naming the slot when a required one cannot work."""
+def solve(template: LayoutTemplate, size: Size, content: Content, measure: TextMeasurer, fit: Callable = fit_text,
+          slot_cache: dict | None = None) -> SolvedLayout:
+    """Solve `template` at `size`; raises LayoutError naming the slot when a required one cannot work.
+    `fit` is `fit_text` or a caller's memoised equivalent (same arguments, same result). Slots are
+    solved independently of each other, so `slot_cache` (a dict the caller keeps) memoises each one."""
     variant = template.variant_for(size)
     canvas = Box(0, 0, size.width, size.height)
     short = size.short_side
@@ -112,17 +115,19 @@ def solve(template: LayoutTemplate, size: Size, content: Content, measure: TextM
             if slot.required:
                 raise LayoutError(f"{where}: required slot {slot.name!r} has no {role}; select one or pick another template")
             continue
-        outer = placement.box.scaled(size.width, size.height)
-        box = outer.inset(slot.padding * short)
+        key = (template.name, variant, slot.name, size, role, item)
+        hit = slot_cache.get(key) if slot_cache is not None else None
         try:
-            if slot.is_image:
-                if not isinstance(item, ImageContent):
-                    raise LayoutError(f"{where}: slot {slot.name!r} needs an image, got text")
-                placed.append(_image(slot, role, box, item, where))
-            else:
-                if not isinstance(item, TextContent):
-                    raise LayoutError(f"{where}: slot {slot.name!r} needs text, got an image")
-                placed.append(_text(slot, role, outer, box, item.text, short, measure))
+            if hit is None:
+                try:
+                    hit = _slot(placement, slot, role, item, size, where, measure, fit)
+                except LayoutError as exc:
+                    hit = exc
+                if slot_cache is not None:
+                    slot_cache[key] = hit
+            if isinstance(hit, LayoutError):
+                raise type(hit)(str(hit))
+            placed.append(hit)
         except LayoutError as exc:
             if slot.required:
                 raise type(exc)(f"{where}: {exc}") from None
@@ -135,6 +140,18 @@ def solve(template: LayoutTemplate, size: Size, content: Content, measure: TextM
                     notes.append(f"{slot.name} not in the {variant} layout")
     placed.sort(key=lambda p: p.slot.z)
     return SolvedLayout(template.name, size, variant, tuple(placed), tuple(notes))
+
+
+def _slot(placement, slot: Slot, role: str, item, size: Size, where: str, measure: TextMeasurer, fit: Callable) -> PlacedSlot:
+    outer = placement.box.scaled(size.width, size.height)
+    box = outer.inset(slot.padding * size.short_side)
+    if slot.is_image:
+        if not isinstance(item, ImageContent):
+            raise LayoutError(f"{where}: slot {slot.name!r} needs an image, got text")
+        return _image(slot, role, box, item, where)
+    if not isinstance(item, TextContent):
+        raise LayoutError(f"{where}: slot {slot.name!r} needs text, got an image")
+    return _text(slot, role, outer, box, item.text, size.short_side, measure, fit)
 
 
 def _background(slot: Slot, canvas: Box, item) -> PlacedSlot:
@@ -175,7 +192,7 @@ def _image(slot: Slot, role: str, box: Box, item: ImageContent, where: str) -> P
     return PlacedSlot(slot, role, box, drawn, salient=sal)
 
 
-def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, short: int, measure: TextMeasurer) -> PlacedSlot:
+def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, short: int, measure: TextMeasurer, fit_text: Callable = fit_text) -> PlacedSlot:
     max_size = max(slot.min_font_px, math.floor(slot.max_font * short))
     shape = slot.shape if slot.kind in ("badge", "cta") else None
     what = f"{slot.name} text"

@@ -46,6 +46,19 @@ def renderer_for(pack: ElementPack) -> Renderer:
     return renderer
 
 
+_METRIC_DICTS: dict[int, tuple] = {}
+
+
+def _metrics_dict(metrics) -> dict:
+    """Metrics objects are shared across banners (cached per layout and colours): convert each once."""
+    hit = _METRIC_DICTS.get(id(metrics))
+    if hit is None or hit[0] is not metrics:
+        if len(_METRIC_DICTS) > 100_000:
+            _METRIC_DICTS.clear()
+        hit = _METRIC_DICTS[id(metrics)] = (metrics, metrics.as_dict())
+    return dict(hit[1])
+
+
 def manifest_record(rendered: Rendered, files: dict[str, str] | None) -> dict:
     spec = rendered.spec
     record = {"id": spec.creative_id, "template": spec.template, "size": spec.size, "elements": spec.elements()}
@@ -56,7 +69,7 @@ def manifest_record(rendered: Rendered, files: dict[str, str] | None) -> dict:
         file=next(iter(files.values())),
         files=files,
         attributes=rendered.attributes,
-        metrics=rendered.metrics.as_dict(),
+        metrics=_metrics_dict(rendered.metrics),
         violations=[v.as_dict() for v in rendered.violations],
         boxes={p.name: list(p.content_box.ltrb()) for p in rendered.layout.slots if p.kind != "background"},
     )

@@ -26,11 +26,11 @@ from creative.compose.spec import FORMATS, CreativeSpec, ElementInfo, ElementPac
 from layouts import colour as col
 from layouts.errors import LayoutError
 from layouts.geometry import Box
-from layouts.metrics import LayoutMetrics, Readability, Violation, evaluate
+from layouts.metrics import GeometryScore, LayoutMetrics, Readability, Violation, evaluate, score_geometry
 from layouts.sizes import Size, aspect_class, parse_size
 from layouts.solver import Content, ImageContent, PlacedSlot, SolvedLayout, TextContent, solve
 from layouts.template import LayoutTemplate, get_template
-from layouts.text import FontSpec
+from layouts.text import FontSpec, TextFit, fit_text
 
 CTA_TEXT = {"en": "Shop now", "zh": "立即购买"}
 CURRENCY = {"en": "${}", "zh": "¥{}"}
@@ -144,9 +144,16 @@ class Renderer:
         self.layouts: dict[tuple, SolvedLayout | LayoutError] = {}
         self.colours: dict[tuple, col.TextColour] = {}
         self.scores: dict[tuple, tuple[LayoutMetrics, list[Violation]]] = {}
+        self.geometry: dict[int, GeometryScore] = {}
+        self.fits: dict[tuple, TextFit | Exception] = {}
+        self.contents: dict[tuple, tuple[Content, str]] = {}
+        self.slots: dict[tuple, Any] = {}
+        self.palettes: dict[tuple, tuple] = {}
+        self.roles: dict[tuple, tuple] = {}
+        self.families: dict[tuple, str] = {}
 
     def reset(self) -> None:
-        for cache in (self.fonts, self.widths, self.sources, self.layouts, self.colours, self.scores):
+        for cache in (self.fonts, self.widths, self.sources, self.layouts, self.colours, self.scores, self.geometry, self.fits, self.contents, self.slots, self.palettes, self.roles, self.families):
             cache.clear()
         for lru in (self.resized, self.bases, self.blocks):
             lru.clear()
@@ -187,8 +194,22 @@ class Renderer:
             self.sources[code] = image
         return image
 
-    def fitted(self, code: str, w: int, h: int, crop: tuple[float, float, float, float] | None = None) -> Image.Image:
-        key = (code, w, h, crop)
+    def fit(self, text, box_w, box_h, measure, **kw) -> TextFit:
+        """fit_text, memoised: the same title in the same box is fitted once per batch."""
+        key = (text, box_w, box_h, tuple(sorted(kw.items())))
+        hit = self.fits.get(key)
+        if hit is None:
+            try:
+                hit = fit_text(text, box_w, box_h, measure, **kw)
+            except LayoutError as exc:
+                hit = exc
+            self.fits[key] = hit
+        if isinstance(hit, Exception):
+            raise type(hit)(str(hit))
+        return hit
+
+    def fitted(self, code: str, w: int, h: int, crop: tuple[float, float, float, float] | None = None, mode: str = "RGBA") -> Image.Image:
+        key = (code, w, h, crop, mode)
         image = self.resized.get(key)
         if image is None:
             src = self.source(code)
@@ -196,11 +217,20 @@ class Renderer:
             if crop is not None:
                 box = (crop[0] * src.width, crop[1] * src.height, crop[2] * src.width, crop[3] * src.height)
             image = src.resize((max(1, w), max(1, h)), Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+            if mode != image.mode:
+                image = image.convert(mode)
             self.resized.put(key, image, _nbytes(image))
         return image
 
     # ---- content and layout
     def content(self, template: LayoutTemplate, spec: CreativeSpec) -> tuple[Content, str]:
+        key = (spec.template, spec.product, spec.offer, spec.model, spec.logo, spec.background, spec.title)
+        hit = self.contents.get(key)
+        if hit is None:
+            hit = self.contents[key] = self._content(template, spec)
+        return hit
+
+    def _content(self, template: LayoutTemplate, spec: CreativeSpec) -> tuple[Content, str]:
         offer = self.pack.offers.get(spec.offer) if spec.offer else None
         content: dict[str, Any] = {}
         for role in ("product", "model", "logo", "background"):
@@ -230,7 +260,7 @@ class Renderer:
         hit = self.layouts.get(key)
         if hit is None:
             try:
-                hit = solve(template, size, content, self.measurer)
+                hit = solve(template, size, content, self.measurer, self.fit, self.slots)
             except LayoutError as exc:
                 hit = exc
             self.layouts[key] = hit
@@ -239,21 +269,39 @@ class Renderer:
         return hit
 
     # ---- drawing
-    def _palette(self, spec: CreativeSpec) -> tuple[list, tuple[int, int, int]]:
-        product = _rgb(self.element(spec.product).palette)
-        logo = _rgb(self.element(spec.logo).palette) if spec.logo else []
-        accent = col.accent(logo, fallback=None) or col.accent(product)
-        return logo + product, accent
+    def _palette(self, spec: CreativeSpec) -> tuple[list, tuple[int, int, int], list]:
+        """Brand colours of a product and logo: (palette, accent, text candidates), cached per pair."""
+        key = (spec.product, spec.logo)
+        hit = self.palettes.get(key)
+        if hit is None:
+            product = _rgb(self.element(spec.product).palette)
+            logo = _rgb(self.element(spec.logo).palette) if spec.logo else []
+            accent = col.accent(logo, fallback=None) or col.accent(product)
+            hit = self.palettes[key] = (logo + product, accent, col.brand_text_candidates(logo + product))
+        return hit
+
+    def role(self, role: str, accent) -> tuple[int, int, int]:
+        key = (role, accent)
+        hit = self.roles.get(key)
+        if hit is None:
+            hit = self.roles[key] = col.role_colour(role, [accent])
+        return hit
+
+    def family(self, rgb) -> str:
+        hit = self.families.get(rgb)
+        if hit is None:
+            hit = self.families[rgb] = col.colour_family(rgb)
+        return hit
 
     def _base(self, template: LayoutTemplate, layout: SolvedLayout, spec: CreativeSpec, accent) -> tuple[tuple, Image.Image]:
         size = layout.size
-        fill = col.role_colour(template.background, [accent])
+        fill = self.role(template.background, accent)
         layers: list[tuple] = []
         for p in layout.slots:
             if p.kind == "background":
                 layers.append(("bg", spec.background, p.crop) if spec.background else ("fill", fill))
             elif p.kind == "decoration":
-                layers.append(("deco", p.slot.shape, p.content_box.ltrb(), col.role_colour(p.slot.colour, [accent]), p.slot.opacity))
+                layers.append(("deco", p.slot.shape, p.content_box.ltrb(), self.role(p.slot.colour, accent), p.slot.opacity))
             elif p.kind in ("product", "model"):
                 layers.append((p.kind, getattr(spec, p.role), p.content_box.ltrb(), p.crop))
         key = (size, tuple(layers))
@@ -265,7 +313,7 @@ class Renderer:
             if layer[0] == "fill":
                 continue  # the canvas was created in this colour
             if layer[0] == "bg":
-                base.paste(self.fitted(layer[1], size.width, size.height, layer[2]).convert("RGB"), (0, 0))
+                base.paste(self.fitted(layer[1], size.width, size.height, layer[2], "RGB"), (0, 0))
             elif layer[0] == "deco":
                 _, shape, (l, t, r, b), colour, opacity = layer
                 mask = Image.new("L", (max(1, r - l), max(1, b - t)), 0)
@@ -346,8 +394,7 @@ class Renderer:
             layout = self.layout(template, size, content)
         except LayoutError as exc:
             return Rendered(spec, None, None, None, [], {}, [str(exc)])
-        candidates_all, accent = self._palette(spec)
-        candidates = col.brand_text_candidates(candidates_all)
+        _, accent, candidates = self._palette(spec)
         base_key, base = self._base(template, layout, spec, accent)
         canvas = base.copy()
         readability: list[Readability] = []
@@ -368,7 +415,7 @@ class Renderer:
             elif p.kind in ("badge", "cta"):
                 fill = accent if p.kind == "cta" or p.role == "price" else BADGE_RED
                 if p.role == "price":
-                    fill = col.role_colour("dark", [accent])
+                    fill = self.role("dark", accent)
                 required = col.required_contrast(p.text.size, p.text.font.weight == "bold")
                 text_colour = max((col.WHITE, col.INK), key=lambda c: col.contrast(c, fill))
                 while col.contrast(text_colour, fill) < required:  # mid-tone brand colour: darken the fill
@@ -387,7 +434,10 @@ class Renderer:
         score_key = (id(layout), tuple(readability))
         scored = self.scores.get(score_key)
         if scored is None:
-            scored = evaluate(layout, readability, template.may_overlap)
+            geometry = self.geometry.get(id(layout))
+            if geometry is None:
+                geometry = self.geometry[id(layout)] = score_geometry(layout, template.may_overlap)
+            scored = evaluate(layout, readability, template.may_overlap, geometry)
             self.scores[score_key] = scored
         metrics, violations = scored
         hard = [v.message for v in violations if v.hard]
@@ -402,10 +452,10 @@ class Renderer:
         logo = next((p for p in layout.slots if p.kind == "logo"), None)
         badges = [p.role for p in layout.slots if p.kind == "badge"]
         if spec.background and "background" in placed:
-            bg = _rgb(self.element(spec.background).palette)
-            dominant = bg[0] if bg else accent
+            bg = self.element(spec.background).palette
+            dominant = col.parse_hex(bg[0]) if bg else accent
         else:
-            dominant = col.role_colour(template.background, [accent])
+            dominant = self.role(template.background, accent)
         title_slot = next((p for p in layout.slots if p.kind == "title"), None)
         return {
             "template": template.name,
@@ -416,8 +466,8 @@ class Renderer:
             "title_style": (title.attributes.get("style") if title else None) or "catalog_name",
             "language": language,
             "background_kind": "image" if spec.background and "background" in placed else "colour",
-            "colour_family": col.colour_family(dominant),
-            "accent_family": col.colour_family(accent),
+            "colour_family": self.family(dominant),
+            "accent_family": self.family(accent),
             "has_model": any(p.kind == "model" for p in layout.slots),
             "has_price_badge": "price" in badges,
             "has_discount_badge": "discount" in badges,
