@@ -17,7 +17,7 @@ import numpy as np
 from experiments import messages
 from experiments.errors import InvalidAllocation
 from experiments.model import ArmSnapshot
-from experiments.stats.bayesian import BetaPrior, p_best_from_draws
+from experiments.stats.bayesian import BetaPrior, draws_for, p_best_from_draws
 
 SHARE_TOLERANCE = 1e-6
 
@@ -104,7 +104,7 @@ class _PosteriorPolicy(AllocationPolicy):
     def _p_best(self, active, rng) -> np.ndarray:
         a = np.array([self.prior.alpha + x.clicks for x in active], dtype=float)
         b = np.array([self.prior.beta + x.impressions - x.clicks for x in active], dtype=float)
-        return p_best_from_draws(rng.beta(a, b, size=(self.draws, len(active))))
+        return p_best_from_draws(rng.beta(a, b, size=(draws_for(len(active), self.draws), len(active))))
 
 
 class ThompsonSampling(_PosteriorPolicy):
@@ -139,7 +139,8 @@ class TopTwoThompson(_PosteriorPolicy):
         if k == 1:
             return np.ones(1)
         # smooth Monte Carlo zeros/ones so the challenger distribution is always defined
-        p = (self._p_best(active, rng) * self.draws + 0.5) / (self.draws + 0.5 * k)
+        draws = draws_for(k, self.draws)
+        p = (self._p_best(active, rng) * draws + 0.5) / (draws + 0.5 * k)
         challenger = p * ((p / (1.0 - p)).sum() - p / (1.0 - p))
         return self.beta * p + (1.0 - self.beta) * challenger
 

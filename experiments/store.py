@@ -10,9 +10,10 @@ counted in a round that has already closed, and a re-delivered event id is never
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -146,24 +147,33 @@ class _Ingestion:
             self.samples.append(RejectedLine(line, reason, detail))
 
     def run(self, parsed: Iterable[ParsedLine]) -> IngestReport:
-        chunk: list[ParsedLine] = []
-        for item in parsed:
-            chunk.append(item)
-            if len(chunk) >= CHUNK:
-                self._chunk(chunk)
-                chunk = []
-        self._chunk(chunk, final=True)
+        # Millions of short-lived tuples would trigger the cyclic GC over and over, rescanning the
+        # call's id sets each time (a third of the ingestion time); nothing built here forms cycles.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            chunk: list[ParsedLine] = []
+            for item in parsed:
+                chunk.append(item)
+                if len(chunk) >= CHUNK:
+                    self._chunk(chunk)
+                    chunk = []
+            self._chunk(chunk, final=True)
+        finally:
+            if was_enabled:
+                gc.enable()
         return self._finish()
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.ph)
 
-    def _existing(self, conn, column, ids: list[str]) -> set[str]:
+    def _existing(self, conn, column: str, ids: list[str]) -> set[str]:
+        """Which of `ids` are already stored (plain driver SQL: compiling 50k-value IN lists costs more than the lookup)."""
         found: set[str] = set()
-        col = getattr(t.events.c, column)
         for i in range(0, len(ids), _IN_CHUNK):
             part = ids[i : i + _IN_CHUNK]
-            found.update(conn.execute(select(col).where(t.events.c.experiment_id == self.experiment_id, col.in_(part))).scalars())
+            sql = f"SELECT {column} FROM exp_events WHERE experiment_id = ? AND {column} IN ({', '.join('?' * len(part))})"
+            found.update(r[0] for r in conn.exec_driver_sql(self._sql(sql), (self.experiment_id, *part)))
         return found
 
     def _chunk(self, chunk: list[ParsedLine], final: bool = False) -> None:
@@ -193,8 +203,8 @@ class _Ingestion:
             clicks: list[tuple[int | None, Event]] = []
             rows: list[tuple] = []
             features: dict[str, Mapping] = {}
-            arm_delta: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-            user_delta: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+            arm_delta: dict[str, list[int]] = {}
+            user_delta: dict[tuple[str, str], list[int]] = {}
             rate, limit = self.rate, self.rate_limit
             full: set[tuple[str, int]] = set()
             for line, ev in fresh:
@@ -215,8 +225,17 @@ class _Ingestion:
                     continue
                 impressions[ev.event_id] = (ev.ts_ms, ev.creative, ev.user)
                 rows.append((exp, ev.event_id, IMPRESSION, ev.ts_ms, ev.creative, ev.user, ev.size, None, round_no))
-                arm_delta[ev.creative][0] += 1
-                user_delta[(ev.user, ev.creative)][0] += 1
+                a = arm_delta.get(ev.creative)
+                if a is None:
+                    arm_delta[ev.creative] = [1, 0]
+                else:
+                    a[0] += 1
+                key = (ev.user, ev.creative)
+                u = user_delta.get(key)
+                if u is None:
+                    user_delta[key] = [1, 0]
+                else:
+                    u[0] += 1
                 if ev.user_features:
                     features[ev.user] = ev.user_features
             n_impressions = len(rows)
@@ -252,8 +271,8 @@ class _Ingestion:
                     else:
                         self.clicked.add(ev.impression_id)
                         rows.append((exp, ev.event_id, CLICK, ev.ts_ms, creative, user, ev.size, ev.impression_id, round_no))
-                        arm_delta[creative][1] += 1
-                        user_delta[(user, creative)][1] += 1
+                        arm_delta.setdefault(creative, [0, 0])[1] += 1
+                        user_delta.setdefault((user, creative), [0, 0])[1] += 1
             if rows:
                 self._write(conn, round_no, rows, arm_delta, user_delta, features)
             full -= self.saturated_before
@@ -266,6 +285,8 @@ class _Ingestion:
 
     def _write(self, conn, round_no, rows, arm_delta, user_delta, features) -> None:
         exp = self.experiment_id
+        # key order turns random B-tree inserts into mostly sequential ones (about 1.7x faster on SQLite)
+        rows.sort(key=lambda r: r[1])
         conn.exec_driver_sql(self._sql(
             "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), rows)
@@ -278,7 +299,7 @@ class _Ingestion:
             "INSERT INTO exp_user_stats (experiment_id, user_id, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (experiment_id, user_id, creative_id) DO UPDATE SET "
             "impressions = exp_user_stats.impressions + excluded.impressions, clicks = exp_user_stats.clicks + excluded.clicks"),
-            [(exp, u, c, v[0], v[1]) for (u, c), v in user_delta.items()])
+            sorted((exp, u, c, v[0], v[1]) for (u, c), v in user_delta.items()))
         if features:
             from sqlalchemy.dialects import postgresql, sqlite
 

@@ -139,28 +139,20 @@ def _cells(exposures: UserExposures, arms: Sequence[CreativeArm], min_impression
     return _Cells(cat["user"], labels_a, labels_v, cat["index"], cat["c_v"], cat["c_o"], cat["e_v"], cat["e_o"], cat["n_v"])
 
 
-def _loglik_grid(c: _Cells, log_lambda: np.ndarray, rows=slice(None)) -> np.ndarray:
+def _loglik_grid(log_ev: np.ndarray, log_eo: np.ndarray, c_v: np.ndarray, c_o: np.ndarray, log_lambda: np.ndarray) -> np.ndarray:
     """(cells, nodes) conditional binomial log-likelihood up to a per-cell constant."""
-    lv = np.log(c.e_v[rows])[:, None] + log_lambda[None, :]
-    lo = np.log(c.e_o[rows])[:, None]
-    log_pi = lv - np.logaddexp(lv, lo)
-    log_1mpi = lo - np.logaddexp(lv, lo)
-    return c.c_v[rows][:, None] * log_pi + c.c_o[rows][:, None] * log_1mpi
+    lv = log_ev[:, None] + log_lambda[None, :]
+    lo = log_eo[:, None]
+    norm = np.logaddexp(lv, lo)
+    return c_v[:, None] * (lv - norm) + c_o[:, None] * (lo - norm)
 
 
-def _components(c: _Cells, prior: PriorFit, nodes: np.ndarray, weights: np.ndarray, rows=slice(None)):
+def _mixture_terms(log_ev, log_eo, c_v, c_o, prior: PriorFit, nodes: np.ndarray, weights: np.ndarray):
+    """log weights of the null and of each slab node for every cell, and the slab's log-lifts."""
     log_lambda = prior.mean + prior.sd * nodes
-    ll_slab = _loglik_grid(c, log_lambda, rows)
-    ll_null = _loglik_grid(c, np.zeros(1), rows)[:, 0]
-    return log_lambda, ll_slab, ll_null
-
-
-def _neg_marginal(theta: np.ndarray, c: _Cells, nodes, weights, rows) -> float:
-    prior = PriorFit(float(special.expit(theta[0])), float(theta[1]), float(np.exp(theta[2])))
-    _, ll_slab, ll_null = _components(c, prior, nodes, weights, rows)
-    slab = special.logsumexp(ll_slab, b=weights[None, :], axis=1)
-    both = np.logaddexp(np.log(prior.null_share) + ll_null, np.log1p(-prior.null_share) + slab)
-    return float(-both.sum())
+    null = np.log(prior.null_share) + _loglik_grid(log_ev, log_eo, c_v, c_o, np.zeros(1))[:, 0]
+    slab = np.log1p(-prior.null_share) + np.log(weights)[None, :] + _loglik_grid(log_ev, log_eo, c_v, c_o, log_lambda)
+    return null, slab, log_lambda
 
 
 def fit_prior(c: _Cells, seed: int = 0) -> PriorFit:
@@ -168,8 +160,15 @@ def fit_prior(c: _Cells, seed: int = 0) -> PriorFit:
     nodes, w = hermegauss(QUADRATURE_NODES)
     weights = w / w.sum()
     n = c.user.size
-    rows = np.sort(np.random.default_rng(seed).choice(n, MAX_FIT_CELLS, replace=False)) if n > MAX_FIT_CELLS else slice(None)
-    res = optimize.minimize(_neg_marginal, np.array([1.5, 0.0, np.log(0.5)]), args=(c, nodes, weights, rows), method="L-BFGS-B",
+    rows = np.sort(np.random.default_rng(seed).choice(n, MAX_FIT_CELLS, replace=False)) if n > MAX_FIT_CELLS else np.arange(n)
+    data = (np.log(c.e_v[rows]), np.log(c.e_o[rows]), c.c_v[rows], c.c_o[rows])
+
+    def neg(theta: np.ndarray) -> float:
+        prior = PriorFit(float(special.expit(theta[0])), float(theta[1]), float(np.exp(theta[2])))
+        null, slab, _ = _mixture_terms(*data, prior, nodes, weights)
+        return float(-np.logaddexp(null, special.logsumexp(slab, axis=1)).sum())
+
+    res = optimize.minimize(neg, np.array([1.5, 0.0, np.log(0.5)]), method="L-BFGS-B",
                             bounds=[(-6, 8), (-3, 3), (np.log(0.05), np.log(3.0))])
     return PriorFit(float(special.expit(res.x[0])), float(res.x[1]), float(np.exp(res.x[2])))
 
@@ -182,9 +181,7 @@ def estimate_tags(exposures: UserExposures, arms: Sequence[CreativeArm], config:
     prior = fit_prior(c, config.seed)
     nodes, w = hermegauss(QUADRATURE_NODES)
     weights = w / w.sum()
-    log_lambda, ll_slab, ll_null = _components(c, prior, nodes, weights)
-    a = np.log(prior.null_share) + ll_null
-    b = np.log1p(-prior.null_share) + np.log(weights)[None, :] + ll_slab
+    a, b, log_lambda = _mixture_terms(np.log(c.e_v), np.log(c.e_o), c.c_v, c.c_o, prior, nodes, weights)
     top = np.maximum(a, b.max(axis=1))
     pa = np.exp(a - top)
     pb = np.exp(b - top[:, None])

@@ -70,8 +70,9 @@ def test_a_file_with_malformed_lines_keeps_the_good_lines_and_reports_the_bad_on
     ]) + "\n")
     report = store.ingest_file(exp, path)
     assert report.accepted == 2 and report.rejected == {"malformed": 5}
-    assert [(s.line, s.detail.split(": ", 1)[1]) for s in report.samples] == [
-        (2, "not JSON (Expecting value)"),
+    details = [(s.line, s.detail.split(": ", 1)[1]) for s in report.samples]
+    assert details[0][0] == 2 and details[0][1].startswith("not JSON (")
+    assert details[1:] == [
         (3, "ts 'yesterday' is not ISO-8601"),
         (4, "type must be 'impression' or 'click', got 'view'"),
         (5, "an event must be an object, got list"),

@@ -14,6 +14,16 @@ from scipy import special
 from experiments.stats.proportion import ProportionStatistic
 
 
+# Monte Carlo budget per call: with many arms the draw count shrinks to fit (never below 200), so a
+# round over 1,000 creatives stays in milliseconds; P(best) then resolves to 1/draws.
+MAX_SAMPLES = 250_000
+MIN_DRAWS = 200
+
+
+def draws_for(arms: int, wanted: int) -> int:
+    return wanted if arms * wanted <= MAX_SAMPLES else max(MIN_DRAWS, MAX_SAMPLES // max(arms, 1))
+
+
 @dataclass(frozen=True)
 class BetaPrior:
     """Beta(alpha, beta) prior on a CTR; Beta(1, 1) is uniform."""
@@ -90,7 +100,7 @@ def compare(stats: Sequence[ProportionStatistic], config: BayesianConfig = Bayes
     if not stats:
         return BayesianResult((), (), ())
     posts = posteriors(stats, config.prior, config.interval)
-    samples = posterior_draws(stats, config.prior, config.draws, np.random.default_rng(config.seed))
+    samples = posterior_draws(stats, config.prior, draws_for(len(stats), config.draws), np.random.default_rng(config.seed))
     best = samples.max(axis=1, keepdims=True)
     loss = (best - samples).mean(axis=0)
     return BayesianResult(posts, tuple(float(x) for x in p_best_from_draws(samples)), tuple(float(x) for x in loss))

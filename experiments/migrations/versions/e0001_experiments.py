@@ -55,8 +55,10 @@ def upgrade() -> None:
         sa.Column("size", sa.String(20)),
         sa.Column("impression_id", sa.String(100)),
         sa.Column("round_no", sa.Integer, nullable=False),
-        sa.UniqueConstraint("experiment_id", "impression_id", name="uq_exp_events_click_once"),
+        sqlite_with_rowid=False,
     )
+    op.create_index("uq_exp_events_click_once", "exp_events", ["experiment_id", "impression_id"], unique=True,
+                    sqlite_where=sa.text("impression_id IS NOT NULL"), postgresql_where=sa.text("impression_id IS NOT NULL"))
     op.create_table(
         "exp_arm_stats",
         sa.Column("experiment_id", sa.String(64), primary_key=True),
@@ -72,6 +74,7 @@ def upgrade() -> None:
         sa.Column("creative_id", sa.String(200), primary_key=True),
         sa.Column("impressions", sa.BigInteger, nullable=False),
         sa.Column("clicks", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "exp_users",
@@ -135,6 +138,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_exp_ingests_experiment", table_name="exp_ingests")
+    op.drop_index("uq_exp_events_click_once", table_name="exp_events")
     for name in ("exp_ingests", "exp_round_arms", "exp_rounds", "exp_users", "exp_rate_limited", "exp_user_stats",
                  "exp_arm_stats", "exp_events", "exp_arms", "exp_experiments"):
         op.drop_table(name)
