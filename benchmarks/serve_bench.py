@@ -118,10 +118,13 @@ async def run_phase(name: str, port: int, paths: list[str], concurrency: int, ma
     return phase
 
 
+HTTP_IMPL = "auto"
+
+
 def start_server(home: Path, port: int, flush_interval: float) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "creative"
     proc = subprocess.Popen([str(exe), "--home", str(home), "serve", "--port", str(port), "--serve-limit", "100000000",
-                             "--no-scheduler", "--log-level", "warning", "--flush-interval", str(flush_interval)],
+                             "--no-scheduler", "--log-level", "warning", "--flush-interval", str(flush_interval), "--http", HTTP_IMPL],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     import urllib.request
 
@@ -187,6 +190,7 @@ async def main_async(args) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     home = tmp / "home"
     failures: list[str] = []
+    load_before = os.getloadavg()  # other work on the machine shares the 2 cores: printed with the results
     try:
         experiment_id = make_experiment(home, "bench")
         port = free_port()
@@ -234,8 +238,11 @@ async def main_async(args) -> int:
         term_ok = term.statuses.get(200, 0)
         term_stored, _ = stored_counts(home, experiment2)
 
-        print(f"\nserve benchmark — {os.cpu_count()} CPUs, SQLite store, {args.concurrency} keep-alive connections, "
-              f"load generator on the same machine\n")
+        import importlib.util
+
+        http_impl = HTTP_IMPL if HTTP_IMPL != "auto" else ("httptools" if importlib.util.find_spec("httptools") else "h11")
+        print(f"\nserve benchmark — {os.cpu_count()} CPUs, SQLite store, uvicorn HTTP parser {http_impl}, {args.concurrency} keep-alive connections, "
+              f"load generator on the same machine; load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}\n")
         print(f"{'phase':<20}{'requests':>9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  status codes")
         for phase in (baseline, serve, click, term):
             print(row(phase))
@@ -266,7 +273,10 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=5_000, help="clicks, on tokens from the serve phase")
     parser.add_argument("--concurrency", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--max-seconds", type=float, default=30.0, help="time cap per phase")
+    parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto", help="uvicorn HTTP parser of the server")
     args = parser.parse_args()
+    global HTTP_IMPL
+    HTTP_IMPL = args.http
     sys.exit(asyncio.run(main_async(args)))
 
 

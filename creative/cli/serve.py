@@ -17,9 +17,11 @@ from creative.cli.common import engine_of, json_option, print_json
 @click.option("--serve-limit", default=6000, show_default=True, type=click.IntRange(1), help="Serve + click requests per client address per minute.")
 @click.option("--no-scheduler", is_flag=True, help="Do not run scheduled rounds in this process.")
 @click.option("--flush-interval", default=0.25, show_default=True, type=click.FloatRange(0.01, 3600), help="Seconds between writes of buffered impressions and clicks.")
+@click.option("--http", "http_impl", default="auto", show_default=True, type=click.Choice(["auto", "h11", "httptools"]),
+              help="uvicorn's HTTP parser; auto uses httptools (C) when installed.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.pass_context
-def serve_command(ctx, host, port, secure_cookies, serve_limit, no_scheduler, flush_interval, log_level):
+def serve_command(ctx, host, port, secure_cookies, serve_limit, no_scheduler, flush_interval, http_impl, log_level):
     """Run the web app (element library, catalog, copy, batches, experiments, tags) and /v1 ad serving.
 
     Stop it with Ctrl-C or SIGTERM: buffered impressions and clicks are written before it exits.
@@ -32,7 +34,7 @@ def serve_command(ctx, host, port, secure_cookies, serve_limit, no_scheduler, fl
                            flush_interval_seconds=flush_interval)
     app = create_app(ctx.obj, settings)
     click.echo(f"serving {ctx.obj.root} on http://{host}:{port}/ (log in with a user from `creative users create-admin`)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
+    uvicorn.run(app, host=host, port=port, http=http_impl, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
 
 
 @click.group("users")

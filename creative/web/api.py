@@ -35,7 +35,16 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
 
 
 def _bad_id(value: str | None) -> bool:
-    return not value or len(value) > MAX_ID_LENGTH or any(ord(c) < 32 for c in value)
+    return not value or len(value) > MAX_ID_LENGTH or not value.isprintable()
+
+
+def _base_url(request: Request) -> str:
+    """scheme://host of this request, without building Starlette's URL object on the hot path."""
+    scope = request.scope
+    host = next((v for n, v in scope["headers"] if n == b"host"), None)
+    if host is None:
+        return str(request.base_url).rstrip("/")
+    return f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}{scope.get('root_path', '')}"
 
 
 def _address_limited(request: Request, now_ms: int) -> JSONResponse | None:
@@ -72,7 +81,7 @@ async def serve(request: Request) -> Response:
     arm = view.arms[creative_id]
     state.recorder.record(Event(impression_id, IMPRESSION, now_ms, experiment_id, creative_id, user, size or arm.size))
     token = state.signer.sign(Impression(experiment_id, creative_id, user, impression_id, now_ms, size or arm.size))
-    base = str(request.base_url).rstrip("/")
+    base = _base_url(request)
     return JSONResponse({
         "experiment": experiment_id,
         "creative": creative_id,
