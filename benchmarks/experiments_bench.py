@@ -69,9 +69,9 @@ def write_events(path: Path, experiment_id: str, creative_ids: list[str], n_impr
     return n
 
 
-def naive_ingest(engine, experiment_id: str, path: Path, limit: int) -> tuple[int, float]:
+def naive_ingest(engine, experiment_id: str, path: Path, limit: int) -> tuple[int, float, float]:
     """Baseline: one event at a time, each in its own transaction, aggregates updated per row."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     done = 0
     with path.open() as handle:
         for line in handle:
@@ -97,7 +97,7 @@ def naive_ingest(engine, experiment_id: str, path: Path, limit: int) -> tuple[in
                                   "DO UPDATE SET impressions = impressions + :di, clicks = clicks + :dc"),
                              {"e": experiment_id, "u": ev["user"], "c": ev["creative"], "di": di, "dc": dc})
             done += 1
-    return done, time.perf_counter() - started
+    return done, time.perf_counter() - started, time.process_time() - cpu
 
 
 def rescan_round(engine, experiment_id: str) -> float:
@@ -143,14 +143,15 @@ def main() -> None:
     ids = [a.id for a in arms]
 
     per_round = args.events // args.rounds
-    ingest_seconds = 0.0
+    ingest_seconds = ingest_cpu = 0.0
     ingested = 0
     for r in range(args.rounds):
         path = work / f"events-{r}.jsonl"
         write_events(path, exp, ids, per_round, args.users, seed=r, prefix=f"r{r}-")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = store.ingest_file(exp, path)
         ingest_seconds += time.perf_counter() - started
+        ingest_cpu += time.process_time() - cpu
         ingested += report.lines
         assert report.rejected_total == 0 and report.duplicates == 0, report.rejected
         if r < args.rounds - 1:
@@ -161,7 +162,7 @@ def main() -> None:
     naive_exp = store.create_experiment("bench-naive", arms, "thompson")
     path = work / "naive.jsonl"
     write_events(path, naive_exp, ids, args.naive_sample, args.users, seed=99, prefix="n")
-    naive_n, naive_seconds = naive_ingest(engine, naive_exp, path, args.naive_sample)
+    naive_n, naive_seconds, naive_cpu = naive_ingest(engine, naive_exp, path, args.naive_sample)
 
     # the open round holds the last file's events; time both ways of closing it
     rescan = min(rescan_round(engine, exp) for _ in range(3))
@@ -171,12 +172,18 @@ def main() -> None:
     total_events = engine.connect().execute(text("SELECT COUNT(*) FROM exp_events WHERE experiment_id = :e"), {"e": exp}).scalar()
 
     rate, naive_rate = ingested / ingest_seconds, naive_n / naive_seconds
+    cpu_rate, naive_cpu_rate = ingested / ingest_cpu, naive_n / naive_cpu
     rows = [
-        ("ingestion (events/s, from JSONL)", f"{rate:,.0f}", f"{naive_rate:,.0f}", f"{rate / naive_rate:,.1f}x", ">= 100,000/s", rate >= 100_000),
+        ("ingestion (events/s wall, from JSONL)", f"{rate:,.0f}", f"{naive_rate:,.0f}", f"{rate / naive_rate:,.1f}x", ">= 100,000/s", rate >= 100_000),
+        ("ingestion (events per CPU-second)", f"{cpu_rate:,.0f}", f"{naive_cpu_rate:,.0f}", f"{cpu_rate / naive_cpu_rate:,.1f}x", "(context)", cpu_rate >= 100_000),
         (f"round ({args.creatives} creatives, {args.users:,} users; s)", f"{incremental:.3f}", f"{rescan:.3f}", f"{incremental / rescan:.3f}",
          "<= 0.1 of rescan", incremental <= rescan / 10),
     ]
-    print(f"history: {total_events:,} events in {args.rounds} rounds; round {result.round_no} decision {result.decision.kind}; SQLite at {work}")
+    import os
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"history: {total_events:,} events in {args.rounds} rounds; round {result.round_no} decision {result.decision.kind}; "
+          f"SQLite at {work}; {os.cpu_count()} CPUs, load average {load:.1f}")
     header = ("measure", "engine", "naive baseline", "ratio", "target", "met")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths))

@@ -32,3 +32,19 @@ def test_preference_tags_recover_planted_preferences_with_precision_of_at_least_
     print(f"tags: precision {result.precision:.2f}, recall {result.recall:.2f}, {result.tags} tags for {result.planted} planted")
     assert result.precision >= 0.8
     assert result.recall >= 0.3
+
+
+def test_the_validation_report_shows_each_figure_and_whether_it_holds(tmp_path):
+    from experiments.report import write_validation_report
+    from experiments.validation import ValidationSummary
+
+    summary = ValidationSummary(
+        aa=aa_false_positive_rate(runs=10, looks=10, seed=0),
+        winner=winner_detection_rate(runs=4, rounds=20, seed=1000),
+        regret=regret_comparison(runs=2, rounds=5, seed=2000),
+        tags=tag_recovery(users=300, impressions_per_user=600, seed=3),
+    )
+    page = write_validation_report(summary, tmp_path).read_text()
+    for claim, figure, _ in summary.checks():
+        assert claim.replace(">=", "&gt;=").replace("<=", "&lt;=") in page
+    assert "naive z-test" in page and (tmp_path / "validation_aa.png").exists()
