@@ -204,7 +204,23 @@ def test_schedule_rounds_and_see_user_tags_and_copy_pages(page, live, shots):
     with page.expect_download() as download:
         page.click("#export")
     assert download.value.suggested_filename == f"tags-{experiment_id}.csv"
-    page.goto("/copy")
-    assert page.locator("h1").inner_text() == "Copy review"
-    page.screenshot(path=str(shots / "copy.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_generate_titles_review_them_and_approve_one(page, shots):
+    log_in(page, start="/copy")
+    page.select_option("#copy-form select[name=product]", "SKU-1001")
+    page.select_option("#copy-form select[name=engine]", "grammar")
+    page.click("#generate")
+    batch = page.locator(".copy-batch").first
+    expect(batch).to_have_attribute("data-status", "done")  # the page reloads itself until the job ends
+    accepted = batch.locator("tr.accepted")
+    assert accepted.count() >= 1
+    title = accepted.first.locator("td.text").inner_text()
+    accepted.first.locator("button.approve").click()
+    expect(page.locator("#flash")).to_contain_text("approved as T-")
+    assert page.locator("#titles").filter(has_text=title).count() == 1
+    page.screenshot(path=str(shots / "copy.png"))
+    page.locator(".copy-batch").first.locator("tr.approved button.reject").first.click()
+    expect(page.locator("#flash")).to_contain_text("rejected")
+    assert page.locator("#titles").filter(has_text=title).count() == 0

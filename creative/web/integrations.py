@@ -129,31 +129,88 @@ def element_effects(arms, counts: Mapping[str, tuple[int, int]]) -> list[dict[st
 
 
 # ---- copy review ------------------------------------------------------------------------------------
+COPY_ENGINES = ("grammar", "lm")
+
+
 @dataclass
 class CopyReview:
-    available: bool
-    message: str = ""
+    products: list[Any]
     approved: list[dict[str, Any]] = field(default_factory=list)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[dict[str, Any]] = field(default_factory=list)  # one per generation job, newest first
 
 
-def copy_review(home: Home, engine: Engine) -> CopyReview:
-    """Titles in the library (approved copy) and, when the copy module keeps them, rejected candidates."""
+def copy_review(home: Home, engine: Engine, jobs) -> CopyReview:
+    """Generated candidates (accepted ones to approve, rejected ones with reasons) and the titles already approved."""
     store = ElementStore(home, engine)
-    approved = [{"code": e.code, "text": e.text, "name": e.name, "style": e.attributes.get("style"), "score": e.attributes.get("score"),
-                 "product": e.attributes.get("product_id"), "language": e.attributes.get("language")} for e in store.list("title")]
-    try:
-        from creative.copy import review as copy_review_api  # type: ignore[attr-defined]
-    except ImportError:
-        return CopyReview(False, "candidate review needs creative.copy.review (list_candidates / decide); "
-                                 "titles already in the library are listed below", approved)
-    candidates = [dict(c) for c in copy_review_api.list_candidates(home, engine)]
-    return CopyReview(True, "", approved, candidates)
+    approved = [{"code": e.code, "text": e.text, "name": e.name, "style": e.attributes.get("style_label") or e.attributes.get("style"),
+                 "score": e.attributes.get("score"), "product": e.attributes.get("product_id"), "language": e.attributes.get("language"),
+                 "reviewer": e.attributes.get("reviewer")} for e in store.list("title")]
+    batches = []
+    for job in jobs.recent("copy", limit=5):
+        batches.append({"job_id": job.job_id, "status": job.status, "message": job.message, "params": job.params,
+                        "candidates": (job.result or {}).get("candidates", [])})
+    return CopyReview(list_products(engine), approved, batches)
 
 
-def copy_decide(home: Home, engine: Engine, candidate_id: str, decision: str, username: str) -> str:
-    try:
-        from creative.copy import review as copy_review_api  # type: ignore[attr-defined]
-    except ImportError:
-        raise FeatureMissing("approving copy candidates needs creative.copy.review, which this installation lacks") from None
-    return str(copy_review_api.decide(home, engine, candidate_id, decision, reviewer=username))
+def copy_work(home: Home, engine: Engine, product_id: str, copy_engine: str, n: int) -> Callable:
+    """A job generating title candidates for one product; checked before it is queued."""
+    from creative.catalog import get_product
+    from creative.copy.pipeline import CopyPipeline
+
+    if copy_engine not in COPY_ENGINES:
+        raise CreativeError(f"engine must be one of {', '.join(COPY_ENGINES)}")
+    if not 1 <= n <= 20:
+        raise CreativeError("titles per style must be between 1 and 20")
+    product = get_product(engine, product_id)
+
+    def work(progress) -> dict[str, Any]:
+        progress(0, 1, "loading the model" if copy_engine == "lm" else "writing candidates")
+        pipeline = CopyPipeline(brands=[p.brand for p in list_products(engine)], cache_dir=home.model_cache_dir)
+        candidates = pipeline.titles(product, n=n, engine=copy_engine)
+        out = []
+        for i, c in enumerate(candidates):
+            data = c.to_json()
+            data.update(id=str(i), review=None)
+            out.append(data)
+        progress(1, 1, f"{sum(c.status == 'accepted' for c in candidates)} accepted, {sum(c.status != 'accepted' for c in candidates)} rejected")
+        return {"product_id": product.product_id, "product_name": product.name, "candidates": out}
+
+    return work
+
+
+def copy_decide(home: Home, engine: Engine, jobs, job_id: str, index: str, decision: str, username: str) -> str:
+    """Approve: the candidate becomes a title element. Reject: it is marked, and removed from the library if it was approved."""
+    from creative.catalog import get_product
+    from sqlalchemy import update
+
+    from creative.web import tables as t
+
+    job = jobs.get(job_id)
+    result = dict(job.result or {}) if job else {}
+    candidates = [dict(c) for c in result.get("candidates", [])]
+    cand = next((c for c in candidates if c.get("id") == index), None)
+    if cand is None:
+        raise CreativeError("no such candidate; generate candidates again")
+    store = ElementStore(home, engine)
+    if decision == "approve":
+        if cand["status"] != "accepted":
+            raise CreativeError(f"this title failed the guardrails ({'; '.join(cand.get('reasons') or [])}); it cannot be approved")
+        product = get_product(engine, cand["product_id"])
+        attrs = {"product_id": product.product_id, "style": cand["style"], "style_label": cand.get("style_label"), "language": cand["language"],
+                 "engine": cand["engine"], "score": cand.get("score"), "loglik": cand.get("loglik"), "style_fit": cand.get("style_fit"),
+                 "reviewer": username}
+        element = store.add_text("title", cand["text"], name=f"{product.product_id} {cand['style']} title", attributes=attrs, brand=product.brand)
+        cand.update(review="approved", code=element.code)
+        message = f"approved as {element.code}"
+    else:
+        if cand.get("code"):
+            try:
+                store.remove(cand["code"])
+            except CreativeError:
+                pass
+        cand.update(review="rejected", code=None)
+        message = "rejected"
+    result["candidates"] = [cand if c.get("id") == index else c for c in candidates]
+    with engine.begin() as conn:
+        conn.execute(update(t.jobs).where(t.jobs.c.job_id == job_id).values(result=result))
+    return f"{cand['text']!r}: {message}"

@@ -228,8 +228,25 @@ async def catalog_import(request: Request) -> Response:
 # ---- copy review ------------------------------------------------------------------------------------
 @page
 async def copy_page(request: Request) -> Response:
-    review = await run_in_threadpool(integrations.copy_review, request.app.state.home, request.app.state.engine)
-    return _render(request, "copy.html", {"review": review})
+    state = request.app.state
+    review = await run_in_threadpool(integrations.copy_review, state.home, state.engine, state.jobs)
+    return _render(request, "copy.html", {"review": review, "engines": integrations.COPY_ENGINES})
+
+
+async def copy_generate(request: Request) -> Response:
+    user = _require(request)
+    form = await checked_form(request)
+    state = request.app.state
+    try:
+        n = int(form.get("n") or 5)
+        work = integrations.copy_work(state.home, state.engine, str(form.get("product", "")), str(form.get("engine", "grammar")), n)
+    except ValueError:
+        raise HTTPException(400, "titles per style must be a whole number") from None
+    except CreativeError as exc:
+        _flash(request, str(exc), "error")
+        return RedirectResponse("/copy", status_code=303)
+    job_id = state.jobs.submit("copy", {"product": str(form.get("product")), "engine": str(form.get("engine")), "n": n}, user.username, work)
+    return RedirectResponse(f"/copy?job={job_id}", status_code=303)
 
 
 async def copy_decide(request: Request) -> Response:
@@ -238,9 +255,13 @@ async def copy_decide(request: Request) -> Response:
     decision = str(form.get("decision", ""))
     if decision not in ("approve", "reject"):
         raise HTTPException(400, "decision must be approve or reject")
-    message = await run_in_threadpool(integrations.copy_decide, request.app.state.home, request.app.state.engine,
-                                      request.path_params["candidate"], decision, user.username)
-    _flash(request, message)
+    state = request.app.state
+    try:
+        message = await run_in_threadpool(integrations.copy_decide, state.home, state.engine, state.jobs, request.path_params["job"],
+                                          request.path_params["index"], decision, user.username)
+        _flash(request, message)
+    except CreativeError as exc:
+        _flash(request, str(exc), "error")
     return RedirectResponse("/copy", status_code=303)
 
 
@@ -476,7 +497,8 @@ routes = [
     Route("/catalog", catalog_page),
     Route("/catalog/import", catalog_import, methods=["POST"]),
     Route("/copy", copy_page),
-    Route("/copy/{candidate}/decide", copy_decide, methods=["POST"]),
+    Route("/copy/generate", copy_generate, methods=["POST"]),
+    Route("/copy/{job}/{index}/decide", copy_decide, methods=["POST"]),
     Route("/batches", batches_page, methods=["GET"]),
     Route("/batches", launch_batch, methods=["POST"]),
     Route("/batches/{job}", batch_page),

@@ -52,6 +52,10 @@
     input.addEventListener("change", () => { uploadAll([...input.files]); input.value = ""; });
   }
 
+  // ---- copy generation: reload while a generation job is still running
+  const busyCopy = document.querySelector('.copy-batch[data-status="queued"], .copy-batch[data-status="running"]');
+  if (busyCopy) setTimeout(() => location.reload(), 1000);
+
   // ---- batch progress: poll until the job ends, then reload to show the gallery
   const job = document.getElementById("job");
   if (job && (job.dataset.status === "queued" || job.dataset.status === "running")) {
