@@ -23,6 +23,9 @@ from experiments.stats.sequential import SequentialConfig, msprt_vs
 from experiments.stats.srm import SRMResult, srm_check
 
 
+MAX_EVIDENCE = 50
+
+
 @dataclass(frozen=True)
 class RoundOutcome:
     """Everything a round computes; the store persists it, the simulator feeds it back."""
@@ -98,7 +101,10 @@ def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig,
                         reason="every other arm has been retired", evidence=evidence)
     others = [a for a in active if a is not leader]
     separated, rows = separated_from_leader(leader, others, len(arms), config, p_best)
-    evidence["comparisons"] = rows
+    # every separated arm, then the closest calls, up to MAX_EVIDENCE rows: enough to audit, small to store
+    rows.sort(key=lambda r: (not r["separated"], r.get("p_value", r.get("p_best", 1.0))))
+    evidence["comparisons"] = rows[: max(MAX_EVIDENCE, sum(separated))]
+    evidence["comparisons_total"] = len(rows)
     if srm is not None and srm.alarm:
         kind = "stop" if limit_hit else "continue"
         return Decision(kind, best=leader.creative_id, confidence=confidence,

@@ -16,7 +16,7 @@ from experiments.stats.proportion import ProportionStatistic
 
 # Monte Carlo budget per call: with many arms the draw count shrinks to fit (never below 200), so a
 # round over 1,000 creatives stays in milliseconds; P(best) then resolves to 1/draws.
-MAX_SAMPLES = 250_000
+MAX_SAMPLES = 120_000
 MIN_DRAWS = 200
 
 
