@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from prefect.context import FlowRunContext
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
@@ -31,7 +32,9 @@ def _key(text: str) -> str:
 
 
 def publish(key: str, summary_md: str, rows: Sequence[dict[str, Any]] = (), links: dict[str, Path | str] | None = None) -> None:
-    """A run's artifacts: a markdown summary, a table, and links to what it wrote."""
+    """A run's artifacts: a markdown summary, a table, and links to what it wrote (inside a flow run only)."""
+    if FlowRunContext.get() is None:  # logic called through .fn() in tests or scripts
+        return
     create_markdown_artifact(markdown=summary_md, key=_key(f"{key}-summary"))
     if rows:
         create_table_artifact(table=list(rows), key=_key(f"{key}-table"))

@@ -1,0 +1,93 @@
+"""`creative schedule rounds EXPERIMENT --every 15m`: serve experiment_round on an interval.
+
+Prefect runs schedules only with a real server: the command uses PREFECT_API_URL when set, else a
+server already listening on 127.0.0.1:4200, else starts `prefect server start` there, and says which.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import httpx
+
+from creative.errors import CreativeError
+
+DEFAULT_API = "http://127.0.0.1:4200/api"
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class ScheduleError(CreativeError):
+    """The schedule cannot be set up."""
+
+
+def parse_every(text: str) -> timedelta:
+    """'15m', '1h', '90s', '2d' -> timedelta; at least 10 seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text or "")
+    if not match:
+        raise ScheduleError(f"--every {text!r} is not an interval; write a number and a unit, e.g. 15m, 1h, 90s, 2d")
+    every = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if every < timedelta(seconds=10):
+        raise ScheduleError(f"--every {text} is too short; rounds need at least 10s between them")
+    return every
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def find_or_start_server(log_dir: Path, timeout: float = 120) -> tuple[str, str]:
+    """Return (api_url, how) where how says whether the server was configured, found or started."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        if not _healthy(configured):
+            raise ScheduleError(f"PREFECT_API_URL={configured} does not answer; start that server or unset PREFECT_API_URL")
+        return configured, f"using the Prefect server at PREFECT_API_URL={configured}"
+    if _healthy(DEFAULT_API):
+        return DEFAULT_API, f"found a Prefect server at {DEFAULT_API}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / "prefect-server.log", "ab")
+    subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", "4200"],
+                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _healthy(DEFAULT_API):
+            return DEFAULT_API, f"started a Prefect server at {DEFAULT_API} (log: {log_dir / 'prefect-server.log'}; it keeps running after this command)"
+        time.sleep(1)
+    raise ScheduleError(f"the Prefect server did not start within {timeout:.0f}s; see {log_dir / 'prefect-server.log'}")
+
+
+@click.group("schedule")
+def schedule_group() -> None:
+    """Scheduled work: experiment rounds on an interval (needs a Prefect server)."""
+
+
+@schedule_group.command("rounds")
+@click.argument("experiment_id")
+@click.option("--every", default="15m", show_default=True, help="Interval between rounds: 90s, 15m, 1h, 1d.")
+@click.pass_context
+def rounds(ctx, experiment_id, every):
+    """Serve a deployment that runs experiment_round for EXPERIMENT_ID every interval (blocks; Ctrl-C stops)."""
+    interval = parse_every(every)
+    from creative.db import open_database
+    from experiments.store import ExperimentStore
+
+    ExperimentStore(open_database(ctx.obj.db_url)).status(experiment_id)  # fails early for an unknown id
+    api_url, how = find_or_start_server(ctx.obj.root / "prefect")
+    click.echo(how)
+    os.environ["PREFECT_API_URL"] = api_url
+    import flows  # noqa: F401 - Prefect defaults before Prefect loads
+    from flows.rounds import RoundParams, experiment_round
+
+    params = RoundParams(home=str(ctx.obj.root), db_url=ctx.obj.db_url, experiment_id=experiment_id)
+    click.echo(f"serving deployment experiment_round/rounds-{experiment_id} every {interval}; Ctrl-C to stop")
+    experiment_round.serve(name=f"rounds-{experiment_id}", interval=interval, parameters={"params": params.model_dump()})

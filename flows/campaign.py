@@ -1,0 +1,56 @@
+"""launch_campaign: copy for the products, a composed batch, and an experiment over its banners."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from pydantic import Field
+
+from experiments.store import ExperimentStore, load_manifest
+from flows.common import FlowParams, publish
+from flows.compose import ComposeParams, compose_batch_flow
+from flows.copy import CopyParams, generate_copy
+
+
+class CampaignParams(FlowParams):
+    name: str = Field(min_length=1, max_length=200)
+    products: list[str] = Field(min_length=1, description="catalog product ids")
+    logos: list[str] = []
+    models: list[str] = []
+    backgrounds: list[str] = []
+    templates: list[str] = ["all"]
+    sizes: list[str] = ["300x250"]
+    styles: list[str] = ["descriptive", "promotion", "benefit", "poetic"]
+    titles_per_style: int = Field(default=1, ge=1, le=10)
+    engine: str = Field(default="lm", pattern="^(lm|grammar)$")
+    model: str | None = None
+    max_creatives: int | None = Field(default=24, ge=2)
+    policy: str = Field(default="thompson", pattern="^(fixed|thompson|top-two)$")
+    out: str
+    seed: int = 0
+
+
+@task
+def create_experiment(params: CampaignParams, manifest: str) -> str:
+    _, store = params.open()
+    creatives = load_manifest(manifest).arms
+    return ExperimentStore(store.engine).create_experiment(params.name, creatives, params.policy)
+
+
+@flow(name="launch_campaign")
+def launch_campaign(params: CampaignParams) -> dict:
+    """Marketer's batch launch: titles per style, banners from them, an experiment over the banners."""
+    _, store = params.open()
+    from creative.catalog import get_product
+
+    image_codes = [code for pid in params.products for code in get_product(store.engine, pid).images]
+    shared = params.model_dump(include={"home", "db_url"})
+    copy = generate_copy(CopyParams(**shared, products=params.products, styles=params.styles, n=params.titles_per_style,
+                                    engine=params.engine, model=params.model, seed=params.seed))
+    titles = [code for r in copy for code in r["titles"]]
+    batch = compose_batch_flow(ComposeParams(**shared, products=image_codes, logos=params.logos, titles=titles,
+                                             models=params.models, backgrounds=params.backgrounds, templates=params.templates,
+                                             sizes=params.sizes, max_n=params.max_creatives, seed=params.seed, out=params.out))
+    experiment_id = create_experiment(params, batch["manifest"])
+    publish("launch-campaign", f"# Campaign {params.name}\n\nExperiment `{experiment_id}` over {batch['creatives']} banners "
+            f"({len(titles)} titles from {len(params.products)} products).", links={"gallery": batch["gallery"]})
+    return {"experiment_id": experiment_id, "titles": titles, **batch}

@@ -1,0 +1,88 @@
+"""generate_copy: products into title (and article) elements; one task per product, cached on its facts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from functools import cache
+
+from prefect import flow, task
+from pydantic import Field
+
+from creative.catalog import get_product, list_products
+from creative.copy.pipeline import CopyPipeline, store_article, store_titles
+from creative.copy.styles import STYLES
+from flows.common import FlowParams, publish
+from flows.runners import task_runner
+
+
+class CopyParams(FlowParams):
+    products: list[str] = []  # empty: the whole catalog
+    styles: list[str] = list(STYLES)
+    n: int = Field(default=5, ge=1, le=50)
+    engine: str = Field(default="lm", pattern="^(lm|grammar)$")
+    model: str | None = None
+    article_keywords: list[str] | None = None  # when given, also write one article per product
+    seed: int = 0
+    dask_address: str | None = None
+
+
+@cache
+def _pipeline(model: str | None, cache_dir: str, brands: tuple[str, ...], seed: int) -> CopyPipeline:
+    """One pipeline (and one loaded model) per worker process."""
+    return CopyPipeline(model_spec=model, cache_dir=cache_dir, brands=brands, seed=seed)
+
+
+def _facts_key(context, arguments) -> str:
+    """Copy is re-used while the product's facts, the request and the model are unchanged."""
+    params: CopyParams = arguments["params"]
+    product = get_product(params.open()[1].engine, arguments["product_id"])
+    payload = {"facts": product.to_json(), "db": params.open()[0].db_url, **params.model_dump(exclude={"products", "dask_address", "home"})}
+    return "copy-" + hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@task(cache_key_fn=_facts_key, cache_expiration=timedelta(days=30), retries=1)
+def copy_for_product(params: CopyParams, product_id: str, brands: tuple[str, ...]) -> dict:
+    home, store = params.open()
+    product = get_product(store.engine, product_id)
+    pipeline = _pipeline(params.model, str(home.model_cache_dir), brands, params.seed)
+    candidates = pipeline.titles(product, styles=params.styles, n=params.n, engine=params.engine)
+    model_name = pipeline.model.name if pipeline.model_loaded else None
+    stored = store_titles(store, product, candidates, params.n, model_name)
+    article = None
+    if params.article_keywords is not None:
+        written = pipeline.article(product, keywords=params.article_keywords or product.keywords, engine=params.engine)
+        best = store_article(store, product, written, model_name)
+        article = best.code if best else None
+    return {
+        "product_id": product_id,
+        "titles": [c.code for c in stored],
+        "by_style": {s: [c.text for c in stored if c.style == s] for s in params.styles},
+        "accepted": sum(c.status == "accepted" for c in candidates),
+        "rejected": sum(c.status == "rejected" for c in candidates),
+        "engines": sorted({c.engine for c in stored}),
+        "article": article,
+    }
+
+
+@flow(name="generate_copy")
+def generate_copy(params: CopyParams) -> list[dict]:
+    """Titles per style for each product, stored as T- elements; rejected candidates are counted."""
+    _, store = params.open()
+    catalog = list_products(store.engine)
+    brands = tuple(sorted({p.brand for p in catalog}))
+    ids = params.products or [p.product_id for p in catalog]
+    futures = [copy_for_product.submit(params, pid, brands) for pid in ids]
+    results = [f.result() for f in futures]
+    summary = "# Copy generated\n\n" + "\n".join(
+        f"- **{r['product_id']}**: {len(r['titles'])} titles stored ({', '.join(r['engines'])}), "
+        f"{r['accepted']} accepted / {r['rejected']} rejected candidates" for r in results)
+    rows = [{"product": r["product_id"], "style": s, "title": t} for r in results for s, ts in r["by_style"].items() for t in ts[:3]]
+    publish("generate-copy", summary, rows)
+    return results
+
+
+def generate_copy_on(params: CopyParams) -> list[dict]:
+    # Locally one product at a time: the model already uses every core for its matmuls.
+    return generate_copy.with_options(task_runner=task_runner(params.dask_address, workers=1))(params)

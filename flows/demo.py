@@ -1,0 +1,133 @@
+"""The end-to-end demo: samples -> copy -> banners -> experiment -> simulated rounds -> next generation.
+
+The audience is synthetic with planted truth (DEMO_TRUTH), so the demo can show that the engine
+finds what was planted. Everything else is the real pipeline, run as Prefect flows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from assets.samples import SAMPLES_DIR
+from creative.catalog import list_products
+from experiments.inbox import drop_file
+from experiments.report import write_report
+from experiments.tags import export_tags
+from experiments.simulator import Audience
+from experiments.store import ExperimentStore
+from flows.campaign import CampaignParams, launch_campaign
+from flows.compose import ComposeParams, compose_batch_flow
+from flows.generation import NextGenerationParams, next_generation
+from flows.ingest import IngestParams, ingest_elements
+from flows.rounds import RoundParams, experiment_round
+
+# Log-odds effects the synthetic audience responds to; the experiment does not know them.
+DEMO_TRUTH = {
+    ("template", "promo"): 0.45,
+    ("title_style", "promotion"): 0.30,
+    ("has_model", True): 0.20,
+    ("colour_family", "warm"): 0.10,
+    ("template", "minimal"): -0.25,
+}
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out: Path = Path("demo-out")
+    rounds: int = 20
+    impressions_per_round: int = 6000
+    next_generation_after: int = 6
+    users: int = 3000
+    max_creatives: int = 12
+    engine: str = "lm"
+    model: str | None = None
+    seed: int = 7
+
+
+Step = Callable[[str], None]
+
+
+def _serve_round(audience: Audience, experiments: ExperimentStore, experiment_id: str, round_no: int, config: DemoConfig, home_root: Path) -> int:
+    """Traffic for one round under the experiment's current allocation, dropped into its inbox."""
+    status = experiments.status(experiment_id)
+    arms = experiments.arms(experiment_id)
+    rng = np.random.default_rng(config.seed * 1000 + round_no)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=round_no)
+    events = list(audience.events(experiment_id, arms, status.allocation, config.impressions_per_round, rng=rng,
+                                  start=start, seconds=3000, id_prefix=f"r{round_no}-"))
+    drop_file(home_root, experiment_id, f"round-{round_no:03d}.jsonl", [json.dumps(e) for e in events])
+    return len(events)
+
+
+def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step: Step) -> dict:
+    shared = {"home": home_dir, "db_url": db_url}
+    out = config.out.resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+    step("loading the sample library")
+    ingest_elements(IngestParams(folder=str(SAMPLES_DIR), **shared))
+    home, store = IngestParams(folder=str(SAMPLES_DIR), **shared).open()
+    products = list_products(store.engine)
+    english = [p for p in products if p.language == "en"]
+    chinese = [p for p in products if p.language == "zh"]
+    logos = [e.code for e in store.list("logo")]
+    models = [e.code for e in store.list("model")]
+    backgrounds = [e.code for e in store.list("background")]
+
+    step("generating copy and launching the campaign (embedded language model)")
+    campaign = launch_campaign(CampaignParams(
+        **shared, name="demo campaign", products=[p.product_id for p in english], logos=logos, models=models,
+        sizes=["300x250"], engine=config.engine, model=config.model, max_creatives=config.max_creatives,
+        out=str(out / "campaign"), seed=config.seed))
+    experiment_id = campaign["experiment_id"]
+
+    step("composing the showcase: every template at every size")
+    showcase = [e for p in (english[:1] + chinese[:1]) for e in p.images]
+    compose_batch_flow(ComposeParams(**shared, products=showcase, logos=logos[:1], models=models[:1],
+                                     backgrounds=backgrounds[:1], out=str(out / "gallery"), seed=config.seed))
+
+    experiments = ExperimentStore(store.engine)
+    audience = Audience(config.users, base_ctr=0.015, element_effects=DEMO_TRUTH, seed=config.seed)
+    rounds: list[dict] = []
+    generation = None
+    for round_no in range(1, config.rounds + 1):
+        step(f"round {round_no}/{config.rounds}: serving simulated traffic and closing the round")
+        _serve_round(audience, experiments, experiment_id, round_no, config, home.root)
+        result = experiment_round(RoundParams(**shared, experiment_id=experiment_id, report_dir=str(out / "report"),
+                                              write_report=False))
+        rounds.append(result)
+        if round_no == config.next_generation_after and result["decision"] in ("continue", "retire"):
+            step("next generation: proposing and rendering banners from the winning elements")
+            generation = next_generation(NextGenerationParams(**shared, experiment_id=experiment_id, n=4,
+                                                              out=str(out / "next-generation"), seed=config.seed))
+        if result["decision"] in ("promote", "stop"):
+            break
+
+    step("writing the experiment report and user tags")
+    report = write_report(store.engine, experiment_id, out / "report")
+    _, tags = export_tags(store.engine, experiment_id, out / "tags.csv")
+    export_tags(store.engine, experiment_id, out / "tags.json")
+    summary = {
+        "experiment_id": experiment_id,
+        "rounds": len(rounds),
+        "final_decision": rounds[-1]["decision"],
+        "winner": rounds[-1]["winner"],
+        "decisions": [r["decision"] for r in rounds],
+        "next_generation": generation,
+        "tags": len(tags.tags),
+        "gallery": str(out / "gallery" / "index.html"),
+        "campaign_gallery": str(out / "campaign" / "index.html"),
+        "report": str(report),
+        "tags_csv": str(out / "tags.csv"),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
