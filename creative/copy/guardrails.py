@@ -6,6 +6,7 @@ Checks are pure functions of the text and the product's facts.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -113,6 +114,9 @@ class ProductFacts:
     quantities: frozenset[float]  # numbers in the name and features: 240 g, 30 hours, 20 L
     other_brands: tuple[str, ...]
     language: str
+    list_price: float = 0.0
+    sale_price: float | None = None
+    name_words: tuple[str, ...] = ()
 
     @property
     def all_numbers(self) -> frozenset[float]:
@@ -136,7 +140,10 @@ class ProductFacts:
         own = product.brand.casefold()
         others = sorted({b for b in (*known_brands(), *brands) if b and b.casefold() != own and b.casefold() not in own}, key=len, reverse=True)
         return cls(brand=product.brand, prices=frozenset(prices), discounts=frozenset(discounts), zhe=frozenset(zhe),
-                   quantities=frozenset(quantities), other_brands=tuple(others), language=product.language)
+                   quantities=frozenset(quantities), other_brands=tuple(others), language=product.language,
+                   list_price=product.price,
+                   sale_price=product.sale_price if product.sale_price is not None and product.sale_price < product.price else None,
+                   name_words=tuple(re.findall(r"[A-Za-z]+", f"{product.name} {product.brand}")))
 
 
 def _member(value: float, allowed: Iterable[float]) -> bool:
@@ -171,10 +178,38 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
             reasons.append(f"facts: {m.group(0)!r} states a number that is not in the catalog")
     if _HALF.search(text) and not _member(50, facts.discounts):
         reasons.append("facts: claims half price but the catalog discount is " + (", ".join(f"{_fmt(d)}%" for d in sorted(facts.discounts)) or "none"))
+    if facts.sale_price is not None:
+        for m in _CURRENT_PRICE.finditer(text):
+            value = float(m.group("num").replace(",", ""))
+            if _member(value, {facts.list_price}) and not _member(value, {facts.sale_price}):
+                reasons.append(f"facts: {m.group(0).strip()!r} calls the regular price current; the sale price is {_fmt(facts.sale_price)}")
     for brand in facts.other_brands:
         if _names_brand(text, brand):
             reasons.append(f"facts: names brand {brand!r} but the product's brand is {facts.brand!r}")
+    for word, name in _misspelt_names(text, facts.name_words):
+        reasons.append(f"facts: {word!r} looks like a misspelt {name!r}")
     return reasons
+
+
+_CURRENT_PRICE = re.compile(r"(?:\b(?:now|only|just)\s+|现价|到手价|特价|只要|仅)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
+
+
+def _misspelt_names(text: str, name_words: Iterable[str]) -> list[tuple[str, str]]:
+    """Words close to, but not equal to, a word of the product's name or brand (Northwind -> Netherwind)."""
+    import difflib
+
+    out = []
+    names = {w.casefold(): w for w in name_words if len(w) >= 4}
+    for word in re.findall(r"[A-Za-z]{4,}", text):
+        low = word.casefold()
+        if low in names or low.rstrip("s") in names:
+            continue
+        for key, name in names.items():
+            inflected = os.path.commonprefix([low, key]) and len(os.path.commonprefix([low, key])) >= len(key) - 1
+            if difflib.SequenceMatcher(None, low, key).ratio() >= 0.65 and not inflected:
+                out.append((word, name))
+                break
+    return out
 
 
 def _names_brand(text: str, brand: str) -> bool:

@@ -42,6 +42,9 @@ class SamplingConfig:
     max_new_tokens: int = 32
     stop_at_newline: bool = True  # a title is one line; article sections stop at end-of-turn instead
     seed: int = 0
+    # Stop a row once its text is surely longer than this many characters: it can only be rejected,
+    # so decoding it further is waste. None decodes to max_new_tokens.
+    max_chars: int | None = None
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -62,6 +65,7 @@ class Generation:
     token_ids: tuple[int, ...]
     logprob: float  # sum over generated tokens, stop token included
     finished: bool  # ended on a stop token, not cut at max_new_tokens
+    overflow: bool = False  # stopped early because it passed SamplingConfig.max_chars
 
     @property
     def n_tokens(self) -> int:
@@ -101,6 +105,7 @@ class LanguageModel:
     stats: GenerationStats = field(default_factory=GenerationStats)
     _newline_ids: Any = None
     _stop_ids: Any = None
+    _piece_chars: Any = None
 
     @property
     def n_parameters(self) -> int:
@@ -142,6 +147,16 @@ class LanguageModel:
             self._newline_ids = torch.tensor(sorted(set(newline)), dtype=torch.long)
         return self._stop_ids, self._newline_ids
 
+    def _piece_lengths(self):
+        """Characters each token adds when decoded (whole vocabulary, computed once in the tokenizer's Rust code)."""
+        import torch
+
+        if self._piece_chars is None:
+            vocab_size = self.model.get_output_embeddings().weight.shape[0]
+            pieces = self.tokenizer.batch_decode([[i] for i in range(vocab_size)], skip_special_tokens=True)
+            self._piece_chars = torch.tensor([len(p) for p in pieces], dtype=torch.long)
+        return self._piece_chars
+
     def generate(self, prompt_ids: list[int], n: int, config: SamplingConfig = SamplingConfig()) -> list[Generation]:
         """Sample `n` continuations of one prompt; the prompt is computed once and shared by all rows."""
         import torch
@@ -171,6 +186,12 @@ class LanguageModel:
             logprobs = torch.zeros(n)
             lengths = torch.full((n,), config.max_new_tokens, dtype=torch.long)
             finished = torch.zeros(n, dtype=torch.bool)
+            overflow = torch.zeros(n, dtype=torch.bool)
+            if config.max_chars is not None:
+                piece_chars = self._piece_lengths()
+                chars = torch.zeros(n, dtype=torch.long)
+                # the pipeline strips a leading space and a pair of quotes; past this margin a row cannot fit
+                char_budget = config.max_chars + 4
             active = torch.arange(n)  # original row of each row still in the batch
             for step in range(config.max_new_tokens):
                 top_vals, top_idx = logits.topk(k, dim=-1)
@@ -186,10 +207,16 @@ class LanguageModel:
                 tokens[active, step] = nxt
                 logprobs[active] += chosen - lse
                 done = is_stop[nxt]
+                if config.max_chars is not None:
+                    chars[active] += piece_chars[nxt]
+                    over = (chars[active] > char_budget) & ~done
+                    if over.any():
+                        overflow[active[over]] = True
+                        done = done | over
                 if done.any():
                     ended = active[done]
                     lengths[ended] = step + 1
-                    finished[ended] = True
+                    finished[ended] = ~overflow[ended]
                     keep = (~done).nonzero().squeeze(1)
                     if keep.numel() == 0:
                         break
@@ -212,7 +239,8 @@ class LanguageModel:
             seq = tokens[row, : int(lengths[row])].tolist()
             body = seq[:-1] if finished[row] and seq and seq[-1] in stop_set else seq
             text = self.tokenizer.decode(body, skip_special_tokens=True)
-            results.append(Generation(text=text, token_ids=tuple(seq), logprob=float(logprobs[row]), finished=bool(finished[row])))
+            results.append(Generation(text=text, token_ids=tuple(seq), logprob=float(logprobs[row]),
+                                      finished=bool(finished[row]), overflow=bool(overflow[row])))
         return results
 
     def score(self, prompt_ids: list[int], continuations: list[str]) -> list[float]:
@@ -368,10 +396,27 @@ def _cache_key(gguf: Path) -> str:
     return f"{gguf.stem}-{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
+def available_threads() -> int:
+    """Cores this process may use that other work is not already using (CREATIVE_TORCH_THREADS overrides).
+
+    On a shared machine, asking OpenMP for more threads than free cores makes every op wait at a
+    barrier for a descheduled thread: measured here, 2 threads on 2 busy cores ran 3-6x slower than 1.
+    """
+    forced = os.environ.get("CREATIVE_TORCH_THREADS")
+    if forced:
+        return max(1, int(forced))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except OSError:
+        busy = 0
+    return max(1, min(cores, cores - busy + 1))
+
+
 def _configure_torch() -> None:
     import torch
 
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    torch.set_num_threads(available_threads())
 
 
 def _convert_gguf(gguf: Path, target: Path) -> None:

@@ -23,9 +23,11 @@ from creative.copy.templates import product_slots, render_messages
 
 ENGINES = ("lm", "grammar")
 ARTICLE_SECTIONS = ("headline", "lead", "point", "point", "point", "scene", "cta")
-TITLE_SAMPLING = SamplingConfig(temperature=0.9, top_k=50, top_p=0.95, max_new_tokens=20, stop_at_newline=True)
+TITLE_SAMPLING = SamplingConfig(temperature=0.8, top_k=50, top_p=0.95, max_new_tokens=20, stop_at_newline=True)
 SECTION_TOKENS = {"headline": 32, "lead": 96, "point": 80, "scene": 96, "cta": 40}
 SECTION_MIN = {"en": 12, "zh": 25}  # words / characters for a paragraph section
+# Below this length-normalised log-likelihood a small model's text is usually word salad.
+MIN_MEAN_LOGPROB = -2.5
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("「", "」"), ("《", "》"))
 _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
 
@@ -135,12 +137,17 @@ class CopyPipeline:
         messages = render_messages(f"title_{style}_{product.language}.j2", slots)
         return self.model.chat_prompt(messages)
 
-    def _forward_titles(self, prompt_ids: list[int], n: int, seed: int) -> list[tuple[str, float, bool]]:
-        config = SamplingConfig(**{**asdict(TITLE_SAMPLING), "seed": seed})
-        return [(_clean(g.text), g.mean_logprob, g.finished) for g in self.model.generate(prompt_ids, n, config)]
+    def _forward_titles(self, prompt_ids: list[int], n: int, seed: int, limit: LengthLimit) -> list[Any]:
+        config = SamplingConfig(**{**asdict(TITLE_SAMPLING), "seed": seed, "max_chars": limit.max_chars})
+        return self.model.generate(prompt_ids, n, config)
 
-    def _judge(self, c: Candidate, guard: Guardrails, product: Product, finished: bool = True) -> Candidate:
-        c.reasons = guard.check_title(c.text, finished=finished)
+    def _judge(self, c: Candidate, guard: Guardrails, product: Product, finished: bool = True, overflow: bool = False) -> Candidate:
+        if overflow:  # stopped while generating: it had already passed the limit
+            c.reasons = [f"length: passed the {guard.limit.name} limit of {guard.limit.max_chars} characters while generating (stopped early)"]
+        else:
+            c.reasons = guard.check_title(c.text, finished=finished)
+        if c.engine == "lm" and c.loglik is not None and c.loglik < MIN_MEAN_LOGPROB and not overflow:
+            c.reasons.append(f"garbled: the model was unsure of its own text (mean log-prob {c.loglik:.2f} < {MIN_MEAN_LOGPROB})")
         c.style_fit = round(style_fit(c.text, c.style, product), 3)
         c.score = combined_score(c.loglik, c.style_fit)
         return c
@@ -171,8 +178,9 @@ class CopyPipeline:
             prompt_ids = None
             if used == "lm":
                 prompt_ids = self.preprocess_title(product, style)
-                for text, lp, finished in self._forward_titles(prompt_ids, self.per_style, self.seed * 1000 + i):
-                    cands.append(self._judge(Candidate(text, style, product.language, "lm", product.product_id, loglik=round(lp, 4)), guard, product, finished))
+                for g in self._forward_titles(prompt_ids, self.per_style, self.seed * 1000 + i, limit):
+                    c = Candidate(_clean(g.text) + ("…" if g.overflow else ""), style, product.language, "lm", product.product_id, loglik=round(g.mean_logprob, 4))
+                    cands.append(self._judge(c, guard, product, g.finished, g.overflow))
                 cands = rank(cands, product.language)
             if used == "grammar" or (fill and sum(c.status == "accepted" for c in cands) < n):
                 texts = grammar.title_candidates(product, style)
