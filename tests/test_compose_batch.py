@@ -169,3 +169,23 @@ def test_wrong_kind_and_foreign_output_directory_are_refused(library, tmp_path):
     with pytest.raises(CompositionError, match="not empty"):
         compose_batch(home, engine, BatchSelection(products=_codes(home, "product")[:1], templates=("hero",), sizes=("300x250",)), mine)
     assert (mine / "notes.txt").read_text() == "keep me" and len(list(mine.iterdir())) == 1
+
+
+def test_chunks_can_be_rendered_by_a_caller_supplied_runner(library, tmp_path):
+    """What a flow does: each chunk becomes one render_chunk call (a task), compose_batch publishes."""
+    from creative.compose import RenderChunk, chunked, render_chunk
+
+    home, engine = library
+    calls = []
+
+    def as_tasks(pack, specs, out_dir, formats, workers=1, progress=None, **_):
+        records = []
+        for part in chunked(specs, 1, 5):
+            calls.append(len(part))
+            records.extend(render_chunk(RenderChunk(pack, tuple(part), str(out_dir), formats[0])))
+        return records
+
+    selection = BatchSelection(products=_codes(home, "product")[:2], templates=("hero", "minimal"), sizes=("300x250", "320x100"))
+    result = compose_batch(home, engine, selection, tmp_path / "out", render=as_tasks)
+    assert len(calls) > 1 and sum(calls) == len(result.creatives) + len(result.rejected)
+    assert all((tmp_path / "out" / c["file"]).is_file() for c in result.creatives)

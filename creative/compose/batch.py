@@ -16,7 +16,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import Engine, delete
 
@@ -176,8 +176,10 @@ def compose_batch(
     workers: int | None = None,
     progress: Progress | None = None,
     record: bool = True,
+    render: Callable[..., list[dict]] | None = None,
 ) -> BatchResult:
-    """Compose every combination of the selection (or a seeded sample of max_n) into out_dir."""
+    """Compose every combination of the selection (or a seeded sample of max_n) into out_dir.
+    `render` replaces `render_many` (same signature), e.g. to run each chunk as a flow task."""
     started = time.perf_counter()
     formats = tuple(dict.fromkeys(f.lower().replace("jpg", "jpeg") for f in formats)) or ("jpeg",)
     for fmt in formats:
@@ -199,7 +201,7 @@ def compose_batch(
     stage = out.parent / f".{out.name}.staging-{batch}"
     stage.mkdir()
     try:
-        records = render_many(resolved.pack, specs, stage, formats, workers, progress=progress)
+        records = (render or render_many)(resolved.pack, specs, stage, formats, workers=workers, progress=progress)
         creatives = [r for r in records if "file" in r]
         rejected = [r for r in records if "file" not in r]
         manifest = {
