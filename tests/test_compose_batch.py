@@ -42,7 +42,7 @@ def test_every_template_at_every_size_has_zero_hard_violations(library, tmp_path
     languages = {c["attributes"]["language"] for c in result.creatives}
     assert languages == {"en", "zh"}  # the CJK catalog is in there too
     tiny = [c for c in result.creatives if c["size"] == "320x50" and c["template"] == "hero"]
-    assert all(any(v["code"] == "slot_dropped" and not v["hard"] for v in c["violations"]) for c in tiny)
+    assert all(any(v["code"] == "slot_dropped" and not v["hard"] for v in c["warnings"]) for c in tiny)
 
 
 def test_manifest_gallery_and_library_records(library, tmp_path):
@@ -189,3 +189,15 @@ def test_chunks_can_be_rendered_by_a_caller_supplied_runner(library, tmp_path):
     result = compose_batch(home, engine, selection, tmp_path / "out", render=as_tasks)
     assert len(calls) > 1 and sum(calls) == len(result.creatives) + len(result.rejected)
     assert all((tmp_path / "out" / c["file"]).is_file() for c in result.creatives)
+
+
+def test_manifest_feeds_an_experiment_without_losing_creatives(library, tmp_path):
+    """Soft warnings are not violations, and attributes are scalars, so every banner becomes an arm."""
+    from experiments.store import load_manifest
+
+    home, engine = library
+    result = compose_batch(home, engine, BatchSelection(products=_codes(home, "product")[:2], logos=_codes(home, "logo")[:1],
+                                                        sizes=("320x50", "300x250")), tmp_path / "out")
+    arms = load_manifest(result.manifest)
+    assert len(arms.arms) == len(result.creatives) and not arms.excluded
+    assert all(isinstance(v, (str, bool, int, float)) for a in arms.arms for v in a.attributes.values())

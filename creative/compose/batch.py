@@ -68,9 +68,11 @@ def manifest_record(rendered: Rendered, files: dict[str, str] | None) -> dict:
     record.update(
         file=next(iter(files.values())),
         files=files,
-        attributes=rendered.attributes,
+        # Experiments learn from scalar attributes; a missing value is left out rather than null.
+        attributes={k: v for k, v in rendered.attributes.items() if v is not None and v != ""},
         metrics=_metrics_dict(rendered.metrics),
-        violations=[v.as_dict() for v in rendered.violations],
+        violations=[v.as_dict() for v in rendered.violations if v.hard],
+        warnings=[v.as_dict() for v in rendered.violations if not v.hard],
         boxes={p.name: list(p.content_box.ltrb()) for p in rendered.layout.slots if p.kind != "background"},
     )
     return record

@@ -480,7 +480,7 @@ class Renderer:
             "brand": (offer.brand if offer else None) or self.element(spec.product).brand,
             "category": offer.category if offer else None,
             "discount_pct": offer.discount_pct if offer else None,
-            "dropped_slots": [n.split(" ")[0] for n in layout.notes],
+            "dropped_slots": ",".join(n.split(" ")[0] for n in layout.notes),
         }
 
 
