@@ -36,7 +36,7 @@ def _pipeline(ctx: click.Context, catalog, model: str | None, candidates: int, s
     from creative.copy.pipeline import CopyPipeline
 
     home = ctx.obj
-    return CopyPipeline(model_spec=model, cache_dir=home.model_cache_dir, brands={p.brand for p in catalog},
+    return CopyPipeline(model_spec=model, cache_dir=home.model_cache_dir, brands={x for p in catalog for x in (p.brand, p.name)},
                         per_style=candidates, seed=seed)
 
 

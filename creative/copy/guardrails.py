@@ -137,8 +137,8 @@ class ProductFacts:
         for text in (product.name, *product.features):
             quantities |= {float(m.group("num").replace(",", "")) for m in _NUMBER.finditer(text)}
             quantities |= {_zh_to_number(m.group("num")) for m in _ZH_NUMERAL.finditer(text)}
-        own = product.brand.casefold()
-        others = sorted({b for b in (*known_brands(), *brands) if b and b.casefold() != own and b.casefold() not in own}, key=len, reverse=True)
+        own = f"{product.brand} {product.name}".casefold()
+        others = sorted({b for b in (*known_brands(), *brands) if b and b.casefold() not in own}, key=len, reverse=True)
         return cls(brand=product.brand, prices=frozenset(prices), discounts=frozenset(discounts), zhe=frozenset(zhe),
                    quantities=frozenset(quantities), other_brands=tuple(others), language=product.language,
                    list_price=product.price,
@@ -178,6 +178,10 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
             reasons.append(f"facts: {m.group(0)!r} states a number that is not in the catalog")
     if _HALF.search(text) and not _member(50, facts.discounts):
         reasons.append("facts: claims half price but the catalog discount is " + (", ".join(f"{_fmt(d)}%" for d in sorted(facts.discounts)) or "none"))
+    if facts.sale_price is None and not facts.discounts:
+        implied = _IMPLIED_DEAL.search(text)
+        if implied:
+            reasons.append(f"facts: {implied.group(0)!r} implies a reduction but the catalog has no sale price or discount")
     if facts.sale_price is not None:
         for m in _CURRENT_PRICE.finditer(text):
             value = float(m.group("num").replace(",", ""))
@@ -185,12 +189,13 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
                 reasons.append(f"facts: {m.group(0).strip()!r} calls the regular price current; the sale price is {_fmt(facts.sale_price)}")
     for brand in facts.other_brands:
         if _names_brand(text, brand):
-            reasons.append(f"facts: names brand {brand!r} but the product's brand is {facts.brand!r}")
+            reasons.append(f"facts: names {brand!r}, which is not this product or its brand {facts.brand!r}")
     for word, name in _misspelt_names(text, facts.name_words):
         reasons.append(f"facts: {word!r} looks like a misspelt {name!r}")
     return reasons
 
 
+_IMPLIED_DEAL = re.compile(r"\b(?:was|save|saving|sale|discount(?:ed)?|reduced|clearance|deal)\b|\d\s*%\s*off|原价|直降|立省|折|特价|特惠|优惠", re.IGNORECASE)
 _CURRENT_PRICE = re.compile(r"(?:\b(?:now|only|just)\s+|现价|到手价|特价|只要|仅)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
 
 
@@ -258,6 +263,7 @@ _META = re.compile(
     r"ad copy|advertisement|assistant|user|product:|brand:|price:|features?:|title:|catchy|write)\b",
     re.IGNORECASE,
 )
+_NEGATIVE = re.compile(r"\b(worst|hate[sd]?|terrible|awful|horrible|ugly|boring|useless|broken|disaster|nightmare|pain(?:ful)?|sad|die[sd]?|death|kill\w*)\b|糟糕|难用|讨厌|失望|垃圾", re.IGNORECASE)
 _PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("「", "」"), ("《", "》"), ("（", "）"))
 
 
@@ -300,6 +306,9 @@ def check_quality(text: str, language: str, finished: bool = True, title: bool =
             reasons.append("garbled: not mainly Chinese")
         elif words:
             reasons.append(f"garbled: English words in Chinese copy ({', '.join(words[:3])})")
+    negative = _NEGATIVE.search(stripped)
+    if title and negative:
+        reasons.append(f"off-message: negative wording ({negative.group(0)!r})")
     if title and language == "en" and _META.search(stripped):
         reasons.append(f"not copy: talks about the task ({_META.search(stripped).group(0)!r})")
     return reasons

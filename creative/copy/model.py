@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from creative.copy.errors import ModelLoadError
+from creative.copy.fastdecode import decoding, share_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -100,8 +101,9 @@ class LanguageModel:
     model: Any
     tokenizer: Any
     dtype: Any
-    load_seconds: float = 0.0
+    load_seconds: float = 0.0  # reading (or converting) the weights and tokenizer
     from_cache: bool = False
+    import_seconds: float = 0.0  # importing torch/transformers, paid once per process
     stats: GenerationStats = field(default_factory=GenerationStats)
     _newline_ids: Any = None
     _stop_ids: Any = None
@@ -177,7 +179,7 @@ class LanguageModel:
             t0 = time.perf_counter()
             ids = torch.tensor([prompt_ids], dtype=torch.long)
             out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-            cache = _preallocate(out.past_key_values, n, len(prompt_ids) + config.max_new_tokens)
+            cache = share_prefix(out.past_key_values, n, config.max_new_tokens)
             logits = out.logits[:, -1, :].float().expand(n, -1)
             stats.prefill_seconds = time.perf_counter() - t0
 
@@ -227,7 +229,8 @@ class LanguageModel:
                     break
                 stats.generated_tokens += int(nxt.numel())
                 stats.steps += 1
-                out = self.model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True, logits_to_keep=1)
+                with decoding(self.model, cache):
+                    out = self.model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True, logits_to_keep=1)
                 cache = out.past_key_values
                 logits = out.logits[:, -1, :].float()
             stats.decode_seconds = time.perf_counter() - t0
@@ -268,99 +271,6 @@ class LanguageModel:
             total = float(first[c[0]]) + sum(float(lp[r, i - 1, c[i]]) for i in range(1, len(c)))
             scores.append(total / len(c))
         return scores
-
-
-def _preallocate(cache: Any, repeats: int, capacity: int) -> Any:
-    """Repeat a prefilled cache across the batch into buffers sized for the whole generation.
-
-    The stock dynamic cache concatenates every step, copying the whole cache; that was a quarter of
-    the decode time at batch 64. Layers of other kinds (sliding windows, ...) keep their own logic.
-    """
-    from transformers.cache_utils import DynamicLayer
-
-    for i, layer in enumerate(cache.layers):
-        if type(layer) is DynamicLayer and layer.get_seq_length() > 0:
-            cache.layers[i] = _BufferedLayer.from_prefilled(layer, repeats, capacity)
-        else:
-            layer.batch_repeat_interleave(repeats)
-    return cache
-
-
-def _buffered_layer_class():
-    from transformers.cache_utils import DynamicLayer
-
-    class BufferedLayer(DynamicLayer):
-        """A dynamic cache layer writing into a preallocated buffer; `keys` is a view of the filled part."""
-
-        @classmethod
-        def from_prefilled(cls, layer: Any, repeats: int, capacity: int) -> "BufferedLayer":
-            new = cls()
-            b, h, length, d = layer.keys.shape
-            new.kbuf = layer.keys.new_empty((b * repeats, h, max(capacity, length), d))
-            new.vbuf = layer.values.new_empty((b * repeats, h, max(capacity, length), layer.values.shape[-1]))
-            new.kbuf[:, :, :length] = layer.keys.repeat_interleave(repeats, dim=0)
-            new.vbuf[:, :, :length] = layer.values.repeat_interleave(repeats, dim=0)
-            new.dtype, new.device, new.is_initialized = layer.keys.dtype, layer.keys.device, True
-            new.length = length
-            new._views()
-            return new
-
-        def _views(self) -> None:
-            self.keys = self.kbuf[:, :, : self.length]
-            self.values = self.vbuf[:, :, : self.length]
-
-        def update(self, key_states, value_states, *args, **kwargs):
-            t = key_states.shape[-2]
-            if self.length + t > self.kbuf.shape[2]:  # grow by doubling; rare, capacity is planned
-                grow = max(self.kbuf.shape[2], t)
-                self.kbuf = torch_cat_seq(self.kbuf, grow)
-                self.vbuf = torch_cat_seq(self.vbuf, grow)
-            self.kbuf[:, :, self.length : self.length + t] = key_states
-            self.vbuf[:, :, self.length : self.length + t] = value_states
-            self.length += t
-            self._views()
-            return self.keys, self.values
-
-        def get_seq_length(self) -> int:
-            return self.length
-
-        def batch_select_indices(self, indices) -> None:
-            self.kbuf = self.kbuf[indices]
-            self.vbuf = self.vbuf[indices]
-            self._views()
-
-        def batch_repeat_interleave(self, repeats: int) -> None:
-            self.kbuf = self.kbuf.repeat_interleave(repeats, dim=0)
-            self.vbuf = self.vbuf.repeat_interleave(repeats, dim=0)
-            self._views()
-
-        def crop(self, tokens_to_remove: int) -> None:
-            if tokens_to_remove < 0:
-                self.length = max(0, self.length + tokens_to_remove)
-                self._views()
-
-    return BufferedLayer
-
-
-def torch_cat_seq(buf: Any, extra: int) -> Any:
-    import torch
-
-    return torch.cat([buf, buf.new_empty((*buf.shape[:2], extra, buf.shape[3]))], dim=2)
-
-
-class _LazyBufferedLayer:
-    """Builds the layer class on first use so importing this module does not import transformers."""
-
-    _cls = None
-
-    @classmethod
-    def from_prefilled(cls, layer: Any, repeats: int, capacity: int) -> Any:
-        if cls._cls is None:
-            cls._cls = _buffered_layer_class()
-        return cls._cls.from_prefilled(layer, repeats, capacity)
-
-
-_BufferedLayer = _LazyBufferedLayer
 
 
 # ---------------------------------------------------------------- loading
@@ -447,7 +357,7 @@ def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLi
     GGUF files are de-quantised on first use and cached as safetensors under `cache_dir`, so later
     loads skip the slow conversion.
     """
-    started = time.perf_counter()
+    import_started = time.perf_counter()
     local = spec is None or Path(spec).expanduser().exists()
     if local:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -458,6 +368,13 @@ def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLi
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    # transformers imports most of itself lazily on first use; do it before the clock so load time is the model's
+    from transformers import LlamaConfig, PreTrainedModel  # noqa: F401
+    from transformers.models.auto import modeling_auto, tokenization_auto  # noqa: F401
+    from transformers import conversion_mapping  # noqa: F401
+
+    import_seconds = time.perf_counter() - import_started
+    started = time.perf_counter()
     _configure_torch()
     dtype = dtype or default_dtype()
 
@@ -494,6 +411,7 @@ def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLi
         dtype=dtype,
         load_seconds=time.perf_counter() - started,
         from_cache=from_cache,
+        import_seconds=import_seconds,
     )
 
 

@@ -19,7 +19,7 @@ from creative.copy.limits import HEADLINE, LONG_HEADLINE, LengthLimit, cjk_count
 from creative.copy.model import EMBEDDED_NAME, LanguageModel, SamplingConfig, load_model
 from creative.copy.ranking import combined_score, rank
 from creative.copy.styles import STYLES, fact_terms, label, mentions_fact, style_fit
-from creative.copy.templates import product_slots, render_messages
+from creative.copy.templates import EXAMPLE_NAMES, product_slots, render_messages
 
 ENGINES = ("lm", "grammar")
 ARTICLE_SECTIONS = ("headline", "lead", "point", "point", "point", "scene", "cta")
@@ -28,6 +28,8 @@ SECTION_TOKENS = {"headline": 32, "lead": 96, "point": 80, "scene": 96, "cta": 4
 SECTION_MIN = {"en": 12, "zh": 25}  # words / characters for a paragraph section
 # Below this length-normalised log-likelihood a small model's text is usually word salad.
 MIN_MEAN_LOGPROB = -2.5
+# A title must show at least some cues of the style it is filed under (see styles.style_fit).
+MIN_STYLE_FIT = 0.4
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("「", "」"), ("《", "》"))
 _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
 
@@ -96,7 +98,8 @@ class CopyPipeline:
         self._model = model
         self.model_spec = model_spec
         self.cache_dir = cache_dir
-        self.brands = tuple(brands)
+        # other products' names count like other brands: naming them is a facts violation
+        self.brands = tuple(dict.fromkeys([*brands, *EXAMPLE_NAMES]))
         self.per_style = per_style
         self.seed = seed
         self.dtype = dtype
@@ -150,6 +153,8 @@ class CopyPipeline:
             c.reasons.append(f"garbled: the model was unsure of its own text (mean log-prob {c.loglik:.2f} < {MIN_MEAN_LOGPROB})")
         c.style_fit = round(style_fit(c.text, c.style, product), 3)
         c.score = combined_score(c.loglik, c.style_fit)
+        if c.style_fit < MIN_STYLE_FIT and not overflow:
+            c.reasons.append(f"style: reads poorly as {label(c.style, c.language)} (style fit {c.style_fit:.2f} < {MIN_STYLE_FIT})")
         return c
 
     def titles(
