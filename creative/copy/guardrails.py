@@ -196,7 +196,7 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
 
 
 _IMPLIED_DEAL = re.compile(r"\b(?:was|save|saving|sale|discount(?:ed)?|reduced|clearance|deal)\b|\d\s*%\s*off|原价|直降|立省|折|特价|特惠|优惠", re.IGNORECASE)
-_CURRENT_PRICE = re.compile(r"(?:\b(?:now|only|just)\s+|现价|到手价|特价|只要|仅)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
+_CURRENT_PRICE = re.compile(r"(?:\b(?:now|only|just|for|at|today)\s+|现价|到手价|特价|只要|仅)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
 
 
 def _misspelt_names(text: str, name_words: Iterable[str]) -> list[tuple[str, str]]:
