@@ -44,9 +44,21 @@ def test_price_must_be_a_catalog_price():
     assert check_facts("Stride Runner: $89.99", facts)
 
 
-def test_regular_price_called_the_current_price_is_rejected():
-    assert check_facts("Stride Runner, now $89", guard().facts)
-    assert check_facts("Stride Runner, was $89, now $69", guard().facts) == []
+def test_regular_and_sale_prices_must_not_swap_roles():
+    facts = guard().facts
+    assert check_facts("Stride Runner, now $89", facts)
+    assert check_facts("Stride Runner for $89", facts)
+    assert check_facts("Stride Runner, was $69", facts)
+    assert check_facts("Stride Runner: $89", facts)  # the regular price alone hides the sale
+    assert check_facts("Stride Runner, was $89, now $69", facts) == []
+
+
+def test_a_reduction_needs_a_catalog_discount():
+    bottle = Product("SKU-4", "Everyday Bottle", "Aurora", "bags", 25.0, None, None, ["750 ml"], ["gym"], "en", "https://x.example/4")
+    facts = guard(bottle).facts
+    assert check_facts("Everyday Bottle, just $25", facts) == []
+    for text in ("Everyday Bottle, was $25", "Save on the Everyday Bottle", "Everyday Bottle sale"):
+        assert check_facts(text, facts), text
 
 
 def test_invented_quantity_or_spelled_number_is_rejected():

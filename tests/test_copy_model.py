@@ -74,3 +74,17 @@ def test_model_option_loads_a_local_hugging_face_directory(tmp_path):
 def test_a_directory_that_is_not_a_model_gives_an_actionable_error(tmp_path):
     with pytest.raises(ModelLoadError, match="config.json"):
         load_model(tmp_path)
+
+
+def test_length_aware_stopping_ends_rows_sooner_and_keeps_unbiased_likelihoods(lm, prompt):
+    plain = SamplingConfig(max_new_tokens=30, seed=5, stop_at_newline=True)
+    biased = SamplingConfig(max_new_tokens=30, seed=5, stop_at_newline=True, soft_chars=2, stop_bias_per_char=5.0)
+    a = lm.generate(prompt, 8, plain)
+    b = lm.generate(prompt, 8, biased)
+    assert sum(g.n_tokens for g in b) < sum(g.n_tokens for g in a)
+    with torch.inference_mode():
+        for g in b:
+            ids = torch.tensor([prompt + list(g.token_ids)])
+            logp = torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), -1)
+            expected = sum(float(logp[len(prompt) - 1 + i, t]) for i, t in enumerate(g.token_ids))
+            assert g.logprob == pytest.approx(expected, abs=1e-3)

@@ -157,3 +157,13 @@ def test_cli_article_json(sample_home):
 def test_cli_unknown_product_is_one_clear_line(sample_home):
     result = _invoke(sample_home, "titles", "--product", "NOPE", "--engine", "grammar")
     assert result.exit_code != 0 and "NOPE" in result.output
+
+
+def test_invented_words_from_the_model_are_rejected_but_catalog_words_are_not(noise_pipeline):
+    assert noise_pipeline._invented_words("Nuxtrain breathable midsole", SHOE) == ["Nuxtrain"]
+    assert noise_pipeline._invented_words("Stride Runner", SHOE) == []
+
+
+def test_model_title_that_talks_about_the_task_is_rejected():
+    guard = Guardrails.for_product(SHOE)
+    assert any(r.startswith("not copy") for r in guard.check_title("Product: Stride Runner"))

@@ -183,6 +183,14 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
         if implied:
             reasons.append(f"facts: {implied.group(0)!r} implies a reduction but the catalog has no sale price or discount")
     if facts.sale_price is not None:
+        stated = {float(m.group("num").replace(",", "")) for m in _NUMBER.finditer(text) if m.group("cur") or (m.group("unit") or "") in ("元", "块")}
+        mentions_deal = _member(facts.sale_price, stated) or _IMPLIED_DEAL.search(text) or re.search(r"\d\s*(?:%|％)", text)
+        if _member(facts.list_price, stated) and not mentions_deal:
+            reasons.append(f"facts: shows the regular price {_fmt(facts.list_price)} without the sale price {_fmt(facts.sale_price)}")
+        for m in _WAS_PRICE.finditer(text):
+            value = float(m.group("num").replace(",", ""))
+            if not _member(value, {facts.list_price}):
+                reasons.append(f"facts: {m.group(0).strip()!r} is not the regular price {_fmt(facts.list_price)}")
         for m in _CURRENT_PRICE.finditer(text):
             value = float(m.group("num").replace(",", ""))
             if _member(value, {facts.list_price}) and not _member(value, {facts.sale_price}):
@@ -196,6 +204,7 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
 
 
 _IMPLIED_DEAL = re.compile(r"\b(?:was|save|saving|sale|discount(?:ed)?|reduced|clearance|deal)\b|\d\s*%\s*off|原价|直降|立省|折|特价|特惠|优惠", re.IGNORECASE)
+_WAS_PRICE = re.compile(r"(?:\b(?:was|originally|regular(?:ly)?|reg\.?)\s+|原价)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
 _CURRENT_PRICE = re.compile(r"(?:\b(?:now|only|just|for|at|today)\s+|现价|到手价|特价|只要|仅)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
 
 
@@ -256,11 +265,12 @@ def check_length(text: str, limit: LengthLimit = HEADLINE) -> list[str]:
 
 # ---------------------------------------------------------------- empty, cut-off, garbled
 
-_DANGLING_EN = {"and", "or", "the", "a", "an", "with", "for", "of", "to", "in", "at", "your", "our", "my", "by", "from", "that", "is", "are", "but", "&"}
+_DANGLING_EN = {"and", "or", "the", "a", "an", "with", "for", "of", "to", "in", "at", "your", "our", "my", "by", "from", "that",
+                "is", "are", "was", "now", "but", "than", "as", "like", "its", "their", "&"}
 _DANGLING_ZH = ("，", "、", "的", "和", "与", "及", "：", "；")
 _META = re.compile(
-    r"\b(headlines?|slogans?|taglines?|here'?s|here is|here are|sure\b|certainly|as an ai|i can|i'm|i am|"
-    r"ad copy|advertisement|assistant|user|product:|brand:|price:|features?:|title:|catchy|write)\b",
+    r"\b(?:headlines?|slogans?|taglines?|here'?s|here is|here are|sure|certainly|as an ai|i can|i'm|i am|"
+    r"ad copy|advertisement|assistant|user|catchy|write)\b|\b(?:product|brand|price|features?|title|category|keywords?)\s*:",
     re.IGNORECASE,
 )
 _NEGATIVE = re.compile(r"\b(worst|hate[sd]?|terrible|awful|horrible|ugly|boring|useless|broken|disaster|nightmare|pain(?:ful)?|sad|die[sd]?|death|kill\w*)\b|糟糕|难用|讨厌|失望|垃圾", re.IGNORECASE)
@@ -276,7 +286,7 @@ def check_quality(text: str, language: str, finished: bool = True, title: bool =
     if not finished:
         reasons.append("cut off: stopped at the token limit")
     last_word = re.findall(r"[A-Za-z&]+", stripped.split()[-1]) if stripped.split() else []
-    if stripped[-1] in ",:;-–—/(" or (language == "en" and last_word and last_word[-1].lower() in _DANGLING_EN and stripped[-1].isalpha()):
+    if stripped[-1] in ",:;-–—/($¥￥€£#" or (language == "en" and last_word and last_word[-1].lower() in _DANGLING_EN and stripped[-1].isalpha()):
         reasons.append(f"cut off: ends with {stripped.split()[-1]!r}")
     if language == "zh" and stripped.endswith(_DANGLING_ZH):
         reasons.append(f"cut off: ends with {stripped[-1]!r}")

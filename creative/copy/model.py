@@ -46,6 +46,11 @@ class SamplingConfig:
     # Stop a row once its text is surely longer than this many characters: it can only be rejected,
     # so decoding it further is waste. None decodes to max_new_tokens.
     max_chars: int | None = None
+    # Length-aware stopping: past `soft_chars` characters, each further character adds this much to the
+    # logits of the stop tokens, so a row tends to end near its budget instead of running over it.
+    # Log-likelihoods are always those of the unbiased model.
+    soft_chars: int | None = None
+    stop_bias_per_char: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -189,28 +194,36 @@ class LanguageModel:
             lengths = torch.full((n,), config.max_new_tokens, dtype=torch.long)
             finished = torch.zeros(n, dtype=torch.bool)
             overflow = torch.zeros(n, dtype=torch.bool)
-            if config.max_chars is not None:
+            stop_index = is_stop.nonzero().squeeze(1)
+            if config.max_chars is not None or config.soft_chars is not None:
                 piece_chars = self._piece_lengths()
                 chars = torch.zeros(n, dtype=torch.long)
                 # the pipeline strips a leading space and a pair of quotes; past this margin a row cannot fit
-                char_budget = config.max_chars + 4
+                char_budget = (config.max_chars or 0) + 4
             active = torch.arange(n)  # original row of each row still in the batch
             for step in range(config.max_new_tokens):
-                top_vals, top_idx = logits.topk(k, dim=-1)
-                # log-likelihood under the model itself (temperature 1, full vocabulary)
+                # log-likelihood under the model itself (temperature 1, full vocabulary, no bias)
                 lse = torch.logsumexp(logits, dim=-1)
+                raw = logits
+                if config.soft_chars is not None and config.stop_bias_per_char and step > 0:
+                    extra = (chars[active] - config.soft_chars).clamp(min=0).to(logits.dtype) * config.stop_bias_per_char
+                    if bool((extra > 0).any()):
+                        logits = logits.clone()
+                        logits[:, stop_index] += extra[:, None]
+                top_vals, top_idx = logits.topk(k, dim=-1)
                 probs = torch.softmax(top_vals / config.temperature, dim=-1)
                 if config.top_p < 1.0:
                     cum = probs.cumsum(dim=-1)
                     probs = probs.masked_fill(cum - probs > config.top_p, 0.0)
                 choice = torch.multinomial(probs, 1, generator=generator)
                 nxt = top_idx.gather(1, choice).squeeze(1)
-                chosen = top_vals.gather(1, choice).squeeze(1)
+                chosen = raw.gather(1, nxt[:, None]).squeeze(1)
                 tokens[active, step] = nxt
                 logprobs[active] += chosen - lse
                 done = is_stop[nxt]
-                if config.max_chars is not None:
+                if config.max_chars is not None or config.soft_chars is not None:
                     chars[active] += piece_chars[nxt]
+                if config.max_chars is not None:
                     over = (chars[active] > char_budget) & ~done
                     if over.any():
                         overflow[active[over]] = True

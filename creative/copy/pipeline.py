@@ -28,6 +28,11 @@ SECTION_TOKENS = {"headline": 32, "lead": 96, "point": 80, "scene": 96, "cta": 4
 SECTION_MIN = {"en": 12, "zh": 25}  # words / characters for a paragraph section
 # Below this length-normalised log-likelihood a small model's text is usually word salad.
 MIN_MEAN_LOGPROB = -2.5
+# Length-aware stopping for titles: from 60% of the budget on, each character adds this to the stop logits.
+SOFT_LENGTH = 0.6
+STOP_BIAS_PER_CHAR = 0.8
+# A Latin word the tokenizer splits into this many pieces (and the catalog never uses) counts as invented.
+INVENTED_PIECES = 3
 # A title must show at least some cues of the style it is filed under (see styles.style_fit).
 MIN_STYLE_FIT = 0.4
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("「", "」"), ("《", "》"))
@@ -141,14 +146,37 @@ class CopyPipeline:
         return self.model.chat_prompt(messages)
 
     def _forward_titles(self, prompt_ids: list[int], n: int, seed: int, limit: LengthLimit) -> list[Any]:
-        config = SamplingConfig(**{**asdict(TITLE_SAMPLING), "seed": seed, "max_chars": limit.max_chars})
+        config = SamplingConfig(**{**asdict(TITLE_SAMPLING), "seed": seed, "max_chars": limit.max_chars,
+                                   "soft_chars": int(limit.max_chars * SOFT_LENGTH), "stop_bias_per_char": STOP_BIAS_PER_CHAR})
         return self.model.generate(prompt_ids, n, config)
+
+    def _invented_words(self, text: str, product: Product) -> list[str]:
+        """Latin words the tokenizer needs 3+ pieces for and the catalog never uses: made-up names like 'Nuxtrain'.
+
+        A 49k vocabulary holds common English words whole or in two pieces; invented brand-like words
+        split further. Words from the product's own facts are always allowed.
+        """
+        if product.language != "en" or not self.model_loaded:
+            return []
+        known = set(re.findall(r"[a-z]+", " ".join([product.name, product.brand, product.category, *product.features, *product.keywords]).lower()))
+        out = []
+        for word in re.findall(r"[A-Za-z]+", text):
+            low = word.lower()
+            if len(low) < 5 or low in known or low.rstrip("s") in known:
+                continue
+            if len(self.model.tokenizer(" " + low, add_special_tokens=False)["input_ids"]) >= INVENTED_PIECES:
+                out.append(word)
+        return out
 
     def _judge(self, c: Candidate, guard: Guardrails, product: Product, finished: bool = True, overflow: bool = False) -> Candidate:
         if overflow:  # stopped while generating: it had already passed the limit
             c.reasons = [f"length: passed the {guard.limit.name} limit of {guard.limit.max_chars} characters while generating (stopped early)"]
         else:
             c.reasons = guard.check_title(c.text, finished=finished)
+        if c.engine == "lm" and not overflow:
+            invented = self._invented_words(c.text, product)
+            if invented:
+                c.reasons.append(f"garbled: invented word(s) not in the catalog: {', '.join(invented)}")
         if c.engine == "lm" and c.loglik is not None and c.loglik < MIN_MEAN_LOGPROB and not overflow:
             c.reasons.append(f"garbled: the model was unsure of its own text (mean log-prob {c.loglik:.2f} < {MIN_MEAN_LOGPROB})")
         c.style_fit = round(style_fit(c.text, c.style, product), 3)
