@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import optimize, special
@@ -273,3 +273,14 @@ def propose_combinations(result: EffectsResult, space: Mapping[str, Sequence[Att
         out.append(ProposedCombination(candidates[i], float(special.expit(eta[i])), float(special.expit(eta[i] - q * sd)),
                                        float(special.expit(eta[i] + q * sd)), why))
     return out
+
+
+def thompson_scorer(result: EffectsResult, seed: int = 0) -> Callable[[Mapping[str, AttributeValue]], float]:
+    """Score attribute sets by predicted log-odds under one posterior draw of the effects.
+
+    One draw per generation (Thompson sampling) favours combinations that are probably good while
+    still trying ones whose effects are uncertain; rank candidates with it, highest first.
+    """
+    rng = np.random.default_rng(seed)
+    beta = rng.multivariate_normal(result.coef, result.cov, method="cholesky") if result.cov.shape[0] > 1 else result.coef
+    return lambda attributes: float(result.design.row(attributes) @ beta)

@@ -75,7 +75,8 @@ class Audience:
     def __init__(self, n_users: int = 1000, *, base_ctr: float = 0.015, element_effects: Mapping[tuple[str, AttributeValue], float] | None = None,
                  preference_share: float = 0.5, preference_multiplier: float = 3.0, propensity_sd: float = 0.3,
                  space: Mapping[str, Sequence[AttributeValue]] = ATTRIBUTE_SPACE,
-                 preference_attributes: Sequence[str] = PREFERENCE_ATTRIBUTES, seed: int = 0) -> None:
+                 preference_attributes: Sequence[str] = PREFERENCE_ATTRIBUTES, seed: int = 0,
+                 creative_effects: Mapping[str, float] | None = None) -> None:
         if n_users < 1:
             raise ValueError("an audience needs at least one user")
         if not 0 < base_ctr < 0.5:
@@ -83,6 +84,8 @@ class Audience:
         self.rng = np.random.default_rng(seed)
         self.base_ctr = base_ctr
         self.effects = dict(DEFAULT_EFFECTS if element_effects is None else element_effects)
+        # log-odds for particular creatives beyond their attributes: a planted winner
+        self.creative_effects = dict(creative_effects or {})
         self.space = {k: tuple(v) for k, v in space.items()}
         self.users = tuple(f"u{i:06d}" for i in range(n_users))
         self.propensity = np.exp(self.rng.normal(-propensity_sd**2 / 2, propensity_sd, n_users))
@@ -101,7 +104,7 @@ class Audience:
     def base_ctr_of(self, arm: CreativeArm) -> float:
         """CTR of a creative for a user with propensity 1 and no matching preference."""
         z = _logit(self.base_ctr) + sum(self.effects.get((k, v), 0.0) for k, v in arm.attributes.items())
-        return float(_sigmoid(z))
+        return float(_sigmoid(z + self.creative_effects.get(arm.id, 0.0)))
 
     def ctr_matrix(self, arms: Sequence[CreativeArm]) -> np.ndarray:
         """(users, arms) click probabilities."""

@@ -25,6 +25,8 @@ class CampaignParams(FlowParams):
     model: str | None = None
     max_creatives: int | None = Field(default=24, ge=2)
     policy: str = Field(default="thompson", pattern="^(fixed|thompson|top-two)$")
+    policy_params: dict = {}  # e.g. {"min_exploration": 0.2}
+    experiment_config: dict = {}  # experiments.model.ExperimentConfig fields, e.g. {"max_rounds": 20}
     out: str
     seed: int = 0
 
@@ -33,7 +35,8 @@ class CampaignParams(FlowParams):
 def create_experiment(params: CampaignParams, manifest: str) -> str:
     _, store = params.open()
     creatives = load_manifest(manifest).arms
-    return ExperimentStore(store.engine).create_experiment(params.name, creatives, params.policy)
+    return ExperimentStore(store.engine).create_experiment(params.name, creatives, params.policy,
+                                                       policy_params=params.policy_params, config=params.experiment_config)
 
 
 @flow(name="launch_campaign")

@@ -35,26 +35,35 @@ def _pipeline(model: str | None, cache_dir: str, brands: tuple[str, ...], seed: 
 
 
 def _facts_key(context, arguments) -> str:
-    """Copy is re-used while the product's facts, the request and the model are unchanged."""
+    """Generation is re-used while the product's facts, the request and the model are unchanged."""
     params: CopyParams = arguments["params"]
     product = get_product(params.open()[1].engine, arguments["product_id"])
-    payload = {"facts": product.to_json(), "db": params.open()[0].db_url, **params.model_dump(exclude={"products", "dask_address", "home"})}
+    payload = {"facts": product.to_json(), "brands": arguments["brands"],
+               **params.model_dump(exclude={"products", "dask_address", "home", "db_url"})}
     return "copy-" + hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @task(cache_key_fn=_facts_key, cache_expiration=timedelta(days=30), retries=1)
-def copy_for_product(params: CopyParams, product_id: str, brands: tuple[str, ...]) -> dict:
+def write_candidates(params: CopyParams, product_id: str, brands: tuple[str, ...]) -> dict:
+    """Titles (and an article) with guardrail verdicts; pure of the library, so safe to cache."""
     home, store = params.open()
     product = get_product(store.engine, product_id)
     pipeline = _pipeline(params.model, str(home.model_cache_dir), brands, params.seed)
-    candidates = pipeline.titles(product, styles=params.styles, n=params.n, engine=params.engine)
-    model_name = pipeline.model.name if pipeline.model_loaded else None
-    stored = store_titles(store, product, candidates, params.n, model_name)
+    titles = pipeline.titles(product, styles=params.styles, n=params.n, engine=params.engine)
     article = None
     if params.article_keywords is not None:
-        written = pipeline.article(product, keywords=params.article_keywords or product.keywords, engine=params.engine)
-        best = store_article(store, product, written, model_name)
-        article = best.code if best else None
+        article = pipeline.article(product, keywords=params.article_keywords or product.keywords, engine=params.engine)
+    return {"titles": titles, "article": article, "model": pipeline.model.name if pipeline.model_loaded else None}
+
+
+@task
+def store_copy(params: CopyParams, product_id: str, written: dict) -> dict:
+    """The top titles per style (and the best article) become library elements; idempotent by content."""
+    _, store = params.open()
+    product = get_product(store.engine, product_id)
+    stored = store_titles(store, product, written["titles"], params.n, written["model"])
+    best = store_article(store, product, written["article"], written["model"]) if written["article"] else None
+    candidates = written["titles"]
     return {
         "product_id": product_id,
         "titles": [c.code for c in stored],
@@ -62,7 +71,7 @@ def copy_for_product(params: CopyParams, product_id: str, brands: tuple[str, ...
         "accepted": sum(c.status == "accepted" for c in candidates),
         "rejected": sum(c.status == "rejected" for c in candidates),
         "engines": sorted({c.engine for c in stored}),
-        "article": article,
+        "article": best.code if best else None,
     }
 
 
@@ -73,8 +82,8 @@ def generate_copy(params: CopyParams) -> list[dict]:
     catalog = list_products(store.engine)
     brands = tuple(sorted({p.brand for p in catalog}))
     ids = params.products or [p.product_id for p in catalog]
-    futures = [copy_for_product.submit(params, pid, brands) for pid in ids]
-    results = [f.result() for f in futures]
+    written = [write_candidates.submit(params, pid, brands) for pid in ids]
+    results = [store_copy(params, pid, w.result()) for pid, w in zip(ids, written)]
     summary = "# Copy generated\n\n" + "\n".join(
         f"- **{r['product_id']}**: {len(r['titles'])} titles stored ({', '.join(r['engines'])}), "
         f"{r['accepted']} accepted / {r['rejected']} rejected candidates" for r in results)

@@ -19,7 +19,7 @@ from assets.samples import SAMPLES_DIR
 from creative.catalog import list_products
 from experiments.inbox import drop_file
 from experiments.report import write_report
-from experiments.tags import export_tags
+from experiments.tags import export_tags, precision_recall
 from experiments.simulator import Audience
 from experiments.store import ExperimentStore
 from flows.campaign import CampaignParams, launch_campaign
@@ -30,28 +30,41 @@ from flows.rounds import RoundParams, experiment_round
 
 # Log-odds effects the synthetic audience responds to; the experiment does not know them.
 DEMO_TRUTH = {
-    ("template", "promo"): 0.45,
+    ("template", "promo"): 0.40,
     ("title_style", "promotion"): 0.30,
     ("has_model", True): 0.20,
     ("colour_family", "warm"): 0.10,
     ("template", "minimal"): -0.25,
 }
+# The arm that is best under DEMO_TRUTH also gets this much more, so one creative clearly wins.
+PLANTED_WINNER_BOOST = 0.6
+# Users' planted tastes are about title styles: four values, all present in the campaign.
+PREFERENCE_ATTRIBUTES = ("title_style",)
 
 
 @dataclass(frozen=True)
 class DemoConfig:
     out: Path = Path("demo-out")
     rounds: int = 20
-    impressions_per_round: int = 6000
-    next_generation_after: int = 6
-    users: int = 3000
-    max_creatives: int = 12
+    impressions_per_round: int = 15000
+    next_generation_after: int = 1
+    users: int = 300
+    max_creatives: int = 10
     engine: str = "lm"
     model: str | None = None
     seed: int = 7
 
 
 Step = Callable[[str], None]
+
+
+def planted_audience(arms, config: DemoConfig) -> Audience:
+    """Users who respond to DEMO_TRUTH, plus a boost for the arm DEMO_TRUTH already favours most."""
+    scout = Audience(1, base_ctr=0.015, element_effects=DEMO_TRUTH, seed=config.seed)
+    favourite = max(arms, key=scout.base_ctr_of).id
+    return Audience(config.users, base_ctr=0.015, element_effects=DEMO_TRUTH, seed=config.seed,
+                    creative_effects={favourite: PLANTED_WINNER_BOOST}, preference_attributes=PREFERENCE_ATTRIBUTES,
+                    space={"title_style": tuple(sorted({str(a.attributes.get("title_style")) for a in arms}))})
 
 
 def _serve_round(audience: Audience, experiments: ExperimentStore, experiment_id: str, round_no: int, config: DemoConfig, home_root: Path) -> int:
@@ -87,6 +100,7 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
     campaign = launch_campaign(CampaignParams(
         **shared, name="demo campaign", products=[p.product_id for p in english], logos=logos, models=models,
         sizes=["300x250"], engine=config.engine, model=config.model, max_creatives=config.max_creatives,
+        experiment_config={"max_rounds": config.rounds}, policy="top-two", policy_params={"min_exploration": 0.1},
         out=str(out / "campaign"), seed=config.seed))
     experiment_id = campaign["experiment_id"]
 
@@ -96,7 +110,7 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
                                      backgrounds=backgrounds[:1], out=str(out / "gallery"), seed=config.seed))
 
     experiments = ExperimentStore(store.engine)
-    audience = Audience(config.users, base_ctr=0.015, element_effects=DEMO_TRUTH, seed=config.seed)
+    audience = planted_audience(experiments.arms(experiment_id), config)
     rounds: list[dict] = []
     generation = None
     for round_no in range(1, config.rounds + 1):
@@ -115,15 +129,20 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
     step("writing the experiment report and user tags")
     report = write_report(store.engine, experiment_id, out / "report")
     _, tags = export_tags(store.engine, experiment_id, out / "tags.csv")
+    precision, recall = precision_recall(tags.tags, audience.planted_tags())
     export_tags(store.engine, experiment_id, out / "tags.json")
     summary = {
         "experiment_id": experiment_id,
         "rounds": len(rounds),
         "final_decision": rounds[-1]["decision"],
         "winner": rounds[-1]["winner"],
+        "best": rounds[-1]["best"],
+        "confidence": rounds[-1]["confidence"],
         "decisions": [r["decision"] for r in rounds],
         "next_generation": generation,
         "tags": len(tags.tags),
+        "tag_precision": precision,
+        "tag_recall": recall,
         "gallery": str(out / "gallery" / "index.html"),
         "campaign_gallery": str(out / "campaign" / "index.html"),
         "report": str(report),

@@ -150,7 +150,7 @@ def status(ctx, experiment_id, all_, as_json):
                f"({s.open_round_impressions} impressions, {s.open_round_clicks} clicks so far), last decision {s.last_decision or '-'}"
                + (f", winner {s.winner}" if s.winner else ""))
     for a in sorted(s.arms, key=lambda a: -a.ctr)[:40]:
-        click.echo(f"  {a.creative_id:<24}{a.state:<9}{a.impressions:>9}{a.clicks:>8}{100 * a.ctr:>7.2f}%  share {s.allocation.get(a.creative_id, 0.0):.3f}")
+        click.echo(f"  {a.creative_id:<24} {a.state:<9}{a.impressions:>9}{a.clicks:>8}{100 * a.ctr:>7.2f}%  share {s.allocation.get(a.creative_id, 0.0):.3f}")
 
 
 @experiment_group.command("report")

@@ -179,9 +179,13 @@ def compose_batch(
     progress: Progress | None = None,
     record: bool = True,
     render: Callable[..., list[dict]] | None = None,
+    keep: Callable[[list[dict]], list[dict]] | None = None,
 ) -> BatchResult:
     """Compose every combination of the selection (or a seeded sample of max_n) into out_dir.
-    `render` replaces `render_many` (same signature), e.g. to run each chunk as a flow task."""
+
+    `render` replaces `render_many` (same signature), e.g. to run each chunk as a flow task.
+    `keep` picks which accepted banners to publish (e.g. the best-scored of a rendered pool);
+    the files of the others are deleted before anything is published."""
     started = time.perf_counter()
     formats = tuple(dict.fromkeys(f.lower().replace("jpg", "jpeg") for f in formats)) or ("jpeg",)
     for fmt in formats:
@@ -206,6 +210,14 @@ def compose_batch(
         records = (render or render_many)(resolved.pack, specs, stage, formats, workers=workers, progress=progress)
         creatives = [r for r in records if "file" in r]
         rejected = [r for r in records if "file" not in r]
+        if keep is not None:
+            kept = keep(creatives)
+            kept_ids = {r["id"] for r in kept}
+            for r in creatives:
+                if r["id"] not in kept_ids:
+                    for name in r["files"].values():
+                        (stage / name).unlink(missing_ok=True)
+            creatives = kept
         manifest = {
             "batch": batch,
             "created_at": datetime.now(timezone.utc).isoformat(),
