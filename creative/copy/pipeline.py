@@ -145,7 +145,8 @@ class CopyPipeline:
         messages = render_messages(f"title_{style}_{product.language}.j2", slots)
         return self.model.chat_prompt(messages)
 
-    def _forward_titles(self, prompt_ids: list[int], n: int, seed: int, limit: LengthLimit) -> list[Any]:
+    def forward_titles(self, prompt_ids: list[int], n: int, seed: int, limit: LengthLimit = HEADLINE) -> list[Any]:
+        """Sample `n` titles for one prompt with length-aware stopping; the benchmark times exactly this."""
         config = SamplingConfig(**{**asdict(TITLE_SAMPLING), "seed": seed, "max_chars": limit.max_chars,
                                    "soft_chars": int(limit.max_chars * SOFT_LENGTH), "stop_bias_per_char": STOP_BIAS_PER_CHAR})
         return self.model.generate(prompt_ids, n, config)
@@ -211,7 +212,7 @@ class CopyPipeline:
             prompt_ids = None
             if used == "lm":
                 prompt_ids = self.preprocess_title(product, style)
-                for g in self._forward_titles(prompt_ids, self.per_style, self.seed * 1000 + i, limit):
+                for g in self.forward_titles(prompt_ids, self.per_style, self.seed * 1000 + i, limit):
                     c = Candidate(_clean(g.text) + ("…" if g.overflow else ""), style, product.language, "lm", product.product_id, loglik=round(g.mean_logprob, 4))
                     cands.append(self._judge(c, guard, product, g.finished, g.overflow))
                 cands = rank(cands, product.language)
