@@ -167,3 +167,33 @@ def test_invented_words_from_the_model_are_rejected_but_catalog_words_are_not(no
 def test_model_title_that_talks_about_the_task_is_rejected():
     guard = Guardrails.for_product(SHOE)
     assert any(r.startswith("not copy") for r in guard.check_title("Product: Stride Runner"))
+
+
+def test_every_prompt_renders_for_every_sample_product_and_its_examples_are_known_names(sample_home, engine):
+    import re
+
+    from creative.copy.templates import EXAMPLE_NAMES, HERE, product_slots, render_messages
+
+    for product in list_products(engine):
+        slots = {**product_slots(product), "show_price": True}
+        for style in STYLES:
+            messages = render_messages(f"title_{style}_{product.language}.j2", slots)
+            assert messages[-1]["role"] == "user" and product.name in messages[-1]["content"]
+            assert [m["role"] for m in messages[1:]] == ["user", "assistant"] * ((len(messages) - 2) // 2) + ["user"]
+        for section in ("headline", "lead", "point", "scene", "cta"):
+            assert render_messages(f"article_{section}_{product.language}.j2", slots, feature=product.features[0])
+    for path in (HERE / "prompts").glob("*.j2"):
+        for name in re.findall(r"^(?:Product|Brand|商品|品牌)[:：]\s*(\S[^\n{]*)$", path.read_text(encoding="utf-8"), re.MULTILINE):
+            assert name.strip() in EXAMPLE_NAMES, (path.name, name)
+
+
+def test_chinese_product_uses_the_model_when_it_writes_chinese(monkeypatch):
+    from creative.copy.model import LanguageModel
+
+    monkeypatch.setattr(LanguageModel, "writes_chinese", property(lambda self: True))
+    pipe = CopyPipeline(model=tiny_model(seed=3), per_style=3)
+    cands = pipe.titles(POT, styles=["poetic"], n=2)
+    assert sum(c.engine == "lm" for c in cands) == 3
+    assert {c.to_json()["style_label"] for c in cands} == {"古诗词型"}
+    assert not any(c.notes for c in cands)  # no "does not write Chinese" fallback note
+    assert any(c.status == "accepted" for c in cands)  # grammar still tops up the noise model's output

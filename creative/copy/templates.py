@@ -13,7 +13,7 @@ from creative.catalog import Product
 
 HERE = Path(__file__).resolve().parent
 # The products and brands the few-shot examples in prompts/ use: a model that copies one into a
-# title is naming a product that is not this one (test_copy_prompts checks this list is complete).
+# title is naming a product that is not this one (a test in test_copy_pipeline.py keeps this list complete).
 EXAMPLE_NAMES = ("Cloud Pillow", "Restwell", "Canvas Tote", "Fieldday", "Desk Lamp Pro", "Lumo", "Rain Shell", "Peakline",
                  "云朵枕", "安眠", "帆布托特包", "野趣")
 _ROLE = re.compile(r"^### (system|user|assistant)\s*$", re.MULTILINE)
