@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from creative.copy.errors import ModelLoadError
-from creative.copy.fastdecode import decoding, share_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -167,6 +166,8 @@ class LanguageModel:
     def generate(self, prompt_ids: list[int], n: int, config: SamplingConfig = SamplingConfig()) -> list[Generation]:
         """Sample `n` continuations of one prompt; the prompt is computed once and shared by all rows."""
         import torch
+
+        from creative.copy.fastdecode import decoding, share_prefix
 
         if n < 1:
             return []
