@@ -1,0 +1,58 @@
+"""The end-to-end demo (grammar engine, a few rounds) and next_generation on a running experiment."""
+
+from __future__ import annotations
+
+import json
+
+from experiments.store import ExperimentStore
+from creative.db import open_database
+from flows.demo import DemoConfig, run_demo
+from flows.generation import NextGenerationParams, next_generation
+from layouts import ALL_SIZES, builtin_templates
+
+
+def test_demo_writes_gallery_report_and_tags(prefect_harness, home, tmp_path):
+    steps: list[str] = []
+    config = DemoConfig(out=tmp_path / "demo-out", rounds=4, impressions_per_round=4000, engine="grammar")
+    summary = run_demo(str(home.root), None, config, steps.append)
+    out = tmp_path / "demo-out"
+    assert steps[0] == "loading the sample library" and steps[-1] == "writing the experiment report and user tags"
+    gallery = json.loads((out / "gallery" / "manifest.json").read_text())
+    pairs = {(c["template"], c["size"]) for c in gallery["creatives"]}
+    assert pairs == {(t, s.name) for t in builtin_templates() for s in ALL_SIZES}
+    assert not any(c["violations"] for c in gallery["creatives"])
+    report = (out / "report" / "index.html").read_text()
+    assert summary["experiment_id"] in report and (out / "report" / "ctr.png").is_file()
+    assert (out / "tags.csv").read_text().splitlines()[0].startswith("user")
+    assert summary["next_generation"] and len(summary["next_generation"]["added"]) == 4
+    assert json.loads((out / "summary.json").read_text())["experiment_id"] == summary["experiment_id"]
+    arms = ExperimentStore(open_database(home.db_url)).arms(summary["experiment_id"])
+    new = {a.id for a in arms if a.id in summary["next_generation"]["added"]}
+    assert new == set(summary["next_generation"]["added"])
+
+
+def test_next_generation_recombines_the_experiments_own_elements(prefect_harness, home, tmp_path):
+    from assets.samples import SAMPLES_DIR
+    from flows.campaign import CampaignParams, launch_campaign
+    from flows.demo import _serve_round, planted_audience
+    from flows.ingest import IngestParams, ingest_elements
+    from flows.rounds import RoundParams, experiment_round
+
+    shared = {"home": str(home.root)}
+    ingest_elements(IngestParams(folder=str(SAMPLES_DIR), **shared))
+    campaign = launch_campaign(CampaignParams(**shared, name="gen test", products=["SKU-1001", "SKU-1002", "SKU-1003"],
+                                              engine="grammar", max_creatives=6, out=str(tmp_path / "batch1")))
+    experiment_id = campaign["experiment_id"]
+    store = ExperimentStore(open_database(home.db_url))
+    before = store.arms(experiment_id)
+    config = DemoConfig(impressions_per_round=3000)
+    _serve_round(planted_audience(before, config), store, experiment_id, 1, config, home.root)
+    assert experiment_round(RoundParams(**shared, experiment_id=experiment_id, write_report=False))["decision"] != "promote"
+    result = next_generation(NextGenerationParams(**shared, experiment_id=experiment_id, n=3, out=str(tmp_path / "gen2")))
+    after = store.arms(experiment_id)
+    assert len(after) == len(before) + 3 and set(result["added"]).isdisjoint({a.id for a in before})
+    used = {code for a in before for code in a.elements.values()}
+    for arm in after[len(before):]:
+        assert set(arm.elements.values()) <= used  # only elements and offers already in the experiment
+        assert arm.template in {a.template for a in before} and arm.size == "300x250"
+    assert (tmp_path / "gen2" / "index.html").is_file()
