@@ -1,6 +1,5 @@
 """launch_campaign: copy for the products, a composed batch, and an experiment over its banners."""
 
-from __future__ import annotations
 
 from prefect import flow, task
 from pydantic import Field

@@ -1,6 +1,5 @@
 """compose_batch: a selection of elements into banners, a manifest and a gallery; chunks are tasks."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

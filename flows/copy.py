@@ -1,6 +1,5 @@
 """generate_copy: products into title (and article) elements; one task per product, cached on its facts."""
 
-from __future__ import annotations
 
 import hashlib
 import json

@@ -1,6 +1,5 @@
 """next_generation: learn element effects, render a pool of new combinations, add the best as arms."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

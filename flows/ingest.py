@@ -1,6 +1,5 @@
 """ingest_elements: a folder of uploads (one sub-folder per kind, catalogs at the top) into the library."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

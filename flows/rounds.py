@@ -1,6 +1,5 @@
 """experiment_round: ingest new events, close the round (statistics, decision, allocation), tags, report."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

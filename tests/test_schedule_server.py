@@ -1,0 +1,90 @@
+"""Scheduled rounds against a real Prefect server: `creative schedule rounds` closes rounds by itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from creative.db import open_database
+from experiments.inbox import drop_file
+from experiments.simulator import Audience, make_creatives
+from experiments.store import ExperimentStore
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-server"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    (tmp_path / "prefect-server").mkdir()
+    log = open(tmp_path / "server.log", "wb")
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+
+    def healthy():
+        try:
+            return httpx.get(f"{api}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return server.poll() is not None and pytest.fail((tmp_path / "server.log").read_text()[-2000:])
+    _wait(healthy, 120, "the Prefect server")
+    yield api
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_schedule_rounds_closes_rounds_on_a_real_server(prefect_server, home, tmp_path):
+    engine = open_database(home.db_url)
+    arms = make_creatives(3, seed=2)
+    store = ExperimentStore(engine)
+    experiment_id = store.create_experiment("scheduled", arms, "thompson")
+    events = list(Audience(100, base_ctr=0.05, seed=2).events(experiment_id, arms, {a.id: 1 / 3 for a in arms}, 500,
+                                                              rng=np.random.default_rng(2)))
+    drop_file(home.root, experiment_id, "batch.jsonl", [json.dumps(e) for e in events])
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "CREATIVE_HOME": str(home.root),
+           "PREFECT_HOME": str(tmp_path / "prefect-client")}
+    log = open(tmp_path / "schedule.log", "wb")
+    command = subprocess.Popen([sys.executable, "-c", "from creative.cli import main; main()", "schedule", "rounds", experiment_id, "--every", "10s"],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def completed_runs() -> int:
+        if command.poll() is not None:
+            pytest.fail((tmp_path / "schedule.log").read_text()[-3000:])
+        completed = {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
+        return len(httpx.post(f"{prefect_server}/flow_runs/filter", json=completed).json())
+
+    try:
+        _wait(lambda: completed_runs() >= 2, 240, "two completed scheduled rounds")
+    finally:
+        os.killpg(command.pid, signal.SIGTERM)
+        command.wait(timeout=30)
+    output = (tmp_path / "schedule.log").read_text()
+    assert f"using the Prefect server at PREFECT_API_URL={prefect_server}" in output
+    status = store.status(experiment_id)
+    assert sum(a.impressions for a in status.arms) == sum(e["type"] == "impression" for e in events)  # counted once
+    assert status.rounds_closed >= 2
