@@ -35,6 +35,14 @@ MAX_FIT_CELLS = 10_000
 
 @dataclass(frozen=True)
 class TagConfig:
+    """`attributes` limits tags to creative choices a marketer acts on; None tags every attribute.
+
+    Technical attributes (title pixel size, line count) and facts of the product (category, brand)
+    move together with the creative choices in a small batch, so tagging them too mostly repeats a
+    preference under another name."""
+
+    attributes: tuple[str, ...] | None = ("template", "title_style", "colour_family", "background_kind",
+                                          "has_model", "has_price_badge", "logo_position")
     min_probability: float = 0.9
     min_impressions: int = 50
     lift: float = 1.0
@@ -96,7 +104,8 @@ class _Cells:
     n_v: np.ndarray
 
 
-def _cells(exposures: UserExposures, arms: Sequence[CreativeArm], min_impressions: int) -> _Cells | None:
+def _cells(exposures: UserExposures, arms: Sequence[CreativeArm], min_impressions: int,
+           attributes: Sequence[str] | None = None) -> _Cells | None:
     arm_attrs = {a.id: a.attributes for a in arms}
     n_users = len(exposures.users)
     n_cre = len(exposures.creatives)
@@ -104,7 +113,7 @@ def _cells(exposures: UserExposures, arms: Sequence[CreativeArm], min_impression
     cre_clk = np.bincount(exposures.creative_index, weights=exposures.clicks, minlength=n_cre)
     rate = cre_clk / np.maximum(cre_imp, 1)
     expected = exposures.impressions * rate[exposures.creative_index]
-    keys = sorted({k for a in arms for k in a.attributes})
+    keys = sorted({k for a in arms for k in a.attributes if attributes is None or k in attributes})
     parts: dict[str, list] = {k: [] for k in ("user", "index", "c_v", "c_o", "e_v", "e_o", "n_v")}
     labels_a: list = []
     labels_v: list = []
@@ -175,7 +184,7 @@ def fit_prior(c: _Cells, seed: int = 0) -> PriorFit:
 
 def estimate_tags(exposures: UserExposures, arms: Sequence[CreativeArm], config: TagConfig = TagConfig()) -> TagResult:
     """Tags from per (user, creative) counts and the creatives' attributes; pure."""
-    c = _cells(exposures, arms, config.min_impressions) if exposures.impressions.size else None
+    c = _cells(exposures, arms, config.min_impressions, config.attributes) if exposures.impressions.size else None
     if c is None or c.user.size == 0:
         return TagResult((), PriorFit(1.0, 0.0, 0.0), len(exposures.users), 0)
     prior = fit_prior(c, config.seed)

@@ -3,6 +3,7 @@
 
 import hashlib
 import json
+import threading
 from datetime import timedelta
 from functools import cache
 
@@ -27,6 +28,10 @@ class CopyParams(FlowParams):
     dask_address: str | None = None
 
 
+# Generation already uses every core; tasks in one process take turns on the one loaded model.
+_MODEL_LOCK = threading.Lock()
+
+
 @cache
 def _pipeline(model: str | None, cache_dir: str, brands: tuple[str, ...], seed: int) -> CopyPipeline:
     """One pipeline (and one loaded model) per worker process."""
@@ -47,11 +52,12 @@ def write_candidates(params: CopyParams, product_id: str, brands: tuple[str, ...
     """Titles (and an article) with guardrail verdicts; pure of the library, so safe to cache."""
     home, store = params.open()
     product = get_product(store.engine, product_id)
-    pipeline = _pipeline(params.model, str(home.model_cache_dir), brands, params.seed)
-    titles = pipeline.titles(product, styles=params.styles, n=params.n, engine=params.engine)
-    article = None
-    if params.article_keywords is not None:
-        article = pipeline.article(product, keywords=params.article_keywords or product.keywords, engine=params.engine)
+    with _MODEL_LOCK:
+        pipeline = _pipeline(params.model, str(home.model_cache_dir), brands, params.seed)
+        titles = pipeline.titles(product, styles=params.styles, n=params.n, engine=params.engine)
+        article = None
+        if params.article_keywords is not None:
+            article = pipeline.article(product, keywords=params.article_keywords or product.keywords, engine=params.engine)
     return {"titles": titles, "article": article, "model": pipeline.model.name if pipeline.model_loaded else None}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -56,6 +57,8 @@ def cli(ctx: click.Context, home: str | None, db_url: str | None) -> None:
         ctx.obj = resolve_home(home, db_url)
     except CreativeError as exc:
         raise click.ClickException(str(exc)) from exc
+    # Components that read the environment (Prefect's home in flows/) follow the chosen home.
+    os.environ["CREATIVE_HOME"] = str(ctx.obj.root)
 
 
 def main() -> None:

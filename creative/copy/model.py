@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,8 +348,8 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     """De-quantise a GGUF file once and save it as a plain safetensors checkpoint plus tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    # A private staging folder: two threads or processes converting at once must not share one.
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp", dir=target.parent))
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -361,8 +362,10 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    try:
+        tmp.rename(target)
+    except OSError:  # another converter finished first; its copy is as good as ours
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None, dtype: Any = None) -> LanguageModel:
