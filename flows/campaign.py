@@ -41,15 +41,12 @@ def create_experiment(params: CampaignParams, manifest: str) -> str:
 @flow(name="launch_campaign")
 def launch_campaign(params: CampaignParams) -> dict:
     """Marketer's batch launch: titles per style, banners from them, an experiment over the banners."""
-    _, store = params.open()
-    from creative.catalog import get_product
-
-    image_codes = [code for pid in params.products for code in get_product(store.engine, pid).images]
     shared = params.model_dump(include={"home", "db_url"})
     copy = generate_copy(CopyParams(**shared, products=params.products, styles=params.styles, n=params.titles_per_style,
                                     engine=params.engine, model=params.model, seed=params.seed))
     titles = [code for r in copy for code in r["titles"]]
-    batch = compose_batch_flow(ComposeParams(**shared, products=image_codes, logos=params.logos, titles=titles,
+    # Products by catalog id: an image shared with another catalog's listing does not pull that listing in.
+    batch = compose_batch_flow(ComposeParams(**shared, products=params.products, logos=params.logos, titles=titles,
                                              models=params.models, backgrounds=params.backgrounds, templates=params.templates,
                                              sizes=params.sizes, max_n=params.max_creatives, seed=params.seed, out=params.out))
     experiment_id = create_experiment(params, batch["manifest"])
