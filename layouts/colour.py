@@ -7,6 +7,7 @@ Pixel arrays come in as numpy uint8 HxWx3; nothing here draws.
 from __future__ import annotations
 
 import colorsys
+import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -40,9 +41,20 @@ def to_hex(rgb: Sequence[int]) -> str:
 _LINEAR = np.array([c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (np.arange(256) / 255.0)])
 
 
+# Per-channel weighted tables: `_LR[r] + _LG[g] + _LB[b]` is bit for bit the luminance below.
+_LR, _LG, _LB = 0.2126 * _LINEAR, 0.7152 * _LINEAR, 0.0722 * _LINEAR
+_REL_LUM: dict[tuple, float] = {}
+
+
 def relative_luminance(rgb: Sequence[float]) -> float:
-    lin = [(_LINEAR[int(round(c))]) for c in rgb[:3]]
-    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    key = tuple(rgb[:3])
+    hit = _REL_LUM.get(key)
+    if hit is None:
+        lin = [_LINEAR[int(round(c))] for c in key]  # numpy scalars, as callers always got
+        hit = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+        if len(_REL_LUM) < 65536:
+            _REL_LUM[key] = hit
+    return hit
 
 
 def contrast_ratio(lum_a: float, lum_b: float) -> float:
@@ -75,8 +87,32 @@ def luminances(rgb: np.ndarray) -> np.ndarray:
 
 def luminance_range(background_lums: np.ndarray) -> tuple[float, float]:
     """The darkest and lightest background luminance, ignoring the extreme PERCENTILE at each end."""
-    lo, hi = np.percentile(background_lums, [PERCENTILE, 100 - PERCENTILE])
-    return float(lo), float(hi)
+    lums = np.asarray(background_lums)
+    if lums.ndim != 1 or lums.dtype != np.float64 or lums.size < 2:
+        lo, hi = np.percentile(background_lums, [PERCENTILE, 100 - PERCENTILE])
+        return float(lo), float(hi)
+    return _percentile_pair(np.sort(lums))
+
+
+_Q = (PERCENTILE / 100, (100 - PERCENTILE) / 100)
+
+
+def _percentile_pair(ordered: np.ndarray) -> tuple[float, float]:
+    """np.percentile(..., [PERCENTILE, 100 - PERCENTILE]) ('linear') of a sorted float64 array, bit for
+    bit: the same virtual index, neighbours and lerp as numpy, without its per-call overhead."""
+    n = ordered.shape[0]
+    out = []
+    for q in _Q:
+        virtual = (n - 1) * q
+        if virtual >= n - 1:
+            out.append(float(ordered[-1]))
+            continue
+        prev = math.floor(virtual)
+        gamma = virtual - prev
+        a, b = float(ordered[prev]), float(ordered[prev + 1])
+        diff = b - a
+        out.append(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+    return out[0], out[1]
 
 
 def worst_contrast(text_lum: float, background_lums: np.ndarray | tuple[float, float]) -> float:
@@ -95,8 +131,9 @@ def busyness(pixels: np.ndarray) -> float:
     step = max(1, int(np.sqrt(h * w / (4 * _SAMPLE_PIXELS))))
     px = pixels[::step, ::step, :3].astype(np.float32)
     lum = (0.2126 / 255) * px[..., 0] + (0.7152 / 255) * px[..., 1] + (0.0722 / 255) * px[..., 2]
-    gy = np.abs(np.diff(lum, axis=0)).mean() if lum.shape[0] > 1 else 0.0
-    gx = np.abs(np.diff(lum, axis=1)).mean() if lum.shape[1] > 1 else 0.0
+    # lum[1:] - lum[:-1] is exactly np.diff, without its wrapper
+    gy = np.abs(lum[1:] - lum[:-1]).mean() if lum.shape[0] > 1 else 0.0
+    gx = np.abs(lum[:, 1:] - lum[:, :-1]).mean() if lum.shape[1] > 1 else 0.0
     return float(gx + gy) / 2
 
 
@@ -121,8 +158,20 @@ def choose_text_colour(
 ) -> TextColour:
     """Pick the first brand candidate that clears the WCAG threshold with margin, else ink or white,
     else add the lightest scrim that makes ink or white pass. `scrim='always'` forces an underlay."""
-    px = sample(pixels)
-    lums = luminance_range(luminances(px))
+    if pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] >= 3 and pixels.shape[0] * pixels.shape[1] >= 2:
+        # Fast path for 8-bit pixels: the same sample and luminances as below, looked up straight from
+        # the uint8 values (float32 of a uint8 is that integer, so rint/clip are no-ops).
+        h, w = pixels.shape[:2]
+        step = max(1, int(np.sqrt(h * w / _SAMPLE_PIXELS)))
+        raw = pixels[::step, ::step, :3].reshape(-1, 3)
+        sampled_lums = _LR[raw[:, 0]] + _LG[raw[:, 1]] + _LB[raw[:, 2]]
+        lums = _percentile_pair(np.sort(sampled_lums))
+        px = None
+    else:
+        raw = None
+        px = sample(pixels)
+        sampled_lums = luminances(px)
+        lums = luminance_range(sampled_lums)
     busy = busyness(pixels)
     if scrim != "always":
         for colour in candidates:
@@ -135,7 +184,9 @@ def choose_text_colour(
             return TextColour(best, None, c, required, busy)
     # Scrim search on the two extreme pixels (mixing keeps their luminance order), then the final
     # contrast is measured on every sampled pixel under the scrim.
-    all_lums = luminances(px)
+    if px is None:
+        px = raw.astype(np.float32)
+    all_lums = sampled_lums
     order = np.argsort(all_lums)
     k = int(round((len(order) - 1) * PERCENTILE / 100))
     extremes = px[[order[k], order[len(order) - 1 - k]]]

@@ -7,6 +7,7 @@ the WCAG limit, product hidden); everything else is a soft metric or note for th
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Sequence
@@ -89,32 +90,58 @@ def _is_text(p: PlacedSlot) -> bool:
     return p.text is not None
 
 
+def _mask_rows(boxes: Sequence[Box], frame: Box, grid: int = _GRID) -> list[int] | None:
+    """`_mask` as one bit row (an int) per grid row, in plain Python: the same cells, set the same way."""
+    if frame.w <= 0 or frame.h <= 0:
+        return None
+    sx, sy = grid / frame.w, grid / frame.h
+    fx, fy = frame.x, frame.y
+    g = float(grid)
+    rows = [0] * grid
+    floor = math.floor
+    for b in boxes:
+        # floor(clip(v)) == clip(floor(v)) for the integer bounds 0 and grid
+        x0 = floor(min(max((b.x - fx) * sx + 0.5, 0.0), g))
+        x1 = floor(min(max((b.x + b.w - fx) * sx + 0.5, 0.0), g))
+        y0 = floor(min(max((b.y - fy) * sy + 0.5, 0.0), g))
+        y1 = floor(min(max((b.y + b.h - fy) * sy + 0.5, 0.0), g))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        bits = ((1 << x1) - 1) ^ ((1 << x0) - 1)
+        for y in range(y0, y1):
+            rows[y] |= bits
+    return rows
+
+
 def _mask(boxes: Sequence[Box], frame: Box, grid: int = _GRID) -> np.ndarray:
     """Coverage of `frame` by the union of boxes on a grid x grid raster."""
     mask = np.zeros((grid, grid), dtype=bool)
-    if frame.w <= 0 or frame.h <= 0:
-        return mask
-    sx, sy = grid / frame.w, grid / frame.h
-    for b in boxes:
-        x0 = int(np.clip(np.floor((b.x - frame.x) * sx + 0.5), 0, grid))
-        x1 = int(np.clip(np.floor((b.right - frame.x) * sx + 0.5), 0, grid))
-        y0 = int(np.clip(np.floor((b.y - frame.y) * sy + 0.5), 0, grid))
-        y1 = int(np.clip(np.floor((b.bottom - frame.y) * sy + 0.5), 0, grid))
-        mask[y0:y1, x0:x1] = True
+    rows = _mask_rows(boxes, frame, grid)
+    for y, bits in enumerate(rows or ()):
+        for x in range(grid):
+            if bits >> x & 1:
+                mask[y, x] = True
     return mask
+
+
+def _mask_mean(boxes: Sequence[Box], frame: Box, grid: int = _GRID) -> float:
+    """float(_mask(boxes, frame).mean()): covered cells over all cells (exact either way)."""
+    rows = _mask_rows(boxes, frame, grid)
+    return sum(r.bit_count() for r in rows) / (grid * grid) if rows else 0.0
 
 
 def _alignment(boxes: Sequence[Box], w: float, h: float) -> float:
     if len(boxes) < 2:
         return 0.0
+    edges = [(b.x, b.x + b.w / 2, b.x + b.w, b.y, b.y + b.h / 2, b.y + b.h) for b in boxes]  # x, cx, right, y, cy, bottom
     total = 0.0
-    for i, a in enumerate(boxes):
+    for i, (ax, acx, ar, ay, acy, ab) in enumerate(edges):
         best = 1.0
-        for j, b in enumerate(boxes):
+        for j, (bx, bcx, br, by, bcy, bb) in enumerate(edges):
             if i == j:
                 continue
-            dx = min(abs(a.x - b.x), abs(a.cx - b.cx), abs(a.right - b.right)) / w
-            dy = min(abs(a.y - b.y), abs(a.cy - b.cy), abs(a.bottom - b.bottom)) / h
+            dx = min(abs(ax - bx), abs(acx - bcx), abs(ar - br)) / w
+            dy = min(abs(ay - by), abs(acy - bcy), abs(ab - bb)) / h
             best = min(best, dx, dy)
         total += best
     return total / len(boxes)
@@ -170,7 +197,7 @@ def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -
         if p.kind not in ("product", "model") or p.salient is None or p.salient.area <= 0:
             continue
         covers = [element_box(q) for q in content if q is not p and q.slot.z > p.slot.z]
-        occ = float(_mask(covers, p.salient).mean()) if covers else 0.0
+        occ = _mask_mean(covers, p.salient) if covers else 0.0
         occlusions.append(occ)
         if p.kind == "product" and occ > PRODUCT_HIDDEN:
             found.append(violation("product_hidden", slot=p.name, occlusion=occ))
@@ -185,9 +212,15 @@ def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -
         found.append(violation("slot_dropped", note=note))
 
     salient = [p.salient for p in content if p.salient is not None and p.kind in ("product", "model")]
-    used = _mask([element_box(p) for p in content], canvas)
-    free = ~_mask(salient, canvas)
-    utility = float((used & free).sum() / free.sum()) if free.any() else 0.0
+    used = _mask_rows([element_box(p) for p in content], canvas)
+    taken = _mask_rows(salient, canvas)
+    if used is None:  # an empty canvas: nothing used, nothing free
+        utility = 0.0
+    else:
+        full = (1 << _GRID) - 1
+        free_rows = [full & ~t for t in taken]
+        free = sum(f.bit_count() for f in free_rows)
+        utility = sum((u & f).bit_count() for u, f in zip(used, free_rows)) / free if free else 0.0
     return GeometryScore(
         overlap=float(np.mean(ious)) if ious else 0.0,
         alignment=_alignment([element_box(p) for p in content], W, H),
