@@ -205,6 +205,38 @@ def parse_jsonl(lines: Iterable[str], first_line: int = 1) -> Iterator[ParsedLin
             yield number, exc
 
 
+def parse_jsonl_lines(lines: list[bytes | str]) -> list[Event | MalformedEvent | None]:
+    """Parse a batch of JSONL lines: one Event or MalformedEvent per line, None for a blank line.
+
+    Same results as parse_jsonl, without a generator step and a (number, event) pair per line:
+    the line number of item k is the batch's first line number + k.
+    """
+    loads, types, cache, new = _loads, _TYPES, _TS_CACHE, Event._make
+    out: list[Event | MalformedEvent | None] = []
+    append = out.append
+    for line in lines:
+        try:
+            raw = loads(line)
+        except ValueError as exc:
+            append(MalformedEvent(f"not JSON ({getattr(exc, 'msg', exc)})") if line.strip() else None)
+            continue
+        if type(raw) is dict:  # inlined fast path of event_from_mapping for a well-formed impression
+            get = raw.get
+            eid, exp, cre, user, ts = get("event_id"), get("experiment"), get("creative"), get("user"), get("ts")
+            if (types.get(get("type")) is IMPRESSION and type(eid) is str and type(exp) is str and type(cre) is str
+                    and type(user) is str and eid and exp and cre and user and get("user_features") is None):
+                ms = cache.get(ts) if type(ts) is str else None
+                if ms is not None:
+                    size = get("size")
+                    append(new((eid, IMPRESSION, ms, exp, cre, user, size if type(size) is str and size else None, None, None)))
+                    continue
+        try:
+            append(event_from_mapping(raw))
+        except MalformedEvent as exc:
+            append(exc)
+    return out
+
+
 def parse_csv(handle) -> Iterator[ParsedLine]:
     reader = csv.DictReader(handle)
     if not reader.fieldnames or any(col not in reader.fieldnames for col in _REQUIRED):
@@ -231,6 +263,13 @@ def parse_python(events: Iterable[Any]) -> Iterator[ParsedLine]:
 
 def open_event_file(path: str | Path) -> tuple[Iterator[ParsedLine], Any]:
     """Parsed lines of a .jsonl/.ndjson/.json (lines or one array) or .csv file, and the handle to close."""
+    jsonl, source, handle = open_event_source(path)
+    return (parse_jsonl(source) if jsonl else source), handle
+
+
+def open_event_source(path: str | Path) -> tuple[bool, Any, Any]:
+    """Like open_event_file, but a JSON-lines file comes back unparsed: (True, binary handle, handle)
+    for parse_jsonl_lines; otherwise (False, parsed lines, handle to close or None)."""
     path = Path(path)
     if not path.is_file():
         raise EventFileError(messages.FILE_MISSING.format(path=path))
@@ -253,10 +292,10 @@ def open_event_file(path: str | Path) -> tuple[Iterator[ParsedLine], Any]:
                 items = json.loads((head + rest).decode("utf-8", errors="replace"))
             except ValueError as exc:
                 raise EventFileError(f"{path} starts with '[' but is not a JSON array ({exc}); write one event object per line instead") from exc
-            return parse_python(items), None
+            return False, parse_python(items), None
         handle.seek(0)
-        return parse_jsonl(handle), handle
+        return True, handle, handle
     if suffix == ".csv":
         handle = opener(path, "rt", encoding="utf-8", errors="replace", newline="")
-        return parse_csv(handle), handle
+        return False, parse_csv(handle), handle
     raise EventFileError(messages.FILE_FORMAT.format(path=path))

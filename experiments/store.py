@@ -14,6 +14,8 @@ import gc
 import json
 import uuid
 from collections import Counter
+from itertools import islice
+from operator import itemgetter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +41,8 @@ from experiments.events import (
     MalformedEvent,
     ParsedLine,
     open_event_file,
+    open_event_source,
+    parse_jsonl_lines,
     parse_python,
 )
 from experiments.model import ArmSnapshot, CreativeArm, ExperimentConfig, ExperimentStatus, IngestReport, RejectedLine
@@ -47,6 +51,8 @@ from experiments.policies import FixedSplit, make_policy, validate_shares
 CHUNK = 50_000
 SAMPLE_LIMIT = 20
 _IN_CHUNK = 2_000
+_IN_CHUNK_SQLITE = 2_000
+_SQLITE_CACHE_KIB = 131_072
 
 
 def utcnow() -> datetime:
@@ -110,8 +116,16 @@ class _Pending:
     event: Event
 
 
+# Event fields by position: ingestion reads them by the million, and tuple indexing beats attribute access
+_EID, _KIND, _TS, _EXP, _CREATIVE, _USER, _SIZE, _IMPRESSION_ID, _FEATURES = range(9)
+
+
 class _Ingestion:
-    """One ingestion call: counters, the within-call state, and the per-chunk transaction."""
+    """One ingestion call: counters, the within-call state, and the per-chunk transaction.
+
+    A chunk is a list of parsed events (None for a blank line, a MalformedEvent for a bad one) with their
+    line numbers: a list, or the first line's number when the lines are consecutive.
+    """
 
     def __init__(self, store: "ExperimentStore", experiment_id: str, source: str) -> None:
         self.store = store
@@ -132,7 +146,7 @@ class _Ingestion:
         self.samples: list[RejectedLine] = []
         self.seen: set[str] = set()
         # the limit holds within a call, and across calls for buckets that once reached it
-        self.rate: Counter[tuple[str, int]] = Counter({(u, int(m)): n for u, m, n in saturated})
+        self.rate: dict[tuple[str, int], int] = {(u, int(m)): n for u, m, n in saturated}
         self.saturated_before = {(u, int(m)) for u, m, _ in saturated}
         self.rejected_impressions: dict[str, str] = {}
         self.clicked: set[str] = set()
@@ -140,6 +154,7 @@ class _Ingestion:
         self.started = utcnow()
         p = self.engine.dialect.paramstyle
         self.ph = "?" if p == "qmark" else "%s"
+        self.sqlite = self.engine.dialect.name == "sqlite"
 
     def reject(self, line: int | None, reason: str, detail: str) -> None:
         self.rejected[reason] += 1
@@ -147,18 +162,48 @@ class _Ingestion:
             self.samples.append(RejectedLine(line, reason, detail))
 
     def run(self, parsed: Iterable[ParsedLine]) -> IngestReport:
+        """Ingest (line number, event) pairs (Python objects, CSV rows)."""
+        def chunks():
+            events: list = []
+            numbers: list = []
+            for number, ev in parsed:
+                events.append(ev)
+                numbers.append(number)
+                if len(events) >= CHUNK:
+                    yield events, numbers
+                    events, numbers = [], []
+            yield events, numbers
+
+        return self._run(chunks())
+
+    def run_jsonl(self, handle) -> IngestReport:
+        """Ingest a JSONL file read as bytes, CHUNK lines at a time (parsed in bulk, see parse_jsonl_lines)."""
+        def chunks():
+            first = 1
+            while True:
+                lines = list(islice(handle, CHUNK))
+                if not lines:
+                    break
+                yield parse_jsonl_lines(lines), first
+                first += len(lines)
+
+        return self._run(chunks())
+
+    def _run(self, chunks) -> IngestReport:
         # Millions of short-lived tuples would trigger the cyclic GC over and over, rescanning the
         # call's id sets each time (a third of the ingestion time); nothing built here forms cycles.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            chunk: list[ParsedLine] = []
-            for item in parsed:
-                chunk.append(item)
-                if len(chunk) >= CHUNK:
-                    self._chunk(chunk)
-                    chunk = []
-            self._chunk(chunk, final=True)
+            held = None
+            for chunk in chunks:
+                if held is not None:
+                    self._chunk(*held)
+                held = chunk
+            if held is not None:
+                self._chunk(*held, final=True)
+            else:
+                self._chunk([], 1, final=True)
         finally:
             if was_enabled:
                 gc.enable()
@@ -170,88 +215,109 @@ class _Ingestion:
     def _existing(self, conn, column: str, ids: list[str]) -> set[str]:
         """Which of `ids` are already stored (plain driver SQL: compiling 50k-value IN lists costs more than the lookup)."""
         found: set[str] = set()
-        for i in range(0, len(ids), _IN_CHUNK):
-            part = ids[i : i + _IN_CHUNK]
+        step = _IN_CHUNK_SQLITE if self.sqlite else _IN_CHUNK
+        for i in range(0, len(ids), step):
+            part = ids[i : i + step]
             sql = f"SELECT {column} FROM exp_events WHERE experiment_id = ? AND {column} IN ({', '.join('?' * len(part))})"
             found.update(r[0] for r in conn.exec_driver_sql(self._sql(sql), (self.experiment_id, *part)))
         return found
 
-    def _chunk(self, chunk: list[ParsedLine], final: bool = False) -> None:
-        exp = self.experiment_id
-        fresh: list[tuple[int | None, Event]] = []
-        for line, ev in chunk:
-            self.lines += 1
-            if isinstance(ev, MalformedEvent):
-                self.reject(line, MALFORMED, f"line {line}: {ev}")
-            elif ev.experiment != exp:
-                self.reject(line, UNKNOWN_EXPERIMENT, f"line {line}: experiment {ev.experiment!r} is not {exp!r}")
-            elif ev.creative not in self.arm_ids:
-                self.reject(line, UNKNOWN_CREATIVE, f"line {line}: creative {ev.creative!r} is not an arm of {exp}")
-            elif ev.event_id in self.seen:
+    def _chunk(self, events: list, lines: list | int, final: bool = False) -> None:
+        exp, arm_ids, seen = self.experiment_id, self.arm_ids, self.seen
+        first = lines if type(lines) is int else None
+        fresh: list[Event] = []
+        fresh_at: list[int] = []
+        blank = 0
+        i = -1
+        for ev in events:
+            i += 1
+            if not (ev.__class__ is Event and ev[_EXP] == exp and ev[_CREATIVE] in arm_ids):
+                if ev is None:
+                    blank += 1
+                    continue
+                line = first + i if first is not None else lines[i]
+                if isinstance(ev, MalformedEvent):
+                    self.reject(line, MALFORMED, f"line {line}: {ev}")
+                    continue
+                if ev.experiment != exp:
+                    self.reject(line, UNKNOWN_EXPERIMENT, f"line {line}: experiment {ev.experiment!r} is not {exp!r}")
+                    continue
+                if ev.creative not in arm_ids:
+                    self.reject(line, UNKNOWN_CREATIVE, f"line {line}: creative {ev.creative!r} is not an arm of {exp}")
+                    continue
+            eid = ev[_EID]
+            if eid in seen:
                 self.duplicates += 1
             else:
-                self.seen.add(ev.event_id)
-                fresh.append((line, ev))
+                seen.add(eid)
+                fresh.append(ev)
+                fresh_at.append(i)
+        self.lines += len(events) - blank
         if not fresh and not self.pending:
             return
+
+        def line_of(k: int) -> int | None:
+            return first + fresh_at[k] if first is not None else lines[fresh_at[k]]
+
         with self.engine.begin() as conn:
             # first statement writes: takes the SQLite write lock / the PostgreSQL row lock (see module doc)
             conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == exp).values(ingest_seq=t.experiments.c.ingest_seq + 1))
+            if self.sqlite:
+                # a chunk rewrites pages all over the event and per-user tables: keep them in memory until the commit
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
             round_no = conn.execute(select(t.experiments.c.current_round).where(t.experiments.c.experiment_id == exp)).scalar_one()
-            known = self._existing(conn, "event_id", [ev.event_id for _, ev in fresh]) if fresh else set()
-            impressions: dict[str, tuple[int, str, str]] = {}
+            known = self._existing(conn, "event_id", [ev[_EID] for ev in fresh]) if fresh else set()
+            impressions: dict[str, tuple] = {}
             clicks: list[tuple[int | None, Event]] = []
             rows: list[tuple] = []
             features: dict[str, Mapping] = {}
-            arm_delta: dict[str, list[int]] = {}
-            user_delta: dict[tuple[str, str], list[int]] = {}
             rate, limit = self.rate, self.rate_limit
+            rate_get = rate.get
             full: set[tuple[str, int]] = set()
-            for line, ev in fresh:
-                if ev.event_id in known:
+            k = -1
+            for ev in fresh:
+                k += 1
+                eid = ev[_EID]
+                if known and eid in known:
                     self.duplicates += 1
                     continue
-                bucket = (ev.user, ev.ts_ms // 60_000)
-                seen_in_bucket = rate[bucket] = rate[bucket] + 1
-                if seen_in_bucket == limit:
-                    full.add(bucket)
-                if seen_in_bucket > limit:
-                    self.reject(line, BOT_BURST, f"line {line}: user {ev.user!r} sent more than {limit} events in one minute")
-                    if ev.kind == IMPRESSION:
-                        self.rejected_impressions[ev.event_id] = BOT_BURST
+                bucket = (ev[_USER], ev[_TS] // 60_000)
+                n = rate[bucket] = rate_get(bucket, 0) + 1
+                if n >= limit:
+                    if n == limit:
+                        full.add(bucket)
+                    else:
+                        line = line_of(k)
+                        self.reject(line, BOT_BURST, f"line {line}: user {ev.user!r} sent more than {limit} events in one minute")
+                        if ev[_KIND] == IMPRESSION:
+                            self.rejected_impressions[eid] = BOT_BURST
+                        continue
+                if ev[_KIND] == CLICK:
+                    clicks.append((line_of(k), ev))
                     continue
-                if ev.kind == CLICK:
-                    clicks.append((line, ev))
-                    continue
-                impressions[ev.event_id] = (ev.ts_ms, ev.creative, ev.user)
-                rows.append((exp, ev.event_id, IMPRESSION, ev.ts_ms, ev.creative, ev.user, ev.size, None, round_no))
-                a = arm_delta.get(ev.creative)
-                if a is None:
-                    arm_delta[ev.creative] = [1, 0]
-                else:
-                    a[0] += 1
-                key = (ev.user, ev.creative)
-                u = user_delta.get(key)
-                if u is None:
-                    user_delta[key] = [1, 0]
-                else:
-                    u[0] += 1
-                if ev.user_features:
-                    features[ev.user] = ev.user_features
+                impressions[eid] = ev
+                rows.append((exp, eid, IMPRESSION, ev[_TS], ev[_CREATIVE], ev[_USER], ev[_SIZE], None, round_no))
+                if ev[_FEATURES]:
+                    features[ev[_USER]] = ev[_FEATURES]
             n_impressions = len(rows)
+            # impressions per creative and per (user, creative), counted in C
+            arm_delta = Counter(map(_get_creative, rows))
+            user_delta = Counter(map(_get_user_creative, rows))
+            arm_clicks: Counter[str] = Counter()
+            user_clicks: Counter[tuple[str, str]] = Counter()
             clicks.extend((p.line, p.event) for p in self.pending)
             self.pending = []
             if clicks:
                 missing = [ev.impression_id for _, ev in clicks if ev.impression_id not in impressions]
-                stored: dict[str, tuple[int, str, str]] = {}
                 for i in range(0, len(missing), _IN_CHUNK):
                     part = missing[i : i + _IN_CHUNK]
                     q = select(t.events.c.event_id, t.events.c.ts_ms, t.events.c.creative_id, t.events.c.user_id).where(
                         t.events.c.experiment_id == exp, t.events.c.kind == IMPRESSION, t.events.c.event_id.in_(part))
-                    stored.update((r[0], (r[1], r[2], r[3])) for r in conn.execute(q))
+                    # laid out as an Event: ts, creative and user at their positions
+                    impressions.update((r[0], (r[0], IMPRESSION, r[1], exp, r[2], r[3])) for r in conn.execute(q))
                 already = self._existing(conn, "impression_id", [ev.impression_id for _, ev in clicks])
                 for line, ev in clicks:
-                    imp = impressions.get(ev.impression_id) or stored.get(ev.impression_id)
+                    imp = impressions.get(ev.impression_id)
                     if imp is None:
                         reason = self.rejected_impressions.get(ev.impression_id)
                         if reason is not None:
@@ -261,7 +327,7 @@ class _Ingestion:
                         else:
                             self.pending.append(_Pending(line, ev))
                         continue
-                    ts, creative, user = imp
+                    ts, creative, user = imp[_TS], imp[_CREATIVE], imp[_USER]
                     if creative != ev.creative or user != ev.user:
                         self.reject(line, CLICK_MISMATCH, f"line {line}: click on {ev.creative!r} by {ev.user!r} but impression {ev.impression_id!r} was {creative!r} for {user!r}")
                     elif not 0 <= ev.ts_ms - ts <= self.window_ms:
@@ -271,10 +337,10 @@ class _Ingestion:
                     else:
                         self.clicked.add(ev.impression_id)
                         rows.append((exp, ev.event_id, CLICK, ev.ts_ms, creative, user, ev.size, ev.impression_id, round_no))
-                        arm_delta.setdefault(creative, [0, 0])[1] += 1
-                        user_delta.setdefault((user, creative), [0, 0])[1] += 1
+                        arm_clicks[creative] += 1
+                        user_clicks[(user, creative)] += 1
             if rows:
-                self._write(conn, round_no, rows, arm_delta, user_delta, features)
+                self._write(conn, round_no, rows, arm_delta, arm_clicks, user_delta, user_clicks, features)
             full -= self.saturated_before
             if full:
                 conn.execute(insert(t.rate_limited), [{"experiment_id": exp, "user_id": u, "minute": m, "events": limit} for u, m in full])
@@ -283,23 +349,30 @@ class _Ingestion:
             self.impressions += n_impressions
             self.clicks += len(rows) - n_impressions
 
-    def _write(self, conn, round_no, rows, arm_delta, user_delta, features) -> None:
+    def _write(self, conn, round_no, rows, arm_delta, arm_clicks, user_delta, user_clicks, features) -> None:
         exp = self.experiment_id
         # key order turns random B-tree inserts into mostly sequential ones (about 1.7x faster on SQLite)
-        rows.sort(key=lambda r: r[1])
+        rows.sort(key=_get_event_id)
         conn.exec_driver_sql(self._sql(
             "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), rows)
+        arm_keys = arm_delta.keys() | arm_clicks.keys() if arm_clicks else arm_delta.keys()
         conn.exec_driver_sql(self._sql(
             "INSERT INTO exp_arm_stats (experiment_id, round_no, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (experiment_id, round_no, creative_id) DO UPDATE SET "
             "impressions = exp_arm_stats.impressions + excluded.impressions, clicks = exp_arm_stats.clicks + excluded.clicks"),
-            [(exp, round_no, c, v[0], v[1]) for c, v in arm_delta.items()])
+            [(exp, round_no, c, arm_delta.get(c, 0), arm_clicks.get(c, 0)) for c in sorted(arm_keys)])
+        if user_clicks:
+            user_rows = [(exp, u, c, n, 0) for (u, c), n in user_delta.items() if (u, c) not in user_clicks]
+            user_rows += [(exp, u, c, user_delta.get((u, c), 0), n) for (u, c), n in user_clicks.items()]
+        else:
+            user_rows = [(exp, u, c, n, 0) for (u, c), n in user_delta.items()]
+        user_rows.sort(key=_get_user_creative_row)
         conn.exec_driver_sql(self._sql(
             "INSERT INTO exp_user_stats (experiment_id, user_id, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (experiment_id, user_id, creative_id) DO UPDATE SET "
             "impressions = exp_user_stats.impressions + excluded.impressions, clicks = exp_user_stats.clicks + excluded.clicks"),
-            sorted((exp, u, c, v[0], v[1]) for (u, c), v in user_delta.items()))
+            user_rows)
         if features:
             from sqlalchemy.dialects import postgresql, sqlite
 
@@ -329,6 +402,12 @@ class _Ingestion:
                 accepted=report.accepted, duplicates=report.duplicates, rejected=report.rejected,
                 started_at=self.started, finished_at=utcnow()))
         return report
+
+
+_get_event_id = itemgetter(1)
+_get_creative = itemgetter(4)
+_get_user_creative = itemgetter(5, 4)
+_get_user_creative_row = itemgetter(1, 2)
 
 
 class ExperimentStore:
@@ -441,9 +520,9 @@ class ExperimentStore:
     def ingest_file(self, experiment_id: str, path: str | Path) -> IngestReport:
         """Ingest a JSONL/CSV file; malformed lines are rejected with their line number, the rest stored."""
         ingestion = _Ingestion(self, experiment_id, str(path))
-        parsed, handle = open_event_file(path)
+        jsonl, source, handle = open_event_source(path)
         try:
-            return ingestion.run(parsed)
+            return ingestion.run_jsonl(source) if jsonl else ingestion.run(source)
         finally:
             if handle is not None:
                 handle.close()
