@@ -14,7 +14,7 @@ import gc
 import json
 import uuid
 from collections import Counter
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -53,6 +53,7 @@ SAMPLE_LIMIT = 20
 _IN_CHUNK = 2_000
 _IN_CHUNK_SQLITE = 2_000
 _SQLITE_CACHE_KIB = 131_072
+_VALUES_ROWS = 100
 
 
 def utcnow() -> datetime:
@@ -353,9 +354,8 @@ class _Ingestion:
         exp = self.experiment_id
         # key order turns random B-tree inserts into mostly sequential ones (about 1.7x faster on SQLite)
         rows.sort(key=_get_event_id)
-        conn.exec_driver_sql(self._sql(
-            "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), rows)
+        self._insert(conn, "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) VALUES ",
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?)", "", rows)
         arm_keys = arm_delta.keys() | arm_clicks.keys() if arm_clicks else arm_delta.keys()
         conn.exec_driver_sql(self._sql(
             "INSERT INTO exp_arm_stats (experiment_id, round_no, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
@@ -368,11 +368,10 @@ class _Ingestion:
         else:
             user_rows = [(exp, u, c, n, 0) for (u, c), n in user_delta.items()]
         user_rows.sort(key=_get_user_creative_row)
-        conn.exec_driver_sql(self._sql(
-            "INSERT INTO exp_user_stats (experiment_id, user_id, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (experiment_id, user_id, creative_id) DO UPDATE SET "
-            "impressions = exp_user_stats.impressions + excluded.impressions, clicks = exp_user_stats.clicks + excluded.clicks"),
-            user_rows)
+        self._insert(conn, "INSERT INTO exp_user_stats (experiment_id, user_id, creative_id, impressions, clicks) VALUES ", "(?, ?, ?, ?, ?)",
+                     " ON CONFLICT (experiment_id, user_id, creative_id) DO UPDATE SET "
+                     "impressions = exp_user_stats.impressions + excluded.impressions, clicks = exp_user_stats.clicks + excluded.clicks",
+                     user_rows)
         if features:
             from sqlalchemy.dialects import postgresql, sqlite
 
@@ -380,6 +379,25 @@ class _Ingestion:
             stmt = dialect_insert(t.users)
             stmt = stmt.on_conflict_do_update(index_elements=["experiment_id", "user_id"], set_={"features": stmt.excluded.features})
             conn.execute(stmt, [{"experiment_id": exp, "user_id": u, "features": dict(f)} for u, f in features.items()])
+
+    def _insert(self, conn, head: str, values: str, tail: str, rows: list[tuple]) -> None:
+        """INSERT `rows`; on SQLite _VALUES_ROWS rows per statement on the transaction's own DBAPI connection
+        (a third cheaper than one statement per row; keys within a statement are distinct, as in every batch here)."""
+        if not self.sqlite:
+            conn.exec_driver_sql(self._sql(head + values + tail), rows)
+            return
+        step = _VALUES_ROWS
+        full = len(rows) - len(rows) % step
+        if full:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                execute, sql = cursor.execute, head + ", ".join([values] * step) + tail
+                for i in range(0, full, step):
+                    execute(sql, [*chain.from_iterable(rows[i : i + step])])
+            finally:
+                cursor.close()
+        if full < len(rows):
+            conn.exec_driver_sql(head + values + tail, rows[full:])
 
     def _finish(self) -> IngestReport:
         for p in self.pending:  # only reached if the final chunk was empty of fresh events
