@@ -38,6 +38,21 @@ BADGE_RED = (214, 40, 57)
 ENCODE_OPTIONS = {"jpeg": {"quality": 85}, "png": {"compress_level": 1}, "webp": {"quality": 80, "method": 2}}
 
 
+_TEXT, _BADGE, _LOGO = 0, 1, 2  # kinds of drawing step in a _Plan
+_PIXELS_CACHED = 400_000  # bases up to this many pixels keep a numpy copy for the text-colour analysis
+
+
+class _Plan:
+    """What drawing a solved layout needs that does not depend on the banner's elements: the base
+    layers, one step per text block, badge and logo with its boxes, and the layout-only attributes."""
+
+    __slots__ = ("layout", "layers", "ops", "static", "has_background", "base_keys")
+
+    def __init__(self, layout: SolvedLayout):
+        self.layout = layout
+        self.base_keys: dict[tuple, tuple] = {}  # (accent, background, product, model) -> (base key, fill)
+
+
 class _LRU:
     """A small LRU cache bounded by an estimate of the bytes it holds."""
 
@@ -151,11 +166,23 @@ class Renderer:
         self.palettes: dict[tuple, tuple] = {}
         self.roles: dict[tuple, tuple] = {}
         self.families: dict[tuple, str] = {}
+        self.parsed: dict[tuple, tuple] = {}
+        self.plans: dict[int, _Plan] = {}
+        self.base_ids: dict[tuple, int] = {}
+        self.base_arrays = _LRU(budget // 8)
+        self.cand_keys: dict[int, tuple] = {}
+        self.badge_colours: dict[tuple, tuple] = {}
+        self.element_attrs: dict[tuple, tuple] = {}
+        self.attr_families: dict[tuple, tuple] = {}
+        self.images: dict[str, ImageContent] = {}
+        self.texts: dict[tuple, tuple] = {}
+        self.template_roles: dict[str, tuple] = {}
 
     def reset(self) -> None:
-        for cache in (self.fonts, self.widths, self.sources, self.layouts, self.colours, self.scores, self.geometry, self.fits, self.contents, self.slots, self.palettes, self.roles, self.families):
+        for cache in (self.fonts, self.widths, self.sources, self.layouts, self.colours, self.scores, self.geometry, self.fits, self.contents, self.slots, self.palettes, self.roles, self.families,
+                      self.parsed, self.plans, self.base_ids, self.cand_keys, self.badge_colours, self.element_attrs, self.attr_families, self.images, self.texts, self.template_roles):
             cache.clear()
-        for lru in (self.resized, self.bases, self.blocks):
+        for lru in (self.resized, self.bases, self.blocks, self.base_arrays):
             lru.clear()
 
     # ---- fonts and sources
@@ -224,20 +251,41 @@ class Renderer:
 
     # ---- content and layout
     def content(self, template: LayoutTemplate, spec: CreativeSpec) -> tuple[Content, str]:
+        content, language, _ = self._content_keyed(template, spec)
+        return content, language
+
+    def _content_keyed(self, template: LayoutTemplate, spec: CreativeSpec) -> tuple[Content, str, tuple]:
+        """content() and its layout-cache key (the sorted items), built once per element combination."""
         key = (spec.template, spec.product, spec.offer, spec.model, spec.logo, spec.background, spec.title)
         hit = self.contents.get(key)
         if hit is None:
-            hit = self.contents[key] = self._content(template, spec)
+            content, language = self._content(template, spec)
+            hit = self.contents[key] = (content, language, tuple(sorted(content.items())))
         return hit
 
     def _content(self, template: LayoutTemplate, spec: CreativeSpec) -> tuple[Content, str]:
-        offer = self.pack.offers.get(spec.offer) if spec.offer else None
+        roles = self.template_roles.get(template.name)
+        if roles is None:
+            roles = self.template_roles[template.name] = tuple(r for r in ("product", "model", "logo", "background") if template.uses(r))
         content: dict[str, Any] = {}
-        for role in ("product", "model", "logo", "background"):
+        for role in roles:
             code = getattr(spec, role)
-            if code and template.uses(role):
-                src = self.source(code)
-                content[role] = ImageContent(src.width / src.height)
+            if code:
+                image = self.images.get(code)
+                if image is None:
+                    src = self.source(code)
+                    image = self.images[code] = ImageContent(src.width / src.height)
+                content[role] = image
+        key = (spec.product, spec.offer, spec.title)
+        texts = self.texts.get(key)
+        if texts is None:
+            texts = self.texts[key] = self._text_content(spec)
+        content.update(texts[0])
+        return content, texts[1]
+
+    def _text_content(self, spec: CreativeSpec) -> tuple[dict[str, TextContent], str]:
+        offer = self.pack.offers.get(spec.offer) if spec.offer else None
+        content: dict[str, TextContent] = {}
         product = self.element(spec.product)
         if spec.title:
             title = self.element(spec.title).text or ""
@@ -255,8 +303,9 @@ class Renderer:
         content["cta"] = TextContent(CTA_TEXT.get(language, CTA_TEXT["en"]))
         return content, language
 
-    def layout(self, template: LayoutTemplate, size: Size, content: Content) -> SolvedLayout:
-        key = (template.name, size, tuple(sorted(content.items())))
+    def layout(self, template: LayoutTemplate, size: Size, content: Content, items: tuple | None = None) -> SolvedLayout:
+        """solve(), memoised per template, size and content (`items`: the content's sorted items, if known)."""
+        key = (template.name, size, items if items is not None else tuple(sorted(content.items())))
         hit = self.layouts.get(key)
         if hit is None:
             try:
@@ -308,6 +357,10 @@ class Renderer:
         base = self.bases.get(key)
         if base is not None:
             return key, base
+        return key, self._draw_base(key, fill)
+
+    def _draw_base(self, key: tuple, fill) -> Image.Image:
+        size, layers = key
         base = Image.new("RGB", (size.width, size.height), fill)
         for layer in layers:
             if layer[0] == "fill":
@@ -331,7 +384,7 @@ class Renderer:
                 image = self.fitted(code, r - l, b - t, crop)
                 base.paste(image, (l, t), image)
         self.bases.put(key, base, _nbytes(base))
-        return key, base
+        return base
 
     def _text_colour(self, base_key, base: Image.Image, p: PlacedSlot, candidates, required: float) -> col.TextColour:
         key = (base_key, p.name, p.text_box.ltrb(), tuple(candidates), required, p.slot.scrim)
@@ -365,7 +418,12 @@ class Renderer:
 
     def _shape_block(self, p: PlacedSlot, fill, radius_kind: str) -> Image.Image:
         l, t, r, b = p.content_box.ltrb()
-        w, h = max(1, r - l), max(1, b - t)
+        return self._shape_wh(max(1, r - l), max(1, b - t), fill, radius_kind)
+
+    def _shape(self, wh: tuple[int, int], fill, radius_kind: str) -> Image.Image:
+        return self._shape_wh(wh[0], wh[1], fill, radius_kind)
+
+    def _shape_wh(self, w: int, h: int, fill, radius_kind: str) -> Image.Image:
         key = ("shape", radius_kind, w, h, fill)
         block = self.blocks.get(key)
         if block is None:
@@ -387,50 +445,53 @@ class Renderer:
     def render(self, spec: CreativeSpec) -> Rendered:
         if not self.caching:
             self.reset()
-        template = get_template(spec.template)
-        size = parse_size(spec.size)
+        ts = self.parsed.get((spec.template, spec.size))
+        if ts is None:
+            ts = (get_template(spec.template), parse_size(spec.size))
+            if self.caching:
+                self.parsed[(spec.template, spec.size)] = ts
+        template, size = ts
         try:
-            content, language = self.content(template, spec)
-            layout = self.layout(template, size, content)
+            content, language, items = self._content_keyed(template, spec)
+            layout = self.layout(template, size, content, items)
         except LayoutError as exc:
             return Rendered(spec, None, None, None, [], {}, [str(exc)])
         _, accent, candidates = self._palette(spec)
-        base_key, base = self._base(template, layout, spec, accent)
+        plan = self._plan(template, layout)
+        base_key, base_id, base = self._base_for(plan, template, layout, spec, accent)
         canvas = base.copy()
+        paste = canvas.im.paste  # what Image.paste ends in for an RGB canvas and RGBA blocks
         readability: list[Readability] = []
         scrims = False
-        for p in layout.slots:
-            if p.kind in ("title", "subtitle"):
-                required = col.required_contrast(p.text.size, p.text.font.weight == "bold")
-                choice = self._text_colour(base_key, base, p, candidates, required)
+        cand = self._candidates_key(candidates)
+        for op in plan.ops:
+            kind = op[0]
+            if kind == _TEXT:
+                _, p, ltrb, required, scrim_mode, scrim_ltrb, scrim_wh = op
+                choice = self._colour_for(base_id, base, ltrb, cand, candidates, required, scrim_mode, p)
                 if choice.scrim is not None:
                     scrims = True
-                    box = p.underlay_box if p.underlay_box else p.text_box
-                    scrim = self._shape_block(PlacedSlot(p.slot, p.role, box, box), choice.scrim, "scrim")
-                    canvas.paste(scrim, box.ltrb()[:2], scrim)
+                    shape = self._shape(scrim_wh, choice.scrim, "scrim")
+                    x, y = scrim_ltrb[0], scrim_ltrb[1]
+                    paste(shape.im, (x, y, x + shape.width, y + shape.height), shape.im)
                 block, pad = self._text_block(p, choice.text)
-                x, y, _, _ = p.text_box.ltrb()
-                canvas.paste(block, (x - pad, y - pad), block)
+                x, y = ltrb[0] - pad, ltrb[1] - pad
+                paste(block.im, (x, y, x + block.width, y + block.height), block.im)
                 readability.append(Readability(p.name, round(choice.contrast, 3), required, round(choice.busyness, 4), choice.scrim is not None))
-            elif p.kind in ("badge", "cta"):
-                fill = accent if p.kind == "cta" or p.role == "price" else BADGE_RED
-                if p.role == "price":
-                    fill = self.role("dark", accent)
-                required = col.required_contrast(p.text.size, p.text.font.weight == "bold")
-                text_colour = max((col.WHITE, col.INK), key=lambda c: col.contrast(c, fill))
-                while col.contrast(text_colour, fill) < required:  # mid-tone brand colour: darken the fill
-                    fill = col.mix(fill, (0, 0, 0), 0.15)
-                    text_colour = col.WHITE
-                shape = self._shape_block(p, fill, p.slot.shape or "rect")
-                canvas.paste(shape, p.content_box.ltrb()[:2], shape)
+            elif kind == _BADGE:
+                _, p, ltrb, required, shape_kind, content_ltrb, content_wh = op
+                fill, text_colour, shown = self._badge_colours(p, accent, required)
+                shape = self._shape(content_wh, fill, shape_kind)
+                x, y = content_ltrb[0], content_ltrb[1]
+                paste(shape.im, (x, y, x + shape.width, y + shape.height), shape.im)
                 block, pad = self._text_block(p, text_colour)
-                x, y, _, _ = p.text_box.ltrb()
-                canvas.paste(block, (x - pad, y - pad), block)
-                readability.append(Readability(p.name, round(col.contrast(text_colour, fill), 3), required, 0.0, True))
-            elif p.kind == "logo":
-                l, t, r, b = p.content_box.ltrb()
+                x, y = ltrb[0] - pad, ltrb[1] - pad
+                paste(block.im, (x, y, x + block.width, y + block.height), block.im)
+                readability.append(Readability(p.name, shown, required, 0.0, True))
+            else:  # logo
+                l, t, r, b = op[1]
                 image = self.fitted(spec.logo, r - l, b - t)
-                canvas.paste(image, (l, t), image)
+                paste(image.im, (l, t, l + image.width, t + image.height), image.im)
         score_key = (id(layout), tuple(readability))
         scored = self.scores.get(score_key)
         if scored is None:
@@ -438,11 +499,179 @@ class Renderer:
             if geometry is None:
                 geometry = self.geometry[id(layout)] = score_geometry(layout, template.may_overlap)
             scored = evaluate(layout, readability, template.may_overlap, geometry)
-            self.scores[score_key] = scored
-        metrics, violations = scored
-        hard = [v.message for v in violations if v.hard]
-        attributes = self.attributes(template, layout, spec, content, language, accent, scrims)
-        return Rendered(spec, None if hard else canvas, layout, metrics, violations, attributes, hard)
+            self.scores[score_key] = scored + ([v.message for v in scored[1] if v.hard],)
+            scored = self.scores[score_key]
+        metrics, violations, hard = scored
+        attributes = self._attributes(plan, template, layout, spec, language, accent, scrims)
+        return Rendered(spec, None if hard else canvas, layout, metrics, violations, attributes, list(hard))
+
+    # ---- per-layout plans: everything about a solved layout that does not depend on the banner's elements
+    def _plan(self, template: LayoutTemplate, layout: SolvedLayout) -> "_Plan":
+        hit = self.plans.get(id(layout))
+        if hit is not None and hit.layout is layout:
+            return hit
+        plan = _Plan(layout)
+        layers: list[tuple] = []
+        ops: list[tuple] = []
+        for p in layout.slots:
+            if p.kind == "background":
+                layers.append(("background", p.crop))
+            elif p.kind == "decoration":
+                layers.append(("deco", p.slot.shape, p.content_box.ltrb(), p.slot.colour, p.slot.opacity))
+            elif p.kind in ("product", "model"):
+                layers.append(("image", p.kind, p.role, p.content_box.ltrb(), p.crop))
+            if p.kind in ("title", "subtitle"):
+                required = col.required_contrast(p.text.size, p.text.font.weight == "bold")
+                box = p.underlay_box if p.underlay_box else p.text_box
+                l, t, r, b = box.ltrb()
+                ops.append((_TEXT, p, p.text_box.ltrb(), required, p.slot.scrim, (l, t, r, b), (max(1, r - l), max(1, b - t))))
+            elif p.kind in ("badge", "cta"):
+                required = col.required_contrast(p.text.size, p.text.font.weight == "bold")
+                l, t, r, b = p.content_box.ltrb()
+                ops.append((_BADGE, p, p.text_box.ltrb(), required, p.slot.shape or "rect", (l, t, r, b), (max(1, r - l), max(1, b - t))))
+            elif p.kind == "logo":
+                ops.append((_LOGO, p.content_box.ltrb()))
+        plan.layers = tuple(layers)
+        plan.ops = tuple(ops)
+        placed = {p.name for p in layout.slots}
+        logo = next((p for p in layout.slots if p.kind == "logo"), None)
+        badges = [p.role for p in layout.slots if p.kind == "badge"]
+        title_slot = next((p for p in layout.slots if p.kind == "title"), None)
+        plan.has_background = "background" in placed
+        plan.static = (
+            template.name,
+            layout.size.name,
+            aspect_class(layout.size),
+            layout.variant,
+            any(p.kind == "model" for p in layout.slots),
+            "price" in badges,
+            "discount" in badges,
+            any(p.kind == "cta" for p in layout.slots),
+            any(p.kind == "subtitle" for p in layout.slots),
+            logo_position(logo.content_box if logo else None, layout.size),
+            title_slot.text.size if title_slot else None,
+            len(title_slot.text.lines) if title_slot else None,
+            ",".join(n.split(" ")[0] for n in layout.notes),
+        )
+        self.plans[id(layout)] = plan
+        return plan
+
+    def _base_for(self, plan: "_Plan", template: LayoutTemplate, layout: SolvedLayout, spec: CreativeSpec, accent) -> tuple[tuple, int, Image.Image]:
+        """The banner's base image, its cache key and a small id for that key (cached per layout and elements)."""
+        ref_key = (accent, spec.background, spec.product, spec.model)
+        key = plan.base_keys.get(ref_key)
+        if key is None:
+            fill = self.role(template.background, accent)
+            layers: list[tuple] = []
+            for layer in plan.layers:
+                if layer[0] == "background":
+                    layers.append(("bg", spec.background, layer[1]) if spec.background else ("fill", fill))
+                elif layer[0] == "deco":
+                    _, shape, ltrb, colour, opacity = layer
+                    layers.append(("deco", shape, ltrb, self.role(colour, accent), opacity))
+                else:
+                    _, kind, role, ltrb, crop = layer
+                    layers.append((kind, getattr(spec, role), ltrb, crop))
+            key = plan.base_keys[ref_key] = ((layout.size, tuple(layers)), fill)
+        base_key, fill = key
+        base_id = self.base_ids.get(base_key)
+        if base_id is None:
+            base_id = self.base_ids[base_key] = len(self.base_ids)
+        base = self.bases.get(base_key)
+        if base is None:
+            base = self._draw_base(base_key, fill)
+        return base_key, base_id, base
+
+    def _candidates_key(self, candidates) -> tuple:
+        key = self.cand_keys.get(id(candidates))
+        if key is None or key[0] is not candidates:
+            key = self.cand_keys[id(candidates)] = (candidates, tuple(candidates))
+        return key[1]
+
+    def _colour_for(self, base_id: int, base: Image.Image, ltrb, cand: tuple, candidates, required: float, scrim: str, p: PlacedSlot) -> col.TextColour:
+        key = (base_id, ltrb, cand, required, scrim)
+        choice = self.colours.get(key)
+        if choice is None:
+            l, t, r, b = ltrb
+            if 0 <= l < r <= base.width and 0 <= t < b <= base.height and base.width * base.height <= _PIXELS_CACHED:
+                pixels = self._base_pixels(base_id, base)[t:b, l:r]
+            else:  # crop pads outside the canvas; keep its exact pixels
+                pixels = np.asarray(base.crop(ltrb))
+            choice = col.choose_text_colour(pixels, candidates, required, scrim=scrim)
+            self.colours[key] = choice
+        return choice
+
+    def _base_pixels(self, base_id: int, base: Image.Image) -> np.ndarray:
+        pixels = self.base_arrays.get(base_id)
+        if pixels is None:
+            pixels = np.asarray(base)
+            self.base_arrays.put(base_id, pixels, pixels.nbytes)
+        return pixels
+
+    def _badge_colours(self, p: PlacedSlot, accent, required: float) -> tuple:
+        key = (p.kind, p.role, accent, required)
+        hit = self.badge_colours.get(key)
+        if hit is None:
+            fill = accent if p.kind == "cta" or p.role == "price" else BADGE_RED
+            if p.role == "price":
+                fill = self.role("dark", accent)
+            text_colour = max((col.WHITE, col.INK), key=lambda c: col.contrast(c, fill))
+            while col.contrast(text_colour, fill) < required:  # mid-tone brand colour: darken the fill
+                fill = col.mix(fill, (0, 0, 0), 0.15)
+                text_colour = col.WHITE
+            hit = self.badge_colours[key] = (fill, text_colour, round(col.contrast(text_colour, fill), 3))
+        return hit
+
+    def _attributes(self, plan: "_Plan", template, layout: SolvedLayout, spec: CreativeSpec, language, accent, scrims) -> dict[str, Any]:
+        """`attributes`, from the plan's layout-only values and cached per-element values; same dict."""
+        key = (spec.title, spec.offer, spec.product)
+        elems = self.element_attrs.get(key)
+        if elems is None:
+            offer = self.pack.offers.get(spec.offer) if spec.offer else None
+            title = self.element(spec.title) if spec.title else None
+            elems = self.element_attrs[key] = (
+                "element" if title else "catalog",
+                (title.attributes.get("style") if title else None) or "catalog_name",
+                (offer.brand if offer else None) or self.element(spec.product).brand,
+                offer.category if offer else None,
+                offer.discount_pct if offer else None,
+            )
+        image_bg = bool(spec.background) and plan.has_background
+        fkey = (image_bg, spec.background if image_bg else None, template.background, accent)
+        families = self.attr_families.get(fkey)
+        if families is None:
+            if image_bg:
+                bg = self.element(spec.background).palette
+                dominant = col.parse_hex(bg[0]) if bg else accent
+            else:
+                dominant = self.role(template.background, accent)
+            families = self.attr_families[fkey] = (self.family(dominant), self.family(accent))
+        st = plan.static
+        return {
+            "template": st[0],
+            "size": st[1],
+            "aspect_class": st[2],
+            "layout_variant": st[3],
+            "title_source": elems[0],
+            "title_style": elems[1],
+            "language": language,
+            "background_kind": "image" if image_bg else "colour",
+            "colour_family": families[0],
+            "accent_family": families[1],
+            "has_model": st[4],
+            "has_price_badge": st[5],
+            "has_discount_badge": st[6],
+            "has_cta": st[7],
+            "has_subtitle": st[8],
+            "has_scrim": scrims,
+            "logo_position": st[9],
+            "title_px": st[10],
+            "title_lines": st[11],
+            "brand": elems[2],
+            "category": elems[3],
+            "discount_pct": elems[4],
+            "dropped_slots": st[12],
+        }
 
     def attributes(self, template, layout: SolvedLayout, spec: CreativeSpec, content, language, accent, scrims) -> dict[str, Any]:
         """What experiments learn from: the design choices of this creative, as plain values."""
