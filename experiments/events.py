@@ -211,7 +211,7 @@ def parse_jsonl_lines(lines: list[bytes | str]) -> list[Event | MalformedEvent |
     Same results as parse_jsonl, without a generator step and a (number, event) pair per line:
     the line number of item k is the batch's first line number + k.
     """
-    loads, types, cache, new = _loads, _TYPES, _TS_CACHE, Event._make
+    loads, cache, new, cls = _loads, _TS_CACHE, tuple.__new__, Event
     out: list[Event | MalformedEvent | None] = []
     append = out.append
     for line in lines:
@@ -220,16 +220,18 @@ def parse_jsonl_lines(lines: list[bytes | str]) -> list[Event | MalformedEvent |
         except ValueError as exc:
             append(MalformedEvent(f"not JSON ({getattr(exc, 'msg', exc)})") if line.strip() else None)
             continue
-        if type(raw) is dict:  # inlined fast path of event_from_mapping for a well-formed impression
-            get = raw.get
-            eid, exp, cre, user, ts = get("event_id"), get("experiment"), get("creative"), get("user"), get("ts")
-            if (types.get(get("type")) is IMPRESSION and type(eid) is str and type(exp) is str and type(cre) is str
-                    and type(user) is str and eid and exp and cre and user and get("user_features") is None):
-                ms = cache.get(ts) if type(ts) is str else None
-                if ms is not None:
-                    size = get("size")
-                    append(new((eid, IMPRESSION, ms, exp, cre, user, size if type(size) is str and size else None, None, None)))
+        # inlined fast path of event_from_mapping for a well-formed impression whose ts was seen before;
+        # anything else (a missing key, a non-object, an unseen ts) takes the checked path below
+        try:
+            if raw["type"] == "impression" and "user_features" not in raw:
+                eid, exp, cre, user, ms = raw["event_id"], raw["experiment"], raw["creative"], raw["user"], cache[raw["ts"]]
+                if (type(eid) is str and type(exp) is str and type(cre) is str and type(user) is str
+                        and eid and exp and cre and user):
+                    size = raw.get("size")
+                    append(new(cls, (eid, IMPRESSION, ms, exp, cre, user, size if type(size) is str and size else None, None, None)))
                     continue
+        except (KeyError, TypeError):
+            pass
         try:
             append(event_from_mapping(raw))
         except MalformedEvent as exc:

@@ -48,7 +48,7 @@ from experiments.events import (
 from experiments.model import ArmSnapshot, CreativeArm, ExperimentConfig, ExperimentStatus, IngestReport, RejectedLine
 from experiments.policies import FixedSplit, make_policy, validate_shares
 
-CHUNK = 50_000
+CHUNK = 200_000
 SAMPLE_LIMIT = 20
 _IN_CHUNK = 2_000
 _IN_CHUNK_SQLITE = 2_000
@@ -205,10 +205,14 @@ class _Ingestion:
                 self._chunk(*held, final=True)
             else:
                 self._chunk([], 1, final=True)
+            held = chunk = None
+            report = self._finish()
         finally:
+            # free the call's state while the GC is off: enabled first, it would traverse a tuple per event once more
+            self.seen = self.rate = self.rejected_impressions = self.clicked = None  # type: ignore[assignment]
             if was_enabled:
                 gc.enable()
-        return self._finish()
+        return report
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.ph)
@@ -367,7 +371,7 @@ class _Ingestion:
             user_rows += [(exp, u, c, user_delta.get((u, c), 0), n) for (u, c), n in user_clicks.items()]
         else:
             user_rows = [(exp, u, c, n, 0) for (u, c), n in user_delta.items()]
-        user_rows.sort(key=_get_user_creative_row)
+        user_rows.sort(key=_get_user)  # the user alone: 4x cheaper than (user, creative), the same pages
         self._insert(conn, "INSERT INTO exp_user_stats (experiment_id, user_id, creative_id, impressions, clicks) VALUES ", "(?, ?, ?, ?, ?)",
                      " ON CONFLICT (experiment_id, user_id, creative_id) DO UPDATE SET "
                      "impressions = exp_user_stats.impressions + excluded.impressions, clicks = exp_user_stats.clicks + excluded.clicks",
@@ -425,7 +429,7 @@ class _Ingestion:
 _get_event_id = itemgetter(1)
 _get_creative = itemgetter(4)
 _get_user_creative = itemgetter(5, 4)
-_get_user_creative_row = itemgetter(1, 2)
+_get_user = itemgetter(1)
 
 
 class ExperimentStore:
