@@ -123,6 +123,12 @@ def worst_contrast(text_lum: float, background_lums: np.ndarray | tuple[float, f
     return float(min(contrast_ratio(float(text_lum), float(lo)), contrast_ratio(float(text_lum), float(hi))))
 
 
+def _mean32(a: np.ndarray):
+    """a.mean() of a float32 array, as numpy computes it (float32 sum, divided in float32)."""
+    total = np.add.reduce(a, axis=None)
+    return total.dtype.type(total / a.size)
+
+
 def busyness(pixels: np.ndarray) -> float:
     """Mean luminance gradient (0..1) under a text box: PosterLayout's readability term."""
     if pixels.shape[0] < 2 or pixels.shape[1] < 2:
@@ -131,9 +137,9 @@ def busyness(pixels: np.ndarray) -> float:
     step = max(1, int(np.sqrt(h * w / (4 * _SAMPLE_PIXELS))))
     px = pixels[::step, ::step, :3].astype(np.float32)
     lum = (0.2126 / 255) * px[..., 0] + (0.7152 / 255) * px[..., 1] + (0.0722 / 255) * px[..., 2]
-    # lum[1:] - lum[:-1] is exactly np.diff, without its wrapper
-    gy = np.abs(lum[1:] - lum[:-1]).mean() if lum.shape[0] > 1 else 0.0
-    gx = np.abs(lum[:, 1:] - lum[:, :-1]).mean() if lum.shape[1] > 1 else 0.0
+    # lum[1:] - lum[:-1] is exactly np.diff, and _mean32 exactly .mean(), without their wrappers
+    gy = _mean32(np.abs(lum[1:] - lum[:-1])) if lum.shape[0] > 1 else 0.0
+    gx = _mean32(np.abs(lum[:, 1:] - lum[:, :-1])) if lum.shape[1] > 1 else 0.0
     return float(gx + gy) / 2
 
 

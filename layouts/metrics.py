@@ -8,7 +8,7 @@ the WCAG limit, product hidden); everything else is a soft metric or note for th
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from itertools import combinations
 from typing import Sequence
 
@@ -79,7 +79,11 @@ class LayoutMetrics:
     elements: int
 
     def as_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        # asdict() without its deep copy: every field is a number
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in ((f, getattr(self, f)) for f in _METRIC_FIELDS)}
+
+
+_METRIC_FIELDS = tuple(f.name for f in fields(LayoutMetrics))
 
 
 def element_box(p: PlacedSlot) -> Box:
@@ -161,6 +165,19 @@ class GeometryScore:
     violations: tuple[Violation, ...]
 
 
+def _edges(box: Box) -> tuple[float, float, float, float, float]:
+    return (box.x, box.y, box.x + box.w, box.y + box.h, max(0.0, box.w) * max(0.0, box.h))
+
+
+def _inter_area(a: tuple, b: tuple) -> float:
+    """Box.intersection_area on _edges tuples."""
+    left, top = max(a[0], b[0]), max(a[1], b[1])
+    right, bottom = min(a[2], b[2]), min(a[3], b[3])
+    if right <= left or bottom <= top:
+        return 0.0
+    return max(0.0, right - left) * max(0.0, bottom - top)
+
+
 def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -> GeometryScore:
     canvas = layout.canvas
     W, H = layout.size.width, layout.size.height
@@ -179,18 +196,26 @@ def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -
             outside += box.area - inside
 
     ious = []
-    for a, b in combinations(content, 2):
-        allowed = frozenset((a.name, b.name)) in may_overlap
-        ba, bb = element_box(a), element_box(b)
-        iou = ba.iou(bb)
+    # Box.iou / intersection_area inlined on (left, top, right, bottom, area) tuples: the same arithmetic
+    edges = [_edges(element_box(p)) for p in content]
+    texts = [_is_text(p) for p in content]
+    for i, j in combinations(range(len(content)), 2):
+        a, b = content[i], content[j]
+        ea, eb = edges[i], edges[j]
+        inter = _inter_area(ea, eb)
+        union = ea[4] + eb[4] - inter
+        iou = inter / union if union > 0 else 0.0
         ious.append(iou)
-        if _is_text(a) and _is_text(b) and ba.intersection_area(bb) > 0:
+        ta, tb = texts[i], texts[j]
+        if ta and tb and inter > 0:
             found.append(violation("text_overlap", slot=a.name, other=b.name))
-        elif iou > 0 and not (_is_text(a) or _is_text(b)):
+        elif iou > 0 and not (ta or tb):
             found.append(violation("element_overlap", slot=a.name, other=b.name, iou=iou))
-        for t, other in ((a, b), (b, a)):
-            if _is_text(t) and other.kind == "product" and other.salient and element_box(t).intersection_area(other.salient) > 0:
-                found.append(violation("element_overlap" if allowed else "text_on_product", slot=t.name, other=other.name, iou=iou))
+        if (ta and b.kind == "product" and b.salient) or (tb and a.kind == "product" and a.salient):
+            allowed = frozenset((a.name, b.name)) in may_overlap
+            for t, other, et in ((a, b, ea), (b, a, eb)):
+                if (ta if t is a else tb) and other.kind == "product" and other.salient and _inter_area(et, _edges(other.salient)) > 0:
+                    found.append(violation("element_overlap" if allowed else "text_on_product", slot=t.name, other=other.name, iou=iou))
 
     occlusions = []
     for p in content:

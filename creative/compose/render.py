@@ -177,10 +177,11 @@ class Renderer:
         self.images: dict[str, ImageContent] = {}
         self.texts: dict[tuple, tuple] = {}
         self.template_roles: dict[str, tuple] = {}
+        self.premultiplied: dict[str, Image.Image] = {}
 
     def reset(self) -> None:
         for cache in (self.fonts, self.widths, self.sources, self.layouts, self.colours, self.scores, self.geometry, self.fits, self.contents, self.slots, self.palettes, self.roles, self.families,
-                      self.parsed, self.plans, self.base_ids, self.cand_keys, self.badge_colours, self.element_attrs, self.attr_families, self.images, self.texts, self.template_roles):
+                      self.parsed, self.plans, self.base_ids, self.cand_keys, self.badge_colours, self.element_attrs, self.attr_families, self.images, self.texts, self.template_roles, self.premultiplied):
             cache.clear()
         for lru in (self.resized, self.bases, self.blocks, self.base_arrays):
             lru.clear()
@@ -243,7 +244,16 @@ class Renderer:
             box = None
             if crop is not None:
                 box = (crop[0] * src.width, crop[1] * src.height, crop[2] * src.width, crop[3] * src.height)
-            image = src.resize((max(1, w), max(1, h)), Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+            size = (max(1, w), max(1, h))
+            if src.mode == "RGBA" and not (src.size == size and box in (None, (0, 0, *src.size))):
+                # What Image.resize does for RGBA (premultiply, resize, un-premultiply), with the
+                # premultiplied source converted once per element instead of once per size.
+                premul = self.premultiplied.get(code)
+                if premul is None:
+                    premul = self.premultiplied[code] = src.convert("RGBa")
+                image = premul.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0).convert("RGBA")
+            else:
+                image = src.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
             if mode != image.mode:
                 image = image.convert(mode)
             self.resized.put(key, image, _nbytes(image))
