@@ -7,6 +7,7 @@ recorded in one transaction, then renamed into place.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import multiprocessing as mp
@@ -102,6 +103,9 @@ def render_chunk(chunk: RenderChunk) -> list[dict]:
 def _pool_init(pack: ElementPack) -> None:
     global _POOL_PACK
     _POOL_PACK = pack
+    # A forked worker inherits the parent's heap: keep the cycle collector off those objects, so its
+    # full collections neither walk them (slow with a big parent) nor copy their pages on write.
+    gc.freeze()
 
 
 def _pool_job(args) -> list[dict]:
