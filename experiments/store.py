@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import gc
 import json
+import sqlite3
 import uuid
 from collections import Counter
 from itertools import chain, islice
 from operator import itemgetter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -54,6 +55,7 @@ _IN_CHUNK = 2_000
 _IN_CHUNK_SQLITE = 2_000
 _SQLITE_CACHE_KIB = 131_072
 _VALUES_ROWS = 100
+_EVENT_INSERT = "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) VALUES "
 
 
 def utcnow() -> datetime:
@@ -97,9 +99,13 @@ def load_manifest(path: str | Path) -> ManifestCreatives:
     if not isinstance(items, list):
         raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason="no 'creatives' list"))
     try:
-        return arms_from_dicts(items)
+        found = arms_from_dicts(items)
     except InvalidExperiment as exc:
         raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason=str(exc))) from exc
+    # Files are relative to the manifest; arms keep absolute paths so a server can find them later.
+    folder = path.resolve().parent
+    arms = tuple(replace(a, file=str(folder / a.file)) if a.file and not Path(a.file).is_absolute() else a for a in found.arms)
+    return replace(found, arms=arms)
 
 
 def _check_arms(name: str, arms: Sequence[CreativeArm]) -> None:
@@ -271,10 +277,14 @@ class _Ingestion:
                 # a chunk rewrites pages all over the event and per-user tables: keep them in memory until the commit
                 conn.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
             round_no = conn.execute(select(t.experiments.c.current_round).where(t.experiments.c.experiment_id == exp)).scalar_one()
-            known = self._existing(conn, "event_id", [ev[_EID] for ev in fresh]) if fresh else set()
-            impressions: dict[str, tuple] = {}
+            if self.sqlite:
+                # impressions go in first, and the primary key tells which were stored before (see _claim)
+                claimed, known = self._claim(conn, fresh, round_no)
+            else:
+                claimed, known = None, (self._existing(conn, "event_id", [ev[_EID] for ev in fresh]) if fresh else set())
             clicks: list[tuple[int | None, Event]] = []
-            rows: list[tuple] = []
+            accepted: list[Event] = []
+            dropped: list[str] = []
             features: dict[str, Mapping] = {}
             rate, limit = self.rate, self.rate_limit
             rate_get = rate.get
@@ -296,23 +306,30 @@ class _Ingestion:
                         self.reject(line, BOT_BURST, f"line {line}: user {ev.user!r} sent more than {limit} events in one minute")
                         if ev[_KIND] == IMPRESSION:
                             self.rejected_impressions[eid] = BOT_BURST
+                            dropped.append(eid)
                         continue
                 if ev[_KIND] == CLICK:
                     clicks.append((line_of(k), ev))
                     continue
-                impressions[eid] = ev
-                rows.append((exp, eid, IMPRESSION, ev[_TS], ev[_CREATIVE], ev[_USER], ev[_SIZE], None, round_no))
+                accepted.append(ev)
                 if ev[_FEATURES]:
                     features[ev[_USER]] = ev[_FEATURES]
-            n_impressions = len(rows)
-            # impressions per creative and per (user, creative), counted in C
-            arm_delta = Counter(map(_get_creative, rows))
-            user_delta = Counter(map(_get_user_creative, rows))
+            if claimed is None:
+                rows = [(exp, ev[_EID], IMPRESSION, ev[_TS], ev[_CREATIVE], ev[_USER], ev[_SIZE], None, round_no) for ev in accepted]
+            else:
+                rows = []  # the accepted impressions are stored; take back those over the rate limit
+                if dropped:
+                    conn.exec_driver_sql("DELETE FROM exp_events WHERE experiment_id = ? AND event_id = ?", [(exp, eid) for eid in dropped])
+            n_impressions = len(accepted)
+            # impressions per creative and per (user, creative), counted in C (an Event has them where a row does)
+            arm_delta = Counter(map(_get_creative, accepted))
+            user_delta = Counter(map(_get_user_creative, accepted))
             arm_clicks: Counter[str] = Counter()
             user_clicks: Counter[tuple[str, str]] = Counter()
             clicks.extend((p.line, p.event) for p in self.pending)
             self.pending = []
             if clicks:
+                impressions: dict[str, tuple] = dict(zip(map(_get_eid, accepted), accepted))
                 missing = [ev.impression_id for _, ev in clicks if ev.impression_id not in impressions]
                 for i in range(0, len(missing), _IN_CHUNK):
                     part = missing[i : i + _IN_CHUNK]
@@ -344,22 +361,56 @@ class _Ingestion:
                         rows.append((exp, ev.event_id, CLICK, ev.ts_ms, creative, user, ev.size, ev.impression_id, round_no))
                         arm_clicks[creative] += 1
                         user_clicks[(user, creative)] += 1
-            if rows:
+            n_clicks = len(rows) - (n_impressions if claimed is None else 0)
+            if n_impressions or n_clicks:
                 self._write(conn, round_no, rows, arm_delta, arm_clicks, user_delta, user_clicks, features)
             full -= self.saturated_before
             if full:
                 conn.execute(insert(t.rate_limited), [{"experiment_id": exp, "user_id": u, "minute": m, "events": limit} for u, m in full])
                 self.saturated_before.update(full)
-            self.accepted += len(rows)
+            self.accepted += n_impressions + n_clicks
             self.impressions += n_impressions
-            self.clicks += len(rows) - n_impressions
+            self.clicks += n_clicks
+
+    def _claim(self, conn, fresh: list[Event], round_no: int) -> tuple[list[tuple], set[str]]:
+        """SQLite: store the impressions of `fresh` and find which events were stored before, in one pass.
+
+        Each INSERT of _VALUES_ROWS rows either stores them all or, when an event id is already stored
+        (the primary key refuses it and SQLite undoes that statement), the block's stored ids are looked up
+        and only the others inserted. Ingestion holds the write lock, so nothing changes in between.
+        Clicks are looked up first (they are few). Returns the rows inserted and the ids found stored."""
+        exp = self.experiment_id
+        rows = [(exp, ev[_EID], IMPRESSION, ev[_TS], ev[_CREATIVE], ev[_USER], ev[_SIZE], None, round_no)
+                for ev in fresh if ev[_KIND] == IMPRESSION]
+        known = self._existing(conn, "event_id", [ev[_EID] for ev in fresh if ev[_KIND] != IMPRESSION]) if len(rows) < len(fresh) else set()
+        rows.sort(key=_get_event_id)
+        head, values = _EVENT_INSERT, "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        step = _VALUES_ROWS
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            many = head + ", ".join([values] * step)
+            for i in range(0, len(rows), step):
+                block = rows[i : i + step]
+                try:
+                    cursor.execute(many if len(block) == step else head + ", ".join([values] * len(block)), [*chain.from_iterable(block)])
+                except sqlite3.IntegrityError:
+                    stored = self._existing(conn, "event_id", [r[1] for r in block])
+                    if not stored:
+                        raise
+                    known |= stored
+                    block = [r for r in block if r[1] not in stored]
+                    if block:
+                        cursor.executemany(head + values, block)
+        finally:
+            cursor.close()
+        return rows, known
 
     def _write(self, conn, round_no, rows, arm_delta, arm_clicks, user_delta, user_clicks, features) -> None:
         exp = self.experiment_id
         # key order turns random B-tree inserts into mostly sequential ones (about 1.7x faster on SQLite)
-        rows.sort(key=_get_event_id)
-        self._insert(conn, "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) VALUES ",
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?)", "", rows)
+        if rows:
+            rows.sort(key=_get_event_id)
+            self._insert(conn, _EVENT_INSERT, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", "", rows)
         arm_keys = arm_delta.keys() | arm_clicks.keys() if arm_clicks else arm_delta.keys()
         conn.exec_driver_sql(self._sql(
             "INSERT INTO exp_arm_stats (experiment_id, round_no, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
@@ -427,6 +478,7 @@ class _Ingestion:
 
 
 _get_event_id = itemgetter(1)
+_get_eid = itemgetter(_EID)
 _get_creative = itemgetter(4)
 _get_user_creative = itemgetter(5, 4)
 _get_user = itemgetter(1)

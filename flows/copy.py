@@ -58,7 +58,7 @@ def write_candidates(params: CopyParams, product_id: str, brands: tuple[str, ...
         article = None
         if params.article_keywords is not None:
             article = pipeline.article(product, keywords=params.article_keywords or product.keywords, engine=params.engine)
-    return {"titles": titles, "article": article, "model": pipeline.model.name if pipeline.model_loaded else None}
+    return {"titles": titles, "article": article, "model": pipeline.model_name}
 
 
 @task

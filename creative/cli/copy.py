@@ -122,7 +122,7 @@ def titles_command(ctx, product_id, all_products, engine, model, seed, styles, n
     def work(product):
         cands = pipe.titles(product, styles=style_list, n=n, engine=engine, fill=fill, limit=LIMITS[limit_name])
         if element_store is not None:
-            store_titles(element_store, product, cands, n, model_name=pipe._model.name if pipe.model_loaded else None)
+            store_titles(element_store, product, cands, n, model_name=pipe.model_name)
         return cands
 
     results = _run(products, work, quiet=False)
@@ -153,7 +153,7 @@ def article_command(ctx, product_id, all_products, engine, model, seed, keywords
     def work(product):
         cands = pipe.article(product, keywords=kw, engine=engine, per_section=per_section)
         if element_store is not None:
-            store_article(element_store, product, cands, model_name=pipe._model.name if pipe.model_loaded else None)
+            store_article(element_store, product, cands, model_name=pipe.model_name)
         return cands
 
     results = _run(products, work, quiet=False)

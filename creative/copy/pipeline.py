@@ -121,6 +121,11 @@ class CopyPipeline:
     def model_loaded(self) -> bool:
         return self._model is not None
 
+    @property
+    def model_name(self) -> str | None:
+        """The loaded model's name, for stored copy's attributes; None when only grammar ran."""
+        return self._model.name if self._model is not None else None
+
     def writes(self, language: str) -> bool:
         """Whether the model writes this language; the embedded model is known to write English only."""
         if language != "zh":

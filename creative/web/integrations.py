@@ -6,7 +6,6 @@ templates; when a library part is not installed the page says so instead of fail
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -90,23 +89,10 @@ def batch_work(home: Home, engine: Engine, selection: Mapping[str, Sequence[str]
 
 
 def experiment_from_manifest(engine: Engine, manifest: str, name: str, policy: str) -> str:
-    """An experiment over a batch's creatives; files become absolute so serving finds them."""
-    from experiments.store import ExperimentStore
+    """An experiment over a batch's creatives (the manifest gives them with absolute file paths)."""
+    from experiments.store import ExperimentStore, load_manifest
 
-    path = Path(manifest)
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    creatives = []
-    for item in raw.get("creatives", []):
-        item = dict(item)
-        if item.get("file") and not Path(item["file"]).is_absolute():
-            item["file"] = str(path.parent / item["file"])
-        # the composer lists soft warnings (a dropped slot, small text) beside hard violations;
-        # only a hard one keeps a banner out of the test
-        item["violations"] = [v for v in item.get("violations") or () if not isinstance(v, Mapping) or v.get("hard", True)]
-        # effects are learned on scalar attributes; lists and missing values say nothing to compare
-        item["attributes"] = {k: v for k, v in (item.get("attributes") or {}).items() if isinstance(v, (str, bool, int, float))}
-        creatives.append(item)
-    return ExperimentStore(engine).create_experiment(name, creatives, policy)
+    return ExperimentStore(engine).create_experiment(name, load_manifest(manifest).arms, policy)
 
 
 # ---- experiments ------------------------------------------------------------------------------------
