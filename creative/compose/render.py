@@ -4,8 +4,11 @@ A banner is drawn in two passes. The *base* (background, decorations, product, m
 sits on; it is cached per combination of those layers, so a batch that varies titles and logos
 copies it instead of redrawing. Text colour and scrim are chosen against the base's pixels under
 each text block (cached), then scrims, text blocks, buttons, badges and logos are pasted from caches
-of pre-rendered RGBA blocks. `Renderer(pack, caching=False)` is the naive baseline: same drawing,
-nothing kept between banners.
+of pre-rendered RGBA blocks. Everything about a solved layout that does not depend on the banner's
+elements (boxes, drawing steps, layout-only attributes) is worked out once per layout (`_Plan`), so a
+banner costs a copy of its base, a few pastes and dictionary lookups, plus the text-colour analysis
+and scoring the first time its base, boxes and colours meet. `Renderer(pack, caching=False)` is the
+naive baseline: same drawing, nothing kept between banners.
 """
 
 from __future__ import annotations
@@ -352,24 +355,8 @@ class Renderer:
             hit = self.families[rgb] = col.colour_family(rgb)
         return hit
 
-    def _base(self, template: LayoutTemplate, layout: SolvedLayout, spec: CreativeSpec, accent) -> tuple[tuple, Image.Image]:
-        size = layout.size
-        fill = self.role(template.background, accent)
-        layers: list[tuple] = []
-        for p in layout.slots:
-            if p.kind == "background":
-                layers.append(("bg", spec.background, p.crop) if spec.background else ("fill", fill))
-            elif p.kind == "decoration":
-                layers.append(("deco", p.slot.shape, p.content_box.ltrb(), self.role(p.slot.colour, accent), p.slot.opacity))
-            elif p.kind in ("product", "model"):
-                layers.append((p.kind, getattr(spec, p.role), p.content_box.ltrb(), p.crop))
-        key = (size, tuple(layers))
-        base = self.bases.get(key)
-        if base is not None:
-            return key, base
-        return key, self._draw_base(key, fill)
-
     def _draw_base(self, key: tuple, fill) -> Image.Image:
+        """Draw and cache the base of `key` ((size, layers), as _base_for builds it) on a `fill` canvas."""
         size, layers = key
         base = Image.new("RGB", (size.width, size.height), fill)
         for layer in layers:
@@ -395,15 +382,6 @@ class Renderer:
                 base.paste(image, (l, t), image)
         self.bases.put(key, base, _nbytes(base))
         return base
-
-    def _text_colour(self, base_key, base: Image.Image, p: PlacedSlot, candidates, required: float) -> col.TextColour:
-        key = (base_key, p.name, p.text_box.ltrb(), tuple(candidates), required, p.slot.scrim)
-        choice = self.colours.get(key)
-        if choice is None:
-            pixels = np.asarray(base.crop(p.text_box.ltrb()))
-            choice = col.choose_text_colour(pixels, candidates, required, scrim=p.slot.scrim)
-            self.colours[key] = choice
-        return choice
 
     def _text_block(self, p: PlacedSlot, colour) -> tuple[Image.Image, int]:
         """Pre-rendered text as an RGBA block (colour with coverage as alpha) and its margin."""
