@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from itertools import chain, islice
 from operator import itemgetter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -99,9 +99,13 @@ def load_manifest(path: str | Path) -> ManifestCreatives:
     if not isinstance(items, list):
         raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason="no 'creatives' list"))
     try:
-        return arms_from_dicts(items)
+        found = arms_from_dicts(items)
     except InvalidExperiment as exc:
         raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason=str(exc))) from exc
+    # Files are relative to the manifest; arms keep absolute paths so a server can find them later.
+    folder = path.resolve().parent
+    arms = tuple(replace(a, file=str(folder / a.file)) if a.file and not Path(a.file).is_absolute() else a for a in found.arms)
+    return replace(found, arms=arms)
 
 
 def _check_arms(name: str, arms: Sequence[CreativeArm]) -> None:
