@@ -329,7 +329,8 @@ class _Ingestion:
             clicks.extend((p.line, p.event) for p in self.pending)
             self.pending = []
             if clicks:
-                impressions: dict[str, tuple] = dict(zip(map(_get_eid, accepted), accepted))
+                # SQLite holds this chunk's accepted impressions already: the clicks' lookup below finds them
+                impressions: dict[str, tuple] = dict(zip(map(_get_eid, accepted), accepted)) if claimed is None else {}
                 missing = [ev.impression_id for _, ev in clicks if ev.impression_id not in impressions]
                 for i in range(0, len(missing), _IN_CHUNK):
                     part = missing[i : i + _IN_CHUNK]
