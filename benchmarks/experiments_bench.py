@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/experiments_bench.py [--events 1000000] [--creatives 1000] [--users 100000]
 
-- ingestion: events/s from a JSONL file into the default SQLite store (bulk Core/executemany inserts in
-  large transactions with pre-aggregated upserts), against row-at-a-time inserts (one transaction per event,
-  aggregates updated per row) measured on a sample in the same run.
+- ingestion: events/s from a JSONL file into the default SQLite store (lines parsed in batches, multi-row
+  INSERTs in large transactions, aggregates pre-aggregated per batch into one upsert per key), against
+  row-at-a-time inserts (one transaction per event, aggregates updated per row) measured on a sample in the
+  same run. Other jobs on the machine lower the wall-clock rate; the CPU-second rate shows the engine's own.
 - round: closing one round of an experiment with `--creatives` arms and `--users` users, against a naive
   round that rescans the whole event history to rebuild per-creative counts, then runs the same statistics.
 Targets (issue 5): >= 100,000 events/s ingestion; round <= 1/10 of the full rescan.
