@@ -55,6 +55,7 @@ _IN_CHUNK = 2_000
 _IN_CHUNK_SQLITE = 2_000
 _SQLITE_CACHE_KIB = 131_072
 _VALUES_ROWS = 100
+_EVENT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _EVENT_INSERT = "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) VALUES "
 
 
@@ -279,7 +280,7 @@ class _Ingestion:
             round_no = conn.execute(select(t.experiments.c.current_round).where(t.experiments.c.experiment_id == exp)).scalar_one()
             if self.sqlite:
                 # impressions go in first, and the primary key tells which were stored before (see _claim)
-                claimed, known = self._claim(conn, fresh, round_no)
+                claimed, known = True, self._claim(conn, fresh, round_no)
             else:
                 claimed, known = None, (self._existing(conn, "event_id", [ev[_EID] for ev in fresh]) if fresh else set())
             clicks: list[tuple[int | None, Event]] = []
@@ -373,45 +374,46 @@ class _Ingestion:
             self.impressions += n_impressions
             self.clicks += n_clicks
 
-    def _claim(self, conn, fresh: list[Event], round_no: int) -> tuple[list[tuple], set[str]]:
+    def _claim(self, conn, fresh: list[Event], round_no: int) -> set[str]:
         """SQLite: store the impressions of `fresh` and find which events were stored before, in one pass.
 
-        Each INSERT of _VALUES_ROWS rows either stores them all or, when an event id is already stored
-        (the primary key refuses it and SQLite undoes that statement), the block's stored ids are looked up
-        and only the others inserted. Ingestion holds the write lock, so nothing changes in between.
-        Clicks are looked up first (they are few). Returns the rows inserted and the ids found stored."""
+        INSERTs of _VALUES_ROWS rows go in as long as the primary key takes them; the first one it refuses
+        (an event id already stored: SQLite undoes that statement alone) switches to looking up the ids of
+        the rest and inserting only the others, so a re-delivered file costs one lookup per id, as before.
+        Ingestion holds the write lock, so nothing changes in between. Clicks are looked up first (they
+        are few). Returns the ids found stored."""
         exp = self.experiment_id
         rows = [(exp, ev[_EID], IMPRESSION, ev[_TS], ev[_CREATIVE], ev[_USER], ev[_SIZE], None, round_no)
                 for ev in fresh if ev[_KIND] == IMPRESSION]
         known = self._existing(conn, "event_id", [ev[_EID] for ev in fresh if ev[_KIND] != IMPRESSION]) if len(rows) < len(fresh) else set()
         rows.sort(key=_get_event_id)
-        head, values = _EVENT_INSERT, "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
         step = _VALUES_ROWS
+        full = len(rows) - len(rows) % step
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            many = head + ", ".join([values] * step)
-            for i in range(0, len(rows), step):
-                block = rows[i : i + step]
+            execute, many = cursor.execute, _EVENT_INSERT + ", ".join([_EVENT_VALUES] * step)
+            for i in range(0, full, step):
                 try:
-                    cursor.execute(many if len(block) == step else head + ", ".join([values] * len(block)), [*chain.from_iterable(block)])
+                    execute(many, [*chain.from_iterable(rows[i : i + step])])
                 except sqlite3.IntegrityError:
-                    stored = self._existing(conn, "event_id", [r[1] for r in block])
-                    if not stored:
-                        raise
-                    known |= stored
-                    block = [r for r in block if r[1] not in stored]
-                    if block:
-                        cursor.executemany(head + values, block)
+                    break
+            else:
+                i = full
         finally:
             cursor.close()
-        return rows, known
+        rest = rows[i:]
+        if rest:
+            stored = self._existing(conn, "event_id", [r[1] for r in rest])
+            known |= stored
+            self._insert(conn, _EVENT_INSERT, _EVENT_VALUES, "", [r for r in rest if r[1] not in stored] if stored else rest)
+        return known
 
     def _write(self, conn, round_no, rows, arm_delta, arm_clicks, user_delta, user_clicks, features) -> None:
         exp = self.experiment_id
         # key order turns random B-tree inserts into mostly sequential ones (about 1.7x faster on SQLite)
         if rows:
             rows.sort(key=_get_event_id)
-            self._insert(conn, _EVENT_INSERT, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", "", rows)
+            self._insert(conn, _EVENT_INSERT, _EVENT_VALUES, "", rows)
         arm_keys = arm_delta.keys() | arm_clicks.keys() if arm_clicks else arm_delta.keys()
         conn.exec_driver_sql(self._sql(
             "INSERT INTO exp_arm_stats (experiment_id, round_no, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
