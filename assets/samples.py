@@ -36,7 +36,6 @@ def load_sample_library(home: Home) -> SampleLibrary:
         for path in sample_files(folder):
             brand = LOGO_BRANDS.get(path.stem)
             added += [r.element for r in store.add_images([path], kind, brand=brand, tags={"source": "sample"})]
-    from creative.cli.catalog import image_resolver
 
-    reports = [import_catalog(engine, SAMPLES_DIR / name, image_resolver(store)) for name in CATALOGS]
+    reports = [import_catalog(engine, SAMPLES_DIR / name, store.image_resolver()) for name in CATALOGS]
     return SampleLibrary(elements=added, catalogs=reports)

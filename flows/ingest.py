@@ -7,7 +7,6 @@ from prefect import flow, task
 from pydantic import field_validator
 
 from creative.catalog import import_catalog
-from creative.cli.catalog import image_resolver
 from creative.elements import IMAGE_KINDS
 from flows.common import FlowParams, publish
 
@@ -42,7 +41,7 @@ def add_kind_folder(params: IngestParams, folder: Path, kind: str) -> list[dict]
 @task
 def import_catalog_file(params: IngestParams, path: Path) -> dict:
     home, store = params.open()
-    report = import_catalog(store.engine, path, image_resolver(store))
+    report = import_catalog(store.engine, path, store.image_resolver())
     return {"file": path.name, "added": report.added, "updated": report.updated, "unchanged": report.unchanged}
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from assets.samples import SAMPLES_DIR
 from creative.catalog import import_catalog, list_products
-from creative.cli.catalog import image_resolver
 from creative.errors import CatalogRejected
 
 HEADER = "product_id,name,brand,category,price,sale_price,discount,features,keywords,language,landing_url,images\n"
@@ -17,7 +16,7 @@ GOOD = "A1,Runner,Northwind,shoes,89,69,,mesh|foam,running,en,https://x.example/
 
 @pytest.fixture
 def resolver(store):
-    return image_resolver(store)
+    return store.image_resolver()
 
 
 def test_both_sample_catalogs_import_with_their_images(sample_home, engine):
@@ -32,7 +31,7 @@ def test_both_sample_catalogs_import_with_their_images(sample_home, engine):
 
 def test_importing_the_same_file_twice_changes_nothing(sample_home, engine, store):
     before = list_products(engine)
-    report = import_catalog(engine, SAMPLES_DIR / "catalog_en.json", image_resolver(store))
+    report = import_catalog(engine, SAMPLES_DIR / "catalog_en.json", store.image_resolver())
     assert (report.added, report.updated, report.unchanged) == (0, 0, 5)
     assert list_products(engine) == before
 

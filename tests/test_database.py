@@ -9,7 +9,6 @@ from sqlalchemy import create_engine, inspect, text
 
 from assets.samples import SAMPLES_DIR, sample_files
 from creative.catalog import import_catalog, list_products
-from creative.cli.catalog import image_resolver
 from creative.db import open_database, schema_heads
 from creative.elements.store import ElementStore
 from creative.home import resolve_home
@@ -66,7 +65,7 @@ def test_library_and_catalog_on_postgresql(tmp_path, postgres_url):
     store = ElementStore(home, engine)
     added = store.add_images(sample_files("products"), "product")
     assert len(added) == 6 and store.add_images(sample_files("products")[:1], "product")[0].created is False
-    import_catalog(engine, SAMPLES_DIR / "catalog_en.json", image_resolver(store))
-    report = import_catalog(engine, SAMPLES_DIR / "catalog_en.json", image_resolver(store))
+    import_catalog(engine, SAMPLES_DIR / "catalog_en.json", store.image_resolver())
+    report = import_catalog(engine, SAMPLES_DIR / "catalog_en.json", store.image_resolver())
     assert report.unchanged == 5 and len(list_products(engine)) == 5
     engine.dispose()

@@ -12,14 +12,6 @@ from creative.catalog import import_catalog, list_products
 from creative.cli.common import engine_of, json_option, print_json, store_of
 
 
-def image_resolver(store):
-    """Catalog rows name product images by element code or uploaded file name."""
-    def resolve(ref: str) -> str | None:
-        element = store.find(ref, kind="product") or store.find(Path(ref).stem, kind="product")
-        return element.code if element else None
-    return resolve
-
-
 @click.group("catalog")
 def catalog_group() -> None:
     """Marketers' product facts: prices, discounts, features, keywords."""
@@ -31,7 +23,7 @@ def catalog_group() -> None:
 @click.pass_context
 def import_(ctx, file, as_json):
     """Import a CSV or JSON catalog in one transaction (a bad row imports nothing)."""
-    report = import_catalog(engine_of(ctx), file, image_resolver(store_of(ctx)))
+    report = import_catalog(engine_of(ctx), file, store_of(ctx).image_resolver())
     if as_json:
         print_json({"file": str(file), "added": report.added, "updated": report.updated, "unchanged": report.unchanged})
     else:

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from PIL import Image
 from sqlalchemy import Engine, delete, select
@@ -101,20 +101,6 @@ class ElementStore:
             raise ElementNotFound(f"no element has code {code!r}; list them with `creative elements list`")
         return _row_to_element(row)
 
-    def find(self, code_or_name: str, kind: str | None = None) -> Element | None:
-        """Look an element up by code, or by name / uploaded file name (catalogs refer to files)."""
-        query = select(elements_table).where(
-            (elements_table.c.code == code_or_name) | (elements_table.c.name == code_or_name)
-        )
-        if kind:
-            query = query.where(elements_table.c.kind == kind)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(elements_table.c.created_at)).all()
-            if not rows:
-                rows = [r for r in conn.execute(select(elements_table).where(elements_table.c.kind == (kind or elements_table.c.kind))).all()
-                        if (r.attributes or {}).get("source_name") == code_or_name]
-        return _row_to_element(rows[0]) if rows else None
-
     def list(self, kind: str | None = None) -> list[Element]:
         query = select(elements_table).order_by(elements_table.c.kind, elements_table.c.created_at, elements_table.c.code)
         if kind:
@@ -123,6 +109,22 @@ class ElementStore:
             query = query.where(elements_table.c.kind == kind)
         with self.engine.connect() as conn:
             return [_row_to_element(r) for r in conn.execute(query)]
+
+    def image_resolver(self, kind: str = "product") -> Callable[[str], str | None]:
+        """Map catalog image references (element code, name or uploaded file name) to codes.
+
+        The index is read once, at the first lookup, so a catalog import costs one query, not one per row."""
+        index: dict[str, str] = {}
+
+        def resolve(ref: str) -> str | None:
+            if not index:
+                for element in self.list(kind):
+                    for key in (element.code, element.name, element.attributes.get("source_name")):
+                        if key:
+                            index.setdefault(key, element.code)  # the oldest element wins, as listed
+            return index.get(ref) or index.get(Path(ref).stem)
+
+        return resolve
 
     def _existing(self, conn, kind: str, sha256: str) -> Element | None:
         row = conn.execute(

@@ -207,12 +207,11 @@ async def catalog_import(request: Request) -> Response:
         return RedirectResponse("/catalog", status_code=303)
     name = safe_filename(upload.filename, default="catalog.csv")
     data = await upload.read()
-    from creative.cli.catalog import image_resolver
 
     def run() -> str:
         with staged_upload(request.app.state.home.root, name, data) as path:
             try:
-                report = import_catalog(request.app.state.engine, path, image_resolver(_store(request)))
+                report = import_catalog(request.app.state.engine, path, _store(request).image_resolver())
             except CatalogRejected as exc:
                 raise CatalogRejected(str(exc).replace(str(path), name)) from None
         return f"{name}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged"
