@@ -45,7 +45,8 @@ def learn_effects(params: NextGenerationParams) -> dict:
     _, store = params.open()
     experiments = ExperimentStore(store.engine)
     counts = {s.creative_id: (s.impressions, s.clicks) for s in experiments.status(params.experiment_id).arms}
-    return {"arms": experiments.arms(params.experiment_id), "effects": fit_effects(experiments.arms(params.experiment_id), counts)}
+    arms = experiments.arms(params.experiment_id)
+    return {"arms": arms, "effects": fit_effects(arms, counts)}
 
 
 @task
