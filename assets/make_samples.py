@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from assets.fonts import find_font
+from creative.fonts import find_font
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 LIGHT = (246, 246, 244)

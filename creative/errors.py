@@ -1,5 +1,8 @@
 """Typed errors whose messages a user can act on; the CLI prints them as one line."""
 
+from experiments.errors import ExperimentError
+from layouts.errors import LayoutError
+
 
 class CreativeError(Exception):
     """Base of every error the CLI turns into a one-line message and a non-zero exit."""
@@ -23,3 +26,7 @@ class ProductNotFound(CreativeError):
 
 class ConfigError(CreativeError):
     """The home directory or database URL cannot be used."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (CreativeError, LayoutError, ExperimentError)
+"""Every library's base error: the fronts show these as one line (CLI exit 1, HTTP 400), never a traceback."""

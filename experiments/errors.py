@@ -1,12 +1,10 @@
 """Typed errors of the experiments library; each message says what to do next.
 
-They subclass `creative.errors.CreativeError` so the CLI prints them as one line and exits non-zero.
+The fronts print any of them as one line and exit non-zero (see creative.errors.USER_ERRORS).
 """
 
-from creative.errors import CreativeError
 
-
-class ExperimentError(CreativeError):
+class ExperimentError(Exception):
     """Base of every experiments error."""
 
 

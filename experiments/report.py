@@ -31,23 +31,20 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _add_cjk_font(matplotlib)
     return plt
 
 
-def _add_cjk_font(matplotlib) -> None:
-    """Chinese creative attributes (brands, titles) need a CJK fallback font in the plots."""
+def add_plot_font(path: str | Path) -> None:
+    """Make a font file a fallback of the plots (Chinese attribute values need a CJK face).
+
+    The caller names the file: this library draws charts but does not know which fonts are installed."""
+    import matplotlib
     from matplotlib import font_manager
 
-    try:
-        from assets.fonts import find_font
-
-        path = find_font("cjk").path
-    except Exception:  # noqa: BLE001 - plots still render, CJK glyphs then show as boxes
-        return
-    if str(path) not in {f.fname for f in font_manager.fontManager.ttflist}:
-        font_manager.fontManager.addfont(str(path))
-        name = font_manager.FontProperties(fname=str(path)).get_name()
+    path = str(path)
+    if path not in {f.fname for f in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(path)
+        name = font_manager.FontProperties(fname=path).get_name()
         matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans", name, *matplotlib.rcParams["font.sans-serif"]]
 
 

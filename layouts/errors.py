@@ -1,9 +1,8 @@
 """Typed layout errors; each message names the template, slot or size and what to change."""
 
-from creative.errors import CreativeError
 
 
-class LayoutError(CreativeError):
+class LayoutError(Exception):
     """A layout cannot be solved or used; the creative is rejected with this reason."""
 
 

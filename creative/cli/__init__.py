@@ -7,7 +7,7 @@ import os
 
 import click
 
-from creative.errors import CreativeError
+from creative.errors import CreativeError, USER_ERRORS
 from creative.home import resolve_home
 
 SUBCOMMANDS = {
@@ -43,7 +43,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except CreativeError as exc:
+        except USER_ERRORS as exc:
             raise click.ClickException(str(exc)) from exc
 
 
@@ -55,7 +55,7 @@ def cli(ctx: click.Context, home: str | None, db_url: str | None) -> None:
     """AIGC creative pipeline: element library, copy, banners, experiments."""
     try:
         ctx.obj = resolve_home(home, db_url)
-    except CreativeError as exc:
+    except USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from exc
     # Components that read the environment (Prefect's home in flows/) follow the chosen home.
     os.environ["CREATIVE_HOME"] = str(ctx.obj.root)

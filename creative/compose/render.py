@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from assets.fonts import find_font
+from creative.fonts import find_font
 from creative.compose.errors import CompositionError
 from creative.compose.spec import FORMATS, CreativeSpec, ElementInfo, ElementPack, OfferInfo
 from layouts import colour as col

@@ -9,6 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from creative.money import format_money
+
 from creative.catalog import Product
 
 HERE = Path(__file__).resolve().parent
@@ -35,13 +37,6 @@ def environment() -> Environment:
     return env
 
 
-def money(value: float, language: str) -> str:
-    """A price as the catalog states it: $69 or $312.80; 399元 or 312.8元."""
-    if language == "zh":
-        return f"{value:g}元"
-    return f"${value:.0f}" if float(value).is_integer() else f"${value:.2f}"
-
-
 def product_slots(product: Product, keywords: list[str] | None = None) -> dict[str, Any]:
     """Everything a template may say about a product; absent facts are absent keys, never guesses."""
     lang = product.language
@@ -52,7 +47,7 @@ def product_slots(product: Product, keywords: list[str] | None = None) -> dict[s
         "category": product.category,
         "features": list(product.features),
         "keywords": list(keywords if keywords is not None else product.keywords),
-        "price": money(product.price, lang),
+        "price": format_money(product.price, lang),
         "show_price": False,
     }
     for i, feature in enumerate(product.features[:3], start=1):
@@ -62,8 +57,8 @@ def product_slots(product: Product, keywords: list[str] | None = None) -> dict[s
         slots["k1"] = kws[0]
         slots["kw"] = ("、" if lang == "zh" else " or ").join(kws)
     if product.sale_price is not None and product.sale_price < product.price:
-        slots["sale"] = money(product.sale_price, lang)
-        slots["saving"] = money(round(product.price - product.sale_price, 2), lang)
+        slots["sale"] = format_money(product.sale_price, lang)
+        slots["saving"] = format_money(round(product.price - product.sale_price, 2), lang)
     if product.discount_pct:
         slots["discount"] = f"{product.discount_pct:g}%"
         slots["zhe"] = f"{(100 - product.discount_pct) / 10:g}"

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from creative.db import open_database
-from creative.errors import CreativeError
+from creative.errors import CreativeError, USER_ERRORS
 from creative.home import Home
 from creative.web import api, pages
 from creative.web.auth import signing_secret
@@ -98,7 +98,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={HTTPException: http_error, CreativeError: creative_error})
+                    exception_handlers={HTTPException: http_error, **{cls: creative_error for cls in USER_ERRORS}})
     app.add_middleware(BodyLimitMiddleware, default=settings.form_limit_bytes, limits={
         "/elements/upload": settings.upload_limit_bytes, "/catalog/import": settings.catalog_limit_bytes,
         "/v1/events": settings.events_limit_bytes})

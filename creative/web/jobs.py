@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine, insert, select, update
 
-from creative.errors import CreativeError
+from creative.errors import CreativeError, USER_ERRORS
 from creative.home import Home
 from creative.web import tables as t
 
@@ -52,7 +52,7 @@ class JobRunner:
         try:
             result = work(progress)
             self._update(job_id, status="done", result=result, message="finished")
-        except CreativeError as exc:
+        except USER_ERRORS as exc:
             self._update(job_id, status="failed", message=str(exc)[:2000])
         except Exception as exc:  # noqa: BLE001 - shown to the user; the trace goes to the log
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())

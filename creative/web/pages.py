@@ -22,7 +22,7 @@ from starlette.routing import Route
 from creative.catalog import import_catalog, list_products
 from creative.elements import IMAGE_KINDS, KINDS
 from creative.elements.store import ElementStore
-from creative.errors import CatalogRejected, CreativeError, ElementNotFound, ElementRejected
+from creative.errors import CatalogRejected, CreativeError, ElementNotFound, ElementRejected, USER_ERRORS
 from creative.web import integrations
 from creative.web.auth import authenticate
 from creative.web.charts import bar_chart, line_chart
@@ -241,7 +241,7 @@ async def copy_generate(request: Request) -> Response:
         work = integrations.copy_work(state.home, state.engine, str(form.get("product", "")), str(form.get("engine", "grammar")), n)
     except ValueError:
         raise HTTPException(400, "titles per style must be a whole number") from None
-    except CreativeError as exc:
+    except USER_ERRORS as exc:
         _flash(request, str(exc), "error")
         return RedirectResponse("/copy", status_code=303)
     job_id = state.jobs.submit("copy", {"product": str(form.get("product")), "engine": str(form.get("engine")), "n": n}, user.username, work)
@@ -259,7 +259,7 @@ async def copy_decide(request: Request) -> Response:
         message = await run_in_threadpool(integrations.copy_decide, state.home, state.engine, state.jobs, request.path_params["job"],
                                           request.path_params["index"], decision, user.username)
         _flash(request, message)
-    except CreativeError as exc:
+    except USER_ERRORS as exc:
         _flash(request, str(exc), "error")
     return RedirectResponse("/copy", status_code=303)
 
@@ -284,7 +284,7 @@ async def launch_batch(request: Request) -> Response:
         raise HTTPException(400, "max creatives must be a whole number") from None
     try:
         work = integrations.batch_work(state.home, state.engine, selection, max_n)
-    except CreativeError as exc:
+    except USER_ERRORS as exc:
         _flash(request, str(exc), "error")
         return RedirectResponse("/batches", status_code=303)
     job_id = state.jobs.submit("batch", {**selection, "max_creatives": max_n}, user.username, work)
@@ -335,7 +335,7 @@ async def batch_experiment(request: Request) -> Response:
     policy = str(form.get("policy") or "thompson")
     try:
         experiment_id = await run_in_threadpool(integrations.experiment_from_manifest, request.app.state.engine, manifest, name, policy)
-    except CreativeError as exc:
+    except USER_ERRORS as exc:
         _flash(request, str(exc), "error")
         return RedirectResponse(f"/batches/{job.job_id}", status_code=303)
     _flash(request, f"experiment {experiment_id} created from the batch")
