@@ -31,6 +31,15 @@ class Home:
     def output_dir(self) -> Path:
         return self.root / "out"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Served events the web server could not store at shutdown; the next round or start ingests them."""
+        return self.root / "web-spool"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
 
 def resolve_home(home: str | os.PathLike | None = None, db_url: str | None = None) -> Home:
     """Pick the home from the argument, then CREATIVE_HOME, then ~/.creative; same for the DB URL."""

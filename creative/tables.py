@@ -38,6 +38,7 @@ products = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# The registry of composed creatives (creative.creatives): serving, experiments and the web read it.
 creatives = Table(
     "creatives",
     metadata,
@@ -45,9 +46,13 @@ creatives = Table(
     Column("template", String(100), nullable=False),
     Column("size", String(20), nullable=False),
     Column("elements", JSON, nullable=False),
+    Column("offer_id", String(100), index=True),  # the catalog product: its landing page is the creative's
     Column("attributes", JSON, nullable=False),
     Column("metrics", JSON, nullable=False),
+    Column("warnings", JSON, nullable=False),
+    Column("violations", JSON, nullable=False),
     Column("file", String(1000), nullable=False),
+    Column("files", JSON, nullable=False),
     Column("batch", String(100), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
 
 from experiments import messages
 from experiments.errors import InvalidExperiment
@@ -11,6 +13,9 @@ from experiments.errors import InvalidExperiment
 AttributeValue = str | bool | int | float
 
 DECISION_RULES = ("sequential", "bayesian", "naive")
+# Preference tags' defaults, settable per experiment (ExperimentConfig) and read by experiments.tags.TagConfig.
+TAG_MIN_IMPRESSIONS = 50  # a user must have seen this many creatives carrying the attribute
+TAG_MIN_PROBABILITY = 0.9  # posterior probability that the user prefers the value
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class ExperimentConfig:
     prior_alpha: float = 1.0
     prior_beta: float = 1.0
     seed: int = 0
+    tag_min_impressions: int = TAG_MIN_IMPRESSIONS
+    tag_min_probability: float = TAG_MIN_PROBABILITY
 
     def __post_init__(self) -> None:
         def bad(key: str, reason: str) -> InvalidExperiment:
@@ -92,6 +99,10 @@ class ExperimentConfig:
             raise bad("draws", "must be >= 100")
         if self.prior_alpha <= 0 or self.prior_beta <= 0:
             raise bad("prior_alpha", "Beta prior parameters must be > 0")
+        if self.tag_min_impressions < 1:
+            raise bad("tag_min_impressions", "must be >= 1")
+        if not 0.5 <= self.tag_min_probability < 1:
+            raise bad("tag_min_probability", "must be in [0.5, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -227,3 +238,25 @@ class ExperimentStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class UserExposures:
+    """Counts per (user, creative), as arrays for preference tags: users[user_index[k]], creatives[creative_index[k]]."""
+
+    users: tuple[str, ...]
+    creatives: tuple[str, ...]
+    user_index: np.ndarray
+    creative_index: np.ndarray
+    impressions: np.ndarray
+    clicks: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[str, str, int, int]]) -> "UserExposures":
+        users: dict[str, int] = {}
+        creatives: dict[str, int] = {}
+        ui = np.fromiter((users.setdefault(r[0], len(users)) for r in rows), dtype=np.int64, count=len(rows))
+        ci = np.fromiter((creatives.setdefault(r[1], len(creatives)) for r in rows), dtype=np.int64, count=len(rows))
+        imp = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+        clk = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))
+        return cls(tuple(users), tuple(creatives), ui, ci, imp, clk)

@@ -5,7 +5,6 @@ the validation figures. Jinja2 templates in experiments/templates; matplotlib PN
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -15,7 +14,7 @@ from experiments.effects import EffectsResult, attribute_space, fit_effects, pro
 from experiments.model import RoundResult
 from experiments.rounds import round_history
 from experiments.store import ExperimentStore
-from experiments.tags import TagConfig, TagResult, compute_tags
+from experiments.tags import TagResult
 from experiments.validation import ValidationSummary
 
 MAX_LINES = 12  # per-creative lines drawn; the rest are summarised in the table
@@ -126,15 +125,10 @@ def plot_tags(tags: TagResult, path: Path) -> str:
     return _save(fig, path)
 
 
-@dataclass(frozen=True)
-class ExperimentReport:
-    path: Path
-    rounds: int
-    images: tuple[str, ...]
+def write_report(engine, experiment_id: str, out_dir: str | Path, tags: TagResult) -> Path:
+    """Write out_dir/index.html (+ PNGs beside it) for one experiment; returns the HTML path.
 
-
-def write_report(engine, experiment_id: str, out_dir: str | Path, *, tag_config: TagConfig = TagConfig()) -> Path:
-    """Write out_dir/index.html (+ PNGs beside it) for one experiment; returns the HTML path."""
+    `tags` are the stored ones (experiments.tag_store), so the report shows what serving uses."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = ExperimentStore(engine)
@@ -145,7 +139,6 @@ def write_report(engine, experiment_id: str, out_dir: str | Path, *, tag_config:
     images: dict[str, str] = {}
     effects = fit_effects(arms, counts) if sum(c[0] for c in counts.values()) else None
     proposals = propose_combinations(effects, attribute_space(arms), n=6, exclude=[a.attributes for a in arms]) if effects and effects.effects else []
-    tags = compute_tags(engine, experiment_id, tag_config)
     if history:
         images["ctr"] = plot_ctr(history, out / "ctr.png")
         images["allocation"] = plot_allocation(history, out / "allocation.png")

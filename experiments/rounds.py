@@ -186,3 +186,20 @@ def round_history(engine: Engine, experiment_id: str) -> list[RoundResult]:
     with engine.connect() as conn:
         numbers = list(conn.execute(select(t.rounds.c.round_no).where(t.rounds.c.experiment_id == experiment_id).order_by(t.rounds.c.round_no)).scalars())
     return [load_round(engine, experiment_id, n) for n in numbers]
+
+
+def stop_experiment(engine: Engine, experiment_id: str, *, wait: float = 30.0) -> None:
+    """Conclude a running experiment now (no winner is declared); takes the round lock so no round closes meanwhile."""
+    token = uuid.uuid4().hex
+    _acquire(engine, experiment_id, token, wait, stale_after=600.0)
+    try:
+        with engine.begin() as conn:
+            status = conn.execute(select(t.experiments.c.status).where(t.experiments.c.experiment_id == experiment_id)).scalar_one()
+            running = status == "running"
+            if running:
+                conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id)
+                             .values(status="stopped", updated_at=utcnow()))
+    finally:
+        _release(engine, experiment_id, token)
+    if not running:
+        raise _concluded(engine, experiment_id)

@@ -165,3 +165,33 @@ ingests = Table(
 )
 
 Index("ix_exp_ingests_experiment", ingests.c.experiment_id)
+
+# Preference tags as `close_round` computed them after a round: serving, pages and exports read these,
+# so every reader sees the same tags. One fit row per (experiment, round), even when it tagged no one.
+tag_fits = Table(
+    "exp_tag_fits",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("round_no", Integer, primary_key=True),
+    Column("null_share", Float, nullable=False),
+    Column("prior_mean", Float, nullable=False),
+    Column("prior_sd", Float, nullable=False),
+    Column("users_considered", Integer, nullable=False),
+    Column("cells_considered", Integer, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+
+user_tags = Table(
+    "exp_user_tags",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("round_no", Integer, primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("attribute", String(100), primary_key=True),
+    Column("value", String(200), primary_key=True),  # JSON text: keeps true vs "true"
+    Column("probability", Float, nullable=False),
+    Column("lift", Float, nullable=False),
+    Column("impressions", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+)

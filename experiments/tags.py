@@ -25,8 +25,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import optimize, special
 
-from experiments.model import AttributeValue, CreativeArm
-from experiments.store import UserExposures
+from experiments.model import TAG_MIN_IMPRESSIONS, TAG_MIN_PROBABILITY, AttributeValue, CreativeArm, ExperimentConfig, UserExposures
 
 MAX_TAG_LEVELS = 12
 QUADRATURE_NODES = 16
@@ -43,10 +42,14 @@ class TagConfig:
 
     attributes: tuple[str, ...] | None = ("template", "title_style", "colour_family", "background_kind",
                                           "has_model", "has_price_badge", "logo_position")
-    min_probability: float = 0.9
-    min_impressions: int = 50
+    min_probability: float = TAG_MIN_PROBABILITY
+    min_impressions: int = TAG_MIN_IMPRESSIONS
     lift: float = 1.0
     seed: int = 0
+
+    @classmethod
+    def for_experiment(cls, config: ExperimentConfig) -> "TagConfig":
+        return cls(min_probability=config.tag_min_probability, min_impressions=config.tag_min_impressions, seed=config.seed)
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.min_probability < 1:
@@ -204,14 +207,6 @@ def estimate_tags(exposures: UserExposures, arms: Sequence[CreativeArm], config:
     return TagResult(tuple(tags), prior, int(np.unique(c.user).size), int(c.user.size))
 
 
-def compute_tags(engine, experiment_id: str, config: TagConfig = TagConfig()) -> TagResult:
-    """Tags for an experiment, from its incremental per-user aggregates (no event scan)."""
-    from experiments.store import ExperimentStore
-
-    store = ExperimentStore(engine)
-    return estimate_tags(store.user_exposures(experiment_id), store.arms(experiment_id), config)
-
-
 def tags_by_user(tags: Iterable[PreferenceTag]) -> dict[str, list[PreferenceTag]]:
     out: dict[str, list[PreferenceTag]] = {}
     for tag in tags:
@@ -220,6 +215,12 @@ def tags_by_user(tags: Iterable[PreferenceTag]) -> dict[str, list[PreferenceTag]
 
 
 EXPORT_COLUMNS = ("user", "attribute", "value", "probability", "lift", "impressions", "clicks")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: str) -> str:
+    """User ids come from the public serving API: a cell a spreadsheet would run as a formula gets a leading quote."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def export_csv(tags: Sequence[PreferenceTag], path: str | Path) -> Path:
@@ -230,7 +231,8 @@ def export_csv(tags: Sequence[PreferenceTag], path: str | Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(EXPORT_COLUMNS)
         for tag in tags:
-            writer.writerow([tag.user, tag.attribute, json.dumps(tag.value) if not isinstance(tag.value, str) else tag.value,
+            value = json.dumps(tag.value) if not isinstance(tag.value, str) else tag.value
+            writer.writerow([_inert(tag.user), _inert(tag.attribute), _inert(value) if isinstance(tag.value, str) else value,
                              f"{tag.probability:.4f}", f"{tag.lift:.4f}", tag.impressions, tag.clicks])
     return path
 
@@ -245,18 +247,17 @@ def export_json(tags: Sequence[PreferenceTag], path: str | Path, *, experiment_i
     return path
 
 
-def export_tags(engine, experiment_id: str, path: str | Path, *, fmt: str | None = None, config: TagConfig = TagConfig()) -> tuple[Path, TagResult]:
-    """Compute and write tags; the format follows `fmt` or the file's suffix (.csv or .json)."""
+def export_tags(result: TagResult, path: str | Path, *, fmt: str | None = None, experiment_id: str | None = None) -> Path:
+    """Write tags; the format follows `fmt` or the file's suffix (.csv or .json)."""
     from experiments.errors import ExperimentError
 
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "json"):
         raise ExperimentError(f"cannot export tags as {fmt!r}; use an --out FILE ending in .csv or .json, or --format csv|json")
-    result = compute_tags(engine, experiment_id, config)
     if fmt == "csv":
-        return export_csv(result.tags, path), result
-    return export_json(result.tags, path, experiment_id=experiment_id, prior=result.prior), result
+        return export_csv(result.tags, path)
+    return export_json(result.tags, path, experiment_id=experiment_id, prior=result.prior)
 
 
 def precision_recall(tags: Sequence[PreferenceTag], planted: Mapping[str, tuple[str, AttributeValue]]) -> tuple[float, float]:

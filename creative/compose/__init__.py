@@ -15,21 +15,21 @@ Public API (plain data in, plain data out; the CLI, flows and the web front call
 - For orchestration that wants one task per chunk: `resolve_selection` + `enumerate_specs` give the
   `ElementPack` and `CreativeSpec`s; `chunked(specs, workers)` splits them; `render_chunk(RenderChunk(
   pack, specs, out_dir, format))` renders one chunk and returns its manifest records;
-  `record_creatives(engine, records, batch, out_dir)` and `write_gallery(path, manifest)` finish.
+  `creative.creatives.register(engine, creatives)` and `write_gallery(path, manifest)` finish.
 - A creative's id is its template, size and element codes joined in a fixed order
   (`CreativeSpec.creative_id`), so identical combinations collapse to one banner.
 """
 
-from creative.compose.batch import chunked, compose_batch, manifest_record, record_creatives, render_chunk, render_many, render_specs
+from creative.compose.batch import chunked, compose_batch, manifest_record, render_chunk, render_many, render_specs
 from creative.compose.errors import CompositionError
 from creative.compose.gallery import write_gallery
 from creative.compose.render import Rendered, Renderer, encode
 from creative.compose.selection import Resolved, enumerate_specs, resolve_selection, split_codes
-from creative.compose.spec import FORMATS, BatchResult, BatchSelection, CreativeSpec, ElementInfo, ElementPack, OfferInfo, RenderChunk
+from creative.compose.spec import FORMATS, BatchResult, BatchSelection, CreativeSpec, ElementInfo, ElementPack, RenderChunk
 
 __all__ = [
     "FORMATS", "BatchResult", "BatchSelection", "CompositionError", "CreativeSpec", "ElementInfo", "ElementPack",
-    "OfferInfo", "RenderChunk", "Rendered", "Renderer", "Resolved", "chunked", "compose_batch", "encode",
-    "enumerate_specs", "manifest_record", "record_creatives", "render_chunk", "render_many", "render_specs",
+    "RenderChunk", "Rendered", "Renderer", "Resolved", "chunked", "compose_batch", "encode",
+    "enumerate_specs", "manifest_record", "render_chunk", "render_many", "render_specs",
     "resolve_selection", "split_codes", "write_gallery",
 ]

@@ -15,21 +15,21 @@ import os
 import shutil
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 
 from creative.compose.errors import CompositionError
 from creative.compose.gallery import write_gallery
 from creative.compose.render import Rendered, Renderer, encode
 from creative.compose.selection import enumerate_specs, resolve_selection
 from creative.compose.spec import FORMATS, BatchResult, BatchSelection, CreativeSpec, ElementPack, Progress, RenderChunk
+from creative.creatives import MANIFEST, SCHEMA_VERSION, Creative, register
 from creative.home import Home
-from creative.tables import creatives as creatives_table
 
-MANIFEST = "manifest.json"
 GALLERY = "index.html"
 
 # One renderer per process and pack, so chunk after chunk reuses fonts, images and blocks.
@@ -61,21 +61,26 @@ def _metrics_dict(metrics) -> dict:
 
 
 def manifest_record(rendered: Rendered, files: dict[str, str] | None) -> dict:
+    """A rendered spec in the manifest's form: `Creative.to_json` for an accepted banner, reasons for a rejected one.
+
+    Workers return these plain dicts (cheap to pickle); the parent turns them into `Creative`s."""
     spec = rendered.spec
-    record = {"id": spec.creative_id, "template": spec.template, "size": spec.size, "elements": spec.elements()}
+    elements = spec.elements()
+    offer = elements.pop("offer", None)
     if not rendered.accepted:
-        record["reasons"] = rendered.reasons
-        return record
-    record.update(
-        file=next(iter(files.values())),
-        files=files,
+        return {"id": spec.creative_id, "template": spec.template, "size": spec.size, "elements": elements, "offer": offer,
+                "reasons": rendered.reasons}
+    names = dict(files or {})
+    record = Creative(
+        creative_id=spec.creative_id, template=spec.template, size=spec.size, elements=elements, offer_id=offer,
+        file=next(iter(names.values())), files=names,
         # Experiments learn from scalar attributes; a missing value is left out rather than null.
         attributes={k: v for k, v in rendered.attributes.items() if v is not None and v != ""},
         metrics=_metrics_dict(rendered.metrics),
-        violations=[v.as_dict() for v in rendered.violations if v.hard],
-        warnings=[v.as_dict() for v in rendered.violations if not v.hard],
-        boxes={p.name: list(p.content_box.ltrb()) for p in rendered.layout.slots if p.kind != "background"},
-    )
+        violations=tuple(v.message for v in rendered.violations if v.hard),
+        warnings=tuple(v.message for v in rendered.violations if not v.hard),
+    ).to_json()
+    record["boxes"] = {p.name: list(p.content_box.ltrb()) for p in rendered.layout.slots if p.kind != "background"}
     return record
 
 
@@ -154,23 +159,6 @@ def _check_out_dir(out: Path) -> None:
             raise CompositionError(f"--out {out} is not empty and holds no {MANIFEST}; pick a new directory so nothing of yours is replaced")
 
 
-def record_creatives(engine: Engine, records: Sequence[dict], batch: str, out_dir: Path) -> None:
-    """Upsert each accepted creative into the library, in one transaction."""
-    now = datetime.now(timezone.utc)
-    rows = [
-        {"creative_id": r["id"], "template": r["template"], "size": r["size"], "elements": r["elements"],
-         "attributes": r["attributes"], "metrics": {**r["metrics"], "violations": r["violations"]},
-         "file": str(out_dir / r["file"]), "batch": batch, "created_at": now}
-        for r in records if "file" in r
-    ]
-    with engine.begin() as conn:
-        ids = [row["creative_id"] for row in rows]
-        for i in range(0, len(ids), 500):
-            conn.execute(delete(creatives_table).where(creatives_table.c.creative_id.in_(ids[i : i + 500])))
-        if rows:
-            conn.execute(creatives_table.insert(), rows)
-
-
 def compose_batch(
     home: Home,
     engine: Engine,
@@ -223,6 +211,7 @@ def compose_batch(
                         (stage / name).unlink(missing_ok=True)
             creatives = kept
         manifest = {
+            "schema": SCHEMA_VERSION,
             "batch": batch,
             "created_at": datetime.now(timezone.utc).isoformat(),
             "formats": list(formats),
@@ -236,13 +225,15 @@ def compose_batch(
         }
         (stage / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
         write_gallery(stage / GALLERY, manifest)
+        published = [Creative.from_json(r, batch_dir=stage, batch=batch) for r in creatives]
         if record:
-            record_creatives(engine, creatives, batch, out)
+            register(engine, [replace(c, file=str(out / Path(c.file).name)) for c in published])
         _publish(stage, out, batch)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    return BatchResult(str(out), batch, str(out / MANIFEST), str(out / GALLERY), creatives, rejected, skipped,
+    published = [replace(c, file=str(out / Path(c.file).name)) for c in published]
+    return BatchResult(str(out), batch, str(out / MANIFEST), str(out / GALLERY), published, rejected, skipped,
                        time.perf_counter() - started, total)
 
 

@@ -33,7 +33,7 @@ def gallery_context(manifest: dict) -> dict:
     rejected = defaultdict(lambda: defaultdict(int))
     for r in manifest["rejected"]:
         rejected[r["template"]][r["size"]] += 1
-    hard = sum(1 for c in manifest["creatives"] for v in c["violations"] if v["hard"])
+    hard = sum(len(c["violations"]) for c in manifest["creatives"])
     return {
         "m": manifest,
         "templates": templates,

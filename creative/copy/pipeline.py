@@ -360,9 +360,11 @@ class CopyPipeline:
 # ---------------------------------------------------------------- storing
 
 
-def _attributes(c: Candidate, product: Product, model_name: str | None) -> dict[str, Any]:
+def _attributes(c: Candidate, product: Product, model_name: str | None, reviewer: str | None = None) -> dict[str, Any]:
     attrs = {"product_id": product.product_id, "style": c.style, "language": c.language, "engine": c.engine,
              "score": c.score, "loglik": c.loglik, "style_fit": c.style_fit}
+    if reviewer:
+        attrs["reviewer"] = reviewer
     if c.kind == "title":
         attrs["style_label"] = label(c.style, c.language)
     if c.engine != "grammar" and model_name:
@@ -370,13 +372,14 @@ def _attributes(c: Candidate, product: Product, model_name: str | None) -> dict[
     return attrs
 
 
-def store_titles(store: Any, product: Product, candidates: Sequence[Candidate], n: int, model_name: str | None = None) -> list[Candidate]:
+def store_titles(store: Any, product: Product, candidates: Sequence[Candidate], n: int, model_name: str | None = None,
+                 reviewer: str | None = None) -> list[Candidate]:
     """Save the top `n` accepted titles per style as `title` elements (T-...); returns the stored ones."""
     stored, per_style = [], {}
     for c in candidates:
         if c.kind != "title" or c.status != "accepted" or per_style.get(c.style, 0) >= n:
             continue
-        element = store.add_text("title", c.text, name=f"{product.product_id} {c.style} title", attributes=_attributes(c, product, model_name), brand=product.brand)
+        element = store.add_text("title", c.text, name=f"{product.product_id} {c.style} title", attributes=_attributes(c, product, model_name, reviewer), brand=product.brand)
         c.code = element.code
         per_style[c.style] = per_style.get(c.style, 0) + 1
         stored.append(c)

@@ -1,0 +1,31 @@
+"""Copy use cases: one guardrail brand list for every front, and a reviewer's approval of a title."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from creative.catalog import get_product, list_products
+from creative.copy.pipeline import Candidate, CopyPipeline, store_titles
+from creative.elements import Element
+from creative.errors import CreativeError
+from creative.services.workspace import Workspace
+
+
+def guardrail_brands(ws: Workspace) -> tuple[str, ...]:
+    """Every brand and product name in the catalog: a title naming another one breaks the facts guardrail."""
+    return tuple(sorted({x for p in list_products(ws.engine) for x in (p.brand, p.name)}))
+
+
+def copy_pipeline(ws: Workspace, *, model: str | None = None, seed: int = 0, **options: Any) -> CopyPipeline:
+    """The copy pipeline every front uses: the catalog's brands, the home's model cache."""
+    return CopyPipeline(model_spec=model, cache_dir=ws.home.model_cache_dir, brands=guardrail_brands(ws), seed=seed, **options)
+
+
+def approve_title(ws: Workspace, candidate: Candidate, reviewer: str | None = None) -> Element:
+    """A reviewed title becomes a title element of its product (idempotent by text); refused if it failed the guardrails."""
+    if candidate.kind != "title" or candidate.status != "accepted":
+        raise CreativeError(f"this title failed the guardrails ({'; '.join(candidate.reasons) or 'not accepted'}); it cannot be approved")
+    product = get_product(ws.engine, candidate.product_id)
+    store = ws.elements
+    stored = store_titles(store, product, [candidate], n=1, reviewer=reviewer)
+    return store.get(stored[0].code)

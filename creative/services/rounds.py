@@ -1,0 +1,60 @@
+"""close_round: the one way a round closes, whoever asks (a schedule, a person, a flow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from creative.fonts import find_font
+from creative.services.events import Ingested, ingest_inbox, ingest_spool
+from creative.services.workspace import Workspace
+from experiments.model import RoundResult
+from experiments.report import add_plot_font, write_report
+from experiments.rounds import run_round
+from experiments.tag_store import StoredTags, latest_tags, refresh_tags
+
+
+@dataclass(frozen=True)
+class RoundClosed:
+    """A closed round with what it took in and what it stored beside it."""
+
+    result: RoundResult
+    ingested: Ingested
+    tags: StoredTags
+    report: Path | None
+
+    def summary(self) -> str:
+        d, r = self.result.decision, self.result
+        rejected = ", ".join(f"{k}: {v}" for k, v in sorted(self.ingested.rejected.items())) or "none"
+        return (f"{r.experiment_id}, round {r.round_no}: {d.kind}" + (f" {d.winner}" if d.winner else "") + f". {d.reason}\n"
+                f"The round counted {r.impressions} impressions and {r.clicks} clicks; "
+                f"{self.ingested.files} event file(s) ingested before closing ({self.ingested.accepted} events accepted, "
+                f"rejected: {rejected}). {len(self.tags.result.tags)} preference tags for {self.tags.users} users.")
+
+
+def close_round(ws: Workspace, experiment_id: str, *, wait: float = 60.0, expected_round: int | None = None,
+                report_dir: Path | None = None, flush=None) -> RoundClosed:
+    """Ingest waiting events (inbox files, the web spool), close the round, store tags once, optionally report.
+
+    `flush` (the web server's recorder) stores events served in this process first, so they count in
+    the round that closes now. Safe to repeat with `expected_round`: a closed round is returned as stored."""
+    if flush is not None:
+        flush()
+    ingested = Ingested()
+    ingest_inbox(ws, experiment_id, ingested)
+    ingest_spool(ws, ingested)
+    result = run_round(ws.engine, experiment_id, wait=wait, expected_round=expected_round)
+    stored = latest_tags(ws.engine, experiment_id)
+    if not (result.replayed and stored.round_no >= result.round_no):
+        stored = refresh_tags(ws.engine, experiment_id, result.round_no)
+    report = None
+    if report_dir is not None:
+        add_plot_font(find_font("cjk").path)
+        report = write_report(ws.engine, experiment_id, report_dir, stored.result)
+    return RoundClosed(result, ingested, stored, report)
+
+
+def experiment_report(ws: Workspace, experiment_id: str, out_dir: Path) -> Path:
+    """The HTML report with the stored tags (no round is closed)."""
+    add_plot_font(find_font("cjk").path)
+    return write_report(ws.engine, experiment_id, out_dir, latest_tags(ws.engine, experiment_id).result)
