@@ -4,7 +4,7 @@
      "creative": "c1", "user": "u1", "size": "300x250", "user_features": {...}}
     {"event_id": "e2", "type": "click", "impression_id": "e1", ...}
 
-Parsing is pure; `experiments.store` checks events against the database and stores them.
+Parsing is pure; `experiments.ingest` checks events against the rules and the database and stores them.
 Every line ends accepted, duplicate (idempotent re-delivery) or rejected with one of REJECT_REASONS.
 """
 
@@ -175,6 +175,9 @@ def _checked_event(raw: Any) -> Event:
         user_features=features or None,
     )
 
+
+# Event fields by position: ingestion reads them by the million, and tuple indexing beats attribute access
+EID, KIND, TS, EXP, CREATIVE, USER, SIZE, IMPRESSION_ID, FEATURES = range(9)
 
 # A parsed line: (line number or None, Event) or (line number, MalformedEvent)
 ParsedLine = tuple[int | None, Event | MalformedEvent]

@@ -12,10 +12,9 @@ from typing import Sequence
 import numpy as np
 
 from experiments.decisions import evaluate_round
-from experiments.model import ArmSnapshot, ExperimentConfig
+from experiments.model import ArmSnapshot, ExperimentConfig, UserExposures
 from experiments.policies import make_policy
 from experiments.simulator import Audience, make_creatives
-from experiments.store import UserExposures
 from experiments.tags import TagConfig, estimate_tags, precision_recall
 
 

@@ -111,9 +111,9 @@ def test_a_click_before_its_impression_in_the_same_file_is_attributed(store, exp
 
 
 def test_a_click_whose_impression_is_in_a_later_chunk_is_attributed(store, exp, monkeypatch):
-    import experiments.store as store_module
+    import experiments.ingest.run as ingest_run
 
-    monkeypatch.setattr(store_module, "CHUNK", 3)
+    monkeypatch.setattr(ingest_run, "CHUNK", 3)
     events = [click(exp, "k", "i", at=30)] + [imp(exp, f"f{k}", user=f"v{k}") for k in range(5)] + [imp(exp, "i", at=0)]
     report = store.ingest(exp, events)
     assert (report.impressions, report.clicks, report.rejected) == (6, 1, {})

@@ -10,7 +10,8 @@ from creative.db import open_database
 from experiments.errors import ExperimentError, InvalidAllocation
 from experiments.serving import PreferenceAwareServer
 from experiments.simulator import Audience, make_creatives
-from experiments.store import ExperimentStore, UserExposures
+from experiments.model import UserExposures
+from experiments.store import ExperimentStore
 from experiments.tags import PreferenceTag, TagConfig, compute_tags, estimate_tags, export_csv, export_json, export_tags, precision_recall
 
 
