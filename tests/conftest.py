@@ -1,9 +1,17 @@
-"""Shared fixtures: a fresh home with a real SQLite file per test, and the sample library."""
+"""Shared fixtures: a fresh home with a real SQLite file per test, the sample library, PostgreSQL.
+
+Fast default run (skips the real language model and long runs):
+    .venv/bin/python -m pytest -m "not slow"
+Everything:
+    .venv/bin/python -m pytest
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -12,19 +20,32 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Prefect's own state for the test session: never the user's ~/.prefect.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-test-")
 os.environ.pop("PREFECT_API_URL", None)
+# A maintainer's own home or database must never receive test data.
+os.environ.pop("CREATIVE_HOME", None)
+os.environ.pop("CREATIVE_DB_URL", None)
 
 from creative.db import open_database  # noqa: E402
 from creative.elements.store import ElementStore  # noqa: E402
 from creative.home import Home, resolve_home  # noqa: E402
+from support.postgres import throwaway_database  # noqa: E402
+from support.processes import PATIENCE_S  # noqa: E402
+
+
+def _sqlite_home(root: Path) -> Home:
+    """A home whose database is the SQLite file inside it, whatever the environment says."""
+    return resolve_home(root, f"sqlite:///{root / 'creative.db'}")
 
 
 @pytest.fixture
 def home(tmp_path) -> Home:
-    return resolve_home(tmp_path / "home")
+    return _sqlite_home(tmp_path / "home")
 
 
 @pytest.fixture
-def engine(home):
+def engine(request, home):
+    if "sample_home" in request.fixturenames:
+        # the sample copy must land before the database file is opened, whatever order a test names them in
+        request.getfixturevalue("sample_home")
     return open_database(home.db_url)
 
 
@@ -34,12 +55,41 @@ def store(home, engine) -> ElementStore:
 
 
 @pytest.fixture
-def sample_home(home):
-    """A home with every sample element and both sample catalogs loaded."""
+def experiment_store(engine):
+    """An experiments.store.ExperimentStore over this test's database."""
+    from experiments.store import ExperimentStore
+
+    return ExperimentStore(engine)
+
+
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory) -> Home:
+    """The sample library imported once per session; tests get copies of it, never this one."""
     from assets.samples import load_sample_library
 
-    load_sample_library(home)
+    template = _sqlite_home(tmp_path_factory.mktemp("sample-template") / "home")
+    load_sample_library(template)
+    engine = open_database(template.db_url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # every row in the main file before copying
+    engine.dispose()
+    return template
+
+
+@pytest.fixture
+def sample_home(home, sample_template) -> Home:
+    """A home with every sample element and both sample catalogs loaded (a copy of the session's template)."""
+    shutil.copytree(sample_template.root, home.root, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("creative.db-wal", "creative.db-shm"))
     return home
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """The SQLAlchemy URL of a fresh, empty PostgreSQL database, dropped after the test; skips where no server answers."""
+    with throwaway_database() as url:
+        yield url
+    open_database.cache_clear()  # forget engines bound to the dropped database
 
 
 @pytest.fixture(scope="session")
@@ -47,5 +97,5 @@ def prefect_harness():
     """One temporary Prefect server for the whole session; flow tests request it."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=PATIENCE_S):
         yield

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from assets.samples import SAMPLES_DIR, sample_files
+from support.processes import PATIENCE_S
 
 CREATIVE = [sys.executable, "-c", "from creative.cli import main; main()"]
 
@@ -18,7 +19,7 @@ CREATIVE = [sys.executable, "-c", "from creative.cli import main; main()"]
 def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "CREATIVE_HOME": str(home)}
     env.pop("CREATIVE_DB_URL", None)
-    done = subprocess.run(CREATIVE + list(args), capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(CREATIVE + list(args), capture_output=True, text=True, env=env, timeout=PATIENCE_S)  # only stops a hung command
     if check:
         assert done.returncode == 0, done.stderr
     return done

@@ -4,58 +4,52 @@ import json
 
 import pytest
 
-from creative.db import open_database
-from creative.errors import CreativeError
+from creative.errors import USER_ERRORS
 from experiments.errors import EventFileError, ExperimentNotFound, InvalidAllocation, InvalidExperiment, ManifestError
-from experiments.store import ExperimentStore, load_manifest
+from experiments.store import load_manifest
 
 
-@pytest.fixture
-def store(tmp_path):
-    return ExperimentStore(open_database(f"sqlite:///{tmp_path / 'exp.db'}"))
-
-
-def test_an_experiment_with_one_creative_is_refused(store):
+def test_an_experiment_with_one_creative_is_refused(experiment_store):
     with pytest.raises(InvalidExperiment, match="at least 2"):
-        store.create_experiment("solo", [{"id": "c1"}])
+        experiment_store.create_experiment("solo", [{"id": "c1"}])
 
 
-def test_creatives_with_violations_do_not_count_toward_the_two_needed(store):
+def test_creatives_with_violations_do_not_count_toward_the_two_needed(experiment_store):
     with pytest.raises(InvalidExperiment, match="violations are excluded"):
-        store.create_experiment("x", [{"id": "c1"}, {"id": "c2", "violations": ["text overflows slot title"]}])
+        experiment_store.create_experiment("x", [{"id": "c1"}, {"id": "c2", "violations": ["text overflows slot title"]}])
 
 
-def test_duplicate_creatives_are_refused_naming_the_ids(store):
+def test_duplicate_creatives_are_refused_naming_the_ids(experiment_store):
     with pytest.raises(InvalidExperiment, match="c1 appear more than once"):
-        store.create_experiment("dup", [{"id": "c1"}, {"id": "c1"}, {"id": "c2"}])
+        experiment_store.create_experiment("dup", [{"id": "c1"}, {"id": "c1"}, {"id": "c2"}])
 
 
-def test_fixed_shares_that_do_not_sum_to_one_are_refused(store):
+def test_fixed_shares_that_do_not_sum_to_one_are_refused(experiment_store):
     with pytest.raises(InvalidAllocation, match="sum to 0.900000"):
-        store.create_experiment("x", [{"id": "a"}, {"id": "b"}], "fixed", policy_params={"shares": {"a": 0.5, "b": 0.4}})
+        experiment_store.create_experiment("x", [{"id": "a"}, {"id": "b"}], "fixed", policy_params={"shares": {"a": 0.5, "b": 0.4}})
     with pytest.raises(InvalidAllocation, match="not arms"):
-        store.create_experiment("x", [{"id": "a"}, {"id": "b"}], "fixed", policy_params={"shares": {"a": 0.5, "z": 0.5}})
+        experiment_store.create_experiment("x", [{"id": "a"}, {"id": "b"}], "fixed", policy_params={"shares": {"a": 0.5, "z": 0.5}})
 
 
-def test_unknown_settings_and_bad_values_are_refused(store):
+def test_unknown_settings_and_bad_values_are_refused(experiment_store):
     with pytest.raises(InvalidExperiment, match="unknown experiment setting"):
-        store.create_experiment("x", [{"id": "a"}, {"id": "b"}], config={"alpah": 0.1})
+        experiment_store.create_experiment("x", [{"id": "a"}, {"id": "b"}], config={"alpah": 0.1})
     with pytest.raises(InvalidExperiment, match="alpha"):
-        store.create_experiment("x", [{"id": "a"}, {"id": "b"}], config={"alpha": 2})
+        experiment_store.create_experiment("x", [{"id": "a"}, {"id": "b"}], config={"alpha": 2})
 
 
-def test_errors_are_creative_errors_so_the_cli_prints_them_as_one_line(store):
-    with pytest.raises(CreativeError):
-        store.status("exp-missing")
+def test_errors_are_user_errors_so_the_cli_prints_them_as_one_line(experiment_store):
+    with pytest.raises(USER_ERRORS):
+        experiment_store.status("exp-missing")
 
 
-def test_an_unknown_experiment_id_says_how_to_find_one(store):
+def test_an_unknown_experiment_id_says_how_to_find_one(experiment_store):
     with pytest.raises(ExperimentNotFound, match="creative experiment create"):
-        store.ingest("exp-missing", [])
+        experiment_store.ingest("exp-missing", [])
 
 
-def test_a_file_with_malformed_lines_keeps_the_good_lines_and_reports_the_bad_ones(store, tmp_path):
-    exp = store.create_experiment("x", [{"id": "a"}, {"id": "b"}])
+def test_a_file_with_malformed_lines_keeps_the_good_lines_and_reports_the_bad_ones(experiment_store, tmp_path):
+    exp = experiment_store.create_experiment("x", [{"id": "a"}, {"id": "b"}])
     good = {"event_id": "e1", "type": "impression", "ts": "2025-01-01T00:00:00Z", "experiment": exp, "creative": "a", "user": "u"}
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join([
@@ -68,7 +62,7 @@ def test_a_file_with_malformed_lines_keeps_the_good_lines_and_reports_the_bad_on
         json.dumps({**good, "event_id": "e4", "type": "click"}),
         json.dumps({**good, "event_id": "e5", "creative": "b"}),
     ]) + "\n")
-    report = store.ingest_file(exp, path)
+    report = experiment_store.ingest_file(exp, path)
     assert report.accepted == 2 and report.rejected == {"malformed": 5}
     details = [(s.line, s.detail.split(": ", 1)[1]) for s in report.samples]
     assert details[0][0] == 2 and details[0][1].startswith("not JSON (")
@@ -78,20 +72,20 @@ def test_a_file_with_malformed_lines_keeps_the_good_lines_and_reports_the_bad_on
         (5, "an event must be an object, got list"),
         (7, "a click needs impression_id (the event_id of its impression)"),
     ]
-    again = store.ingest_file(exp, path)
+    again = experiment_store.ingest_file(exp, path)
     assert again.accepted == 0 and again.duplicates == 2 and again.rejected == {"malformed": 5}
 
 
-def test_a_missing_or_unrecognised_event_file_is_a_clear_error(store, tmp_path):
-    exp = store.create_experiment("x", [{"id": "a"}, {"id": "b"}])
+def test_a_missing_or_unrecognised_event_file_is_a_clear_error(experiment_store, tmp_path):
+    exp = experiment_store.create_experiment("x", [{"id": "a"}, {"id": "b"}])
     with pytest.raises(EventFileError, match="does not exist"):
-        store.ingest_file(exp, tmp_path / "nope.jsonl")
+        experiment_store.ingest_file(exp, tmp_path / "nope.jsonl")
     (tmp_path / "events.xlsx").write_text("x")
     with pytest.raises(EventFileError, match=r"\.jsonl"):
-        store.ingest_file(exp, tmp_path / "events.xlsx")
+        experiment_store.ingest_file(exp, tmp_path / "events.xlsx")
     (tmp_path / "events.csv").write_text("id,kind\n1,2\n")
     with pytest.raises(EventFileError, match="lacks column"):
-        store.ingest_file(exp, tmp_path / "events.csv")
+        experiment_store.ingest_file(exp, tmp_path / "events.csv")
 
 
 def test_a_manifest_must_be_json_with_a_creatives_list(tmp_path):

@@ -1,7 +1,5 @@
 """Ingestion and rounds on PostgreSQL: a fresh database per run, dropped afterwards."""
 
-import uuid
-
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -13,30 +11,6 @@ from experiments.simulator import Audience, make_creatives
 from experiments.store import ExperimentStore
 
 pytestmark = pytest.mark.postgres
-
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture(scope="module")
-def pg_url():
-    try:
-        admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means: skip
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__}); start it to run these tests")
-    name = f"exp_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        yield url
-    finally:
-        open_database(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 def test_ingestion_and_rounds_work_the_same_on_postgresql(pg_url):
     engine = open_database(pg_url)

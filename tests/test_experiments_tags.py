@@ -6,22 +6,20 @@ import json
 import numpy as np
 import pytest
 
-from creative.db import open_database
 from experiments.errors import ExperimentError, InvalidAllocation
+from experiments.model import UserExposures
 from experiments.serving import PreferenceAwareServer
 from experiments.simulator import Audience, make_creatives
-from experiments.model import UserExposures
-from experiments.store import ExperimentStore
-from experiments.tags import PreferenceTag, TagConfig, compute_tags, estimate_tags, export_csv, export_json, export_tags, precision_recall
+from experiments.tags import PreferenceTag, TagConfig, estimate_tags, export_csv, export_json, export_tags, precision_recall
 
 
-def test_tags_come_from_the_incremental_user_aggregates_after_ingestion(tmp_path):
-    store = ExperimentStore(open_database(f"sqlite:///{tmp_path / 'x.db'}"))
+def test_tags_come_from_the_incremental_user_aggregates_after_ingestion(experiment_store):
+    store = experiment_store
     arms = make_creatives(36, seed=0)  # enough creatives that attributes are nearly uncorrelated
     exp = store.create_experiment("tags", arms, "fixed")
     audience = Audience(120, base_ctr=0.03, preference_multiplier=4.0, seed=1)
     store.ingest(exp, audience.events(exp, arms, {a.id: 1 / 36 for a in arms}, 72_000, seconds=86_400, rng=np.random.default_rng(2)))
-    result = compute_tags(store.engine, exp, TagConfig(min_impressions=100))
+    result = estimate_tags(store.user_exposures(exp), store.arms(exp), TagConfig(min_impressions=100))
     precision, recall = precision_recall(result.tags, audience.planted_tags())
     assert result.tags and precision >= 0.8 and recall > 0.2
 
@@ -56,7 +54,7 @@ def test_exports_write_csv_rows_and_one_json_object_per_user(tmp_path):
 
 def test_exporting_to_an_unknown_format_is_refused(tmp_path):
     with pytest.raises(ExperimentError, match=".csv or .json"):
-        export_tags(None, "exp", tmp_path / "tags.xml")
+        export_tags(None, tmp_path / "tags.xml", experiment_id="exp")
 
 
 def test_preference_aware_serving_boosts_matching_creatives_and_never_serves_retired_ones():
