@@ -169,9 +169,3 @@ class Audience:
                 cts = ts + timedelta(seconds=float(delays[j]))
                 yield {"event_id": f"{eid}c", "type": "click", "ts": cts.isoformat().replace("+00:00", "Z"), "experiment": experiment_id,
                        "creative": ids[k], "user": user, "size": arms[k].size or "300x250", "impression_id": eid}
-
-
-def all_combinations(space: Mapping[str, Sequence[AttributeValue]]) -> Iterator[dict[str, AttributeValue]]:
-    keys = list(space)
-    for values in itertools.product(*(space[k] for k in keys)):
-        yield dict(zip(keys, values))

@@ -1,12 +1,11 @@
 """launch_campaign: copy for the products, a composed batch, and an experiment over its banners."""
 
 
-from prefect import flow, task
+from prefect import flow
 from pydantic import Field
 
-from experiments.store import ExperimentStore, load_manifest
 from flows.common import FlowParams, publish
-from flows.compose import ComposeParams, compose_batch_flow
+from flows.compose import POLICIES, ComposeParams, compose_batch_flow
 from flows.copy import CopyParams, generate_copy
 
 
@@ -23,22 +22,14 @@ class CampaignParams(FlowParams):
     engine: str = Field(default="lm", pattern="^(lm|grammar)$")
     model: str | None = None
     max_creatives: int | None = Field(default=24, ge=2)
-    policy: str = Field(default="thompson", pattern="^(fixed|thompson|top-two)$")
+    policy: str = Field(default="thompson", pattern=POLICIES)
     policy_params: dict = {}  # e.g. {"min_exploration": 0.2}
     experiment_config: dict = {}  # experiments.model.ExperimentConfig fields, e.g. {"max_rounds": 20}
     out: str
     seed: int = 0
 
 
-@task
-def create_experiment(params: CampaignParams, manifest: str) -> str:
-    _, store = params.open()
-    creatives = load_manifest(manifest).arms
-    return ExperimentStore(store.engine).create_experiment(params.name, creatives, params.policy,
-                                                       policy_params=params.policy_params, config=params.experiment_config)
-
-
-@flow(name="launch_campaign")
+@flow(name="launch_campaign", flow_run_name="campaign-{params.name}")
 def launch_campaign(params: CampaignParams) -> dict:
     """Marketer's batch launch: titles per style, banners from them, an experiment over the banners."""
     shared = params.model_dump(include={"home", "db_url"})
@@ -46,10 +37,10 @@ def launch_campaign(params: CampaignParams) -> dict:
                                     engine=params.engine, model=params.model, seed=params.seed))
     titles = [code for r in copy for code in r["titles"]]
     # Products by catalog id: an image shared with another catalog's listing does not pull that listing in.
-    batch = compose_batch_flow(ComposeParams(**shared, products=params.products, logos=params.logos, titles=titles,
-                                             models=params.models, backgrounds=params.backgrounds, templates=params.templates,
-                                             sizes=params.sizes, max_n=params.max_creatives, seed=params.seed, out=params.out))
-    experiment_id = create_experiment(params, batch["manifest"])
-    publish("launch-campaign", f"# Campaign {params.name}\n\nExperiment `{experiment_id}` over {batch['creatives']} banners "
+    batch = compose_batch_flow(ComposeParams(
+        **shared, products=params.products, logos=params.logos, titles=titles, models=params.models, backgrounds=params.backgrounds,
+        templates=params.templates, sizes=params.sizes, max_n=params.max_creatives, seed=params.seed, out=params.out,
+        experiment_name=params.name, policy=params.policy, policy_params=params.policy_params, experiment_config=params.experiment_config))
+    publish("launch-campaign", f"# Campaign {params.name}\n\nExperiment `{batch['experiment_id']}` over {batch['creatives']} banners "
             f"({len(titles)} titles from {len(params.products)} products).", links={"gallery": batch["gallery"]})
-    return {"experiment_id": experiment_id, "titles": titles, **batch}
+    return {"titles": titles, **batch}

@@ -9,9 +9,9 @@ from prefect.context import FlowRunContext
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
-from creative.db import open_database
 from creative.elements.store import ElementStore
-from creative.home import Home, resolve_home
+from creative.home import Home
+from creative.services import Workspace
 
 
 class FlowParams(BaseModel):
@@ -22,8 +22,11 @@ class FlowParams(BaseModel):
     db_url: str | None = None
 
     def open(self) -> tuple[Home, ElementStore]:
-        home = resolve_home(self.home, self.db_url)
-        return home, ElementStore(home, open_database(home.db_url))
+        ws = self.workspace()
+        return ws.home, ws.elements
+
+    def workspace(self) -> Workspace:
+        return Workspace.open(self.home, self.db_url)
 
 
 def _key(text: str) -> str:

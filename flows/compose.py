@@ -1,4 +1,4 @@
-"""compose_batch: a selection of elements into banners, a manifest and a gallery; chunks are tasks."""
+"""compose_batch: a selection of elements into banners (chunks are tasks), and optionally an experiment over them."""
 
 
 from pathlib import Path
@@ -6,11 +6,13 @@ from pathlib import Path
 from prefect import flow, task
 from pydantic import Field
 
-from creative.compose import BatchSelection, RenderChunk, chunked, compose_batch, render_chunk
+from creative.compose import BatchSelection, RenderChunk, chunked, render_chunk
+from creative.services import ExperimentPlan, launch_batch
 from flows.common import FlowParams, publish
 from flows.runners import task_runner
 
 CHUNK_SIZE = 200  # banners per task: Prefect costs ~6 ms a task run, a chunk renders in ~0.5-1 s
+POLICIES = "^(fixed|thompson|top-two)$"
 
 
 class ComposeParams(FlowParams):
@@ -27,11 +29,20 @@ class ComposeParams(FlowParams):
     out: str
     dask_address: str | None = None
     chunk_size: int = Field(default=CHUNK_SIZE, ge=1)
+    experiment_name: str | None = Field(default=None, max_length=200, description="start an experiment over the batch")
+    policy: str = Field(default="thompson", pattern=POLICIES)
+    policy_params: dict = {}  # e.g. {"min_exploration": 0.2}
+    experiment_config: dict = {}  # experiments.model.ExperimentConfig fields, e.g. {"max_rounds": 20}
 
     def selection(self) -> BatchSelection:
         return BatchSelection(products=tuple(self.products), logos=tuple(self.logos), titles=tuple(self.titles),
                               models=tuple(self.models), backgrounds=tuple(self.backgrounds),
                               templates=tuple(self.templates), sizes=tuple(self.sizes))
+
+    def experiment_plan(self) -> ExperimentPlan | None:
+        if not self.experiment_name:
+            return None
+        return ExperimentPlan(self.experiment_name, self.policy, self.policy_params, self.experiment_config)
 
 
 @task(retries=1, retry_delay_seconds=2)
@@ -39,7 +50,7 @@ def render_chunk_task(chunk: RenderChunk) -> list[dict]:
     return render_chunk(chunk)
 
 
-def _render_as_tasks(chunk_size: int):
+def render_as_tasks(chunk_size: int = CHUNK_SIZE):
     """A renderer for compose_batch that submits each chunk of banners as one task."""
     def render(pack, specs, out_dir, formats, workers=1, progress=None, **_):
         futures = [render_chunk_task.submit(RenderChunk(pack, tuple(part), str(out_dir), fmt))
@@ -55,22 +66,24 @@ def _render_as_tasks(chunk_size: int):
     return render
 
 
-@flow(name="compose_batch")
+@flow(name="compose_batch", flow_run_name="batch-{params.out}")
 def compose_batch_flow(params: ComposeParams) -> dict:
-    """Validate the selection, render chunk tasks, then publish manifest, gallery and library records."""
-    home, store = params.open()
-    result = compose_batch(home, store.engine, params.selection(), params.out, formats=(params.format,),
-                           max_n=params.max_n, seed=params.seed, render=_render_as_tasks(params.chunk_size))
+    """Validate the selection, render chunk tasks, register the banners, start the experiment if asked."""
+    launched = launch_batch(params.workspace(), params.selection(), params.out, experiment=params.experiment_plan(),
+                            formats=(params.format,), max_n=params.max_n, seed=params.seed, render=render_as_tasks(params.chunk_size))
+    result = launched.batch
     by_template: dict[str, int] = {}
     for c in result.creatives:
-        by_template[c["template"]] = by_template.get(c["template"], 0) + 1
+        by_template[c.template] = by_template.get(c.template, 0) + 1
     summary = (f"# Batch {result.batch}\n\n{len(result.creatives)} banners, {len(result.rejected)} rejected, "
                f"from {result.combinations} combinations.\n\n" + "\n".join(f"- {k}: {v}" for k, v in sorted(by_template.items())))
-    rows = [{"id": c["id"], "template": c["template"], "size": c["size"], "violations": len(c.get("violations", []))}
-            for c in result.creatives[:500]]
+    if launched.experiment:
+        summary += f"\n\nExperiment `{launched.experiment.experiment_id}` over {len(launched.experiment.arms)} banners."
+    rows = [{"id": c.creative_id, "template": c.template, "size": c.size, "violations": len(c.violations)} for c in result.creatives[:500]]
     publish("compose-batch", summary, rows, {"gallery": Path(result.gallery), "manifest": Path(result.manifest)})
     return {"batch": result.batch, "manifest": result.manifest, "gallery": result.gallery,
-            "creatives": len(result.creatives), "rejected": len(result.rejected)}
+            "creatives": len(result.creatives), "rejected": len(result.rejected),
+            "experiment_id": launched.experiment.experiment_id if launched.experiment else None}
 
 
 def compose_batch_on(params: ComposeParams) -> dict:

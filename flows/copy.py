@@ -13,8 +13,8 @@ from pydantic import Field
 from creative.catalog import get_product, list_products
 from creative.copy.pipeline import CopyPipeline, store_article, store_titles
 from creative.copy.styles import STYLES
+from creative.services import guardrail_brands
 from flows.common import FlowParams, publish
-from flows.runners import task_runner
 
 
 class CopyParams(FlowParams):
@@ -25,7 +25,6 @@ class CopyParams(FlowParams):
     model: str | None = None
     article_keywords: list[str] | None = None  # when given, also write one article per product
     seed: int = 0
-    dask_address: str | None = None
 
 
 # Generation already uses every core; tasks in one process take turns on the one loaded model.
@@ -34,7 +33,7 @@ _MODEL_LOCK = threading.Lock()
 
 @cache
 def _pipeline(model: str | None, cache_dir: str, brands: tuple[str, ...], seed: int) -> CopyPipeline:
-    """One pipeline (and one loaded model) per worker process."""
+    """One pipeline (and one loaded model) per worker process; `brands` from services.guardrail_brands."""
     return CopyPipeline(model_spec=model, cache_dir=cache_dir, brands=brands, seed=seed)
 
 
@@ -43,7 +42,7 @@ def _facts_key(context, arguments) -> str:
     params: CopyParams = arguments["params"]
     product = get_product(params.open()[1].engine, arguments["product_id"])
     payload = {"facts": product.to_json(), "brands": arguments["brands"],
-               **params.model_dump(exclude={"products", "dask_address", "home", "db_url"})}
+               **params.model_dump(exclude={"products", "home", "db_url"})}
     return "copy-" + hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -80,12 +79,12 @@ def store_copy(params: CopyParams, product_id: str, written: dict) -> dict:
     }
 
 
-@flow(name="generate_copy")
+@flow(name="generate_copy", flow_run_name="copy-{params.engine}")
 def generate_copy(params: CopyParams) -> list[dict]:
     """Titles per style for each product, stored as T- elements; rejected candidates are counted."""
     _, store = params.open()
     catalog = list_products(store.engine)
-    brands = tuple(sorted({p.brand for p in catalog}))
+    brands = guardrail_brands(params.workspace())
     ids = params.products or [p.product_id for p in catalog]
     written = [write_candidates.submit(params, pid, brands) for pid in ids]
     results = [store_copy(params, pid, w.result()) for pid, w in zip(ids, written)]
@@ -95,8 +94,3 @@ def generate_copy(params: CopyParams) -> list[dict]:
     rows = [{"product": r["product_id"], "style": s, "title": t} for r in results for s, ts in r["by_style"].items() for t in ts[:3]]
     publish("generate-copy", summary, rows)
     return results
-
-
-def generate_copy_on(params: CopyParams) -> list[dict]:
-    # Locally one product at a time: the model already uses every core for its matmuls.
-    return generate_copy.with_options(task_runner=task_runner(params.dask_address, workers=1))(params)

@@ -17,8 +17,9 @@ import numpy as np
 
 from assets.samples import SAMPLES_DIR
 from creative.catalog import list_products
+from creative.services.rounds import experiment_report
 from experiments.inbox import drop_file
-from experiments.report import write_report
+from experiments.tag_store import latest_tags
 from experiments.tags import export_tags, precision_recall
 from experiments.simulator import Audience
 from experiments.store import ExperimentStore
@@ -127,10 +128,12 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
             break
 
     step("writing the experiment report and user tags")
-    report = write_report(store.engine, experiment_id, out / "report")
-    _, tags = export_tags(store.engine, experiment_id, out / "tags.csv")
+    ws = IngestParams(folder=str(SAMPLES_DIR), **shared).workspace()
+    report = experiment_report(ws, experiment_id, out / "report")
+    tags = latest_tags(ws.engine, experiment_id).result
+    export_tags(tags, out / "tags.csv", experiment_id=experiment_id)
+    export_tags(tags, out / "tags.json", experiment_id=experiment_id)
     precision, recall = precision_recall(tags.tags, audience.planted_tags())
-    export_tags(store.engine, experiment_id, out / "tags.json")
     summary = {
         "experiment_id": experiment_id,
         "rounds": len(rounds),

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from creative.db import open_database
 from creative.elements.store import ElementStore
 from creative.home import Home
+from creative.services import Workspace
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -19,6 +20,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 def engine_of(ctx: click.Context) -> Engine:
     home: Home = ctx.obj
     return open_database(home.db_url)
+
+
+def workspace_of(ctx: click.Context) -> Workspace:
+    return Workspace.of(ctx.obj)
 
 
 def store_of(ctx: click.Context) -> ElementStore:

@@ -9,9 +9,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from creative.compose import BatchSelection, compose_batch, split_codes
-from creative.db import open_database
+from creative.cli.common import json_option, print_json
+from creative.compose import BatchSelection, split_codes
 from creative.home import Home
+from creative.services import ExperimentPlan, Workspace, launch_batch
 
 _codes = dict(multiple=True, metavar="CODES")
 
@@ -29,12 +30,14 @@ _codes = dict(multiple=True, metavar="CODES")
 @click.option("--max", "max_n", type=click.IntRange(min=1), help="Make a seeded random sample of N combinations.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --max sample.")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes to render on (default: all cores).")
-@click.option("--no-record", is_flag=True, help="Do not record the creatives in the library.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (replaced atomically).")
 @click.pass_obj
-def compose_command(home: Home, products, logos, titles, models, backgrounds, templates, sizes, formats, max_n, seed, workers, no_record, out_dir):
+@click.option("--experiment", "experiment_name", default=None, metavar="NAME", help="Also start an experiment over the batch's banners.")
+@click.option("--policy", type=click.Choice(["fixed", "thompson", "top-two"]), default="thompson", show_default=True, help="Allocation policy of --experiment.")
+@json_option
+def compose_command(home: Home, products, logos, titles, models, backgrounds, templates, sizes, formats, max_n, seed, workers,
+                    out_dir, experiment_name, policy, as_json):
     """Compose banners: every combination (or --max N of them), manifest.json and an index.html gallery."""
-    engine = open_database(home.db_url)
     selection = BatchSelection(
         products=split_codes(products), logos=split_codes(logos), titles=split_codes(titles),
         models=split_codes(models), backgrounds=split_codes(backgrounds),
@@ -44,9 +47,18 @@ def compose_command(home: Home, products, logos, titles, models, backgrounds, te
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("composing", total=None)
-        result = compose_batch(home, engine, selection, out_dir, formats=formats, max_n=max_n, seed=seed,
-                               workers=workers or os.cpu_count(), record=not no_record,
-                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+        launched = launch_batch(Workspace.of(home), selection, out_dir, formats=formats, max_n=max_n, seed=seed,
+                                workers=workers or os.cpu_count(),
+                                experiment=ExperimentPlan(experiment_name, policy) if experiment_name else None,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    result = launched.batch
+    experiment_id = launched.experiment.experiment_id if launched.experiment else None
+    if as_json:
+        print_json({"batch": result.batch, "manifest": result.manifest, "gallery": result.gallery, "rendered": result.rendered,
+                    "rejected": len(result.rejected), "combinations": result.combinations, "skipped": list(result.skipped),
+                    "seconds": round(result.seconds, 3), "experiment_id": experiment_id,
+                    "creatives": [c.to_json() for c in result.creatives]})
+        return
     rate = result.rendered / result.seconds if result.seconds else 0.0
     for note in result.skipped:
         click.echo(f"note: {note}", err=True)
@@ -54,3 +66,5 @@ def compose_command(home: Home, products, logos, titles, models, backgrounds, te
                f"in {result.seconds:.1f} s ({rate:.0f}/s)")
     click.echo(f"manifest: {result.manifest}")
     click.echo(f"gallery:  {result.gallery}")
+    if experiment_id:
+        click.echo(f"experiment: {experiment_id}")

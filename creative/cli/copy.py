@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from creative.cli.common import engine_of, json_option, print_json, store_of
+from creative.cli.common import engine_of, json_option, print_json, store_of, workspace_of
 from creative.copy.errors import CopyError
 from creative.copy.limits import LIMITS
 from creative.copy.styles import label, parse_styles
@@ -26,18 +26,16 @@ def _products(ctx: click.Context, product_id: str | None, all_products: bool):
     if all_products:
         if not catalog:
             raise CopyError("the catalog is empty; import one with `creative catalog import FILE`")
-        return catalog, catalog
+        return catalog
     if not product_id:
         raise CopyError("pass --product ID or --all")
-    return [get_product(engine, product_id)], catalog
+    return [get_product(engine, product_id)]
 
 
-def _pipeline(ctx: click.Context, catalog, model: str | None, candidates: int, seed: int):
-    from creative.copy.pipeline import CopyPipeline
+def _pipeline(ctx: click.Context, model: str | None, candidates: int, seed: int):
+    from creative.services import copy_pipeline
 
-    home = ctx.obj
-    return CopyPipeline(model_spec=model, cache_dir=home.model_cache_dir, brands={x for p in catalog for x in (p.brand, p.name)},
-                        per_style=candidates, seed=seed)
+    return copy_pipeline(workspace_of(ctx), model=model, seed=seed, per_style=candidates)
 
 
 def _run(products, work: Callable[[Any], list], quiet: bool) -> list:
@@ -115,8 +113,8 @@ def titles_command(ctx, product_id, all_products, engine, model, seed, styles, n
     if n < 1 or candidates < 1:
         raise CopyError("--n and --candidates must be at least 1")
     style_list = parse_styles(styles)
-    products, catalog = _products(ctx, product_id, all_products)
-    pipe = _pipeline(ctx, catalog, model, candidates, seed)
+    products = _products(ctx, product_id, all_products)
+    pipe = _pipeline(ctx, model, candidates, seed)
     element_store = store_of(ctx) if store else None
 
     def work(product):
@@ -145,8 +143,8 @@ def article_command(ctx, product_id, all_products, engine, model, seed, keywords
     """A long-form article: headline, lead, three selling points, a usage scene and a call to action."""
     from creative.copy.pipeline import store_article
 
-    products, catalog = _products(ctx, product_id, all_products)
-    pipe = _pipeline(ctx, catalog, model, 24, seed)
+    products = _products(ctx, product_id, all_products)
+    pipe = _pipeline(ctx, model, 24, seed)
     element_store = store_of(ctx) if store else None
     kw = [k.strip() for k in keywords.split(",")] if keywords else None
 

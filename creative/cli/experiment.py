@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
-from creative.db import open_database
+from creative.cli.common import engine_of as _engine, json_option, print_json as _print_json, workspace_of
 from creative.errors import CreativeError
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-
-
-def _engine(ctx: click.Context):
-    return open_database(ctx.obj.db_url)
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def _setting(values: tuple[str, ...]) -> dict[str, Any]:
@@ -53,21 +41,20 @@ def experiment_group() -> None:
 @click.pass_context
 def create(ctx, manifest, policy, name, min_exploration, settings, as_json):
     """Create an experiment from a composer manifest; prints the experiment id."""
-    from experiments.store import ExperimentStore, load_manifest
+    from creative.creatives import load_manifest
+    from creative.services import create_experiment
 
     found = load_manifest(manifest)
-    path = Path(manifest)
-    name = name or (path.name if path.is_dir() else path.resolve().parent.name)
+    name = name or found.folder.name
     params = {} if min_exploration is None else {"min_exploration": min_exploration}
-    store = ExperimentStore(_engine(ctx))
-    experiment_id = store.create_experiment(name, found.arms, policy, policy_params=params, config=_setting(settings))
+    created = create_experiment(workspace_of(ctx), name, found.creatives, policy, policy_params=params, config=_setting(settings))
     if as_json:
-        _print_json({"experiment_id": experiment_id, "name": name, "policy": policy, "arms": [a.id for a in found.arms],
-                     "excluded": [{"id": i, "violations": list(v)} for i, v in found.excluded]})
+        _print_json({"experiment_id": created.experiment_id, "name": name, "policy": policy, "arms": list(created.arms),
+                     "excluded": [{"id": i, "violations": list(v)} for i, v in created.excluded]})
         return
-    click.echo(experiment_id)
-    if found.excluded:
-        click.echo(f"excluded {len(found.excluded)} creative(s) with violations: {', '.join(i for i, _ in found.excluded)}", err=True)
+    click.echo(created.experiment_id)
+    if created.excluded:
+        click.echo(f"excluded {len(created.excluded)} creative(s) with violations: {', '.join(i for i, _ in created.excluded)}", err=True)
 
 
 @experiment_group.command("ingest")
@@ -108,17 +95,37 @@ def _round_lines(result) -> list[str]:
 @click.argument("experiment_id")
 @click.option("--wait", type=float, default=0.0, show_default=True, help="Seconds to wait if another round of this experiment is running.")
 @click.option("--expected-round", type=int, default=None, help="Close only this round; if it is already closed, print its stored result (safe retries).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also write the HTML report here.")
 @json_option
 @click.pass_context
-def round_(ctx, experiment_id, wait, expected_round, as_json):
-    """Close the open round: decision, next allocation and per-creative statistics."""
-    from experiments.rounds import run_round
+def round_(ctx, experiment_id, wait, expected_round, report_dir, as_json):
+    """Ingest the inbox, close the open round (decision, next allocation, statistics) and store user tags."""
+    from creative.services import close_round
 
-    result = run_round(_engine(ctx), experiment_id, wait=wait, expected_round=expected_round)
+    closed = close_round(workspace_of(ctx), experiment_id, wait=wait, expected_round=expected_round, report_dir=report_dir)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json({**closed.result.to_dict(), "ingested": {"files": closed.ingested.files, "accepted": closed.ingested.accepted,
+                     "rejected": dict(closed.ingested.rejected)}, "tags": len(closed.tags.result.tags),
+                     "report": str(closed.report) if closed.report else None})
         return
-    click.echo("\n".join(_round_lines(result)))
+    click.echo("\n".join(_round_lines(closed.result)))
+    click.echo(f"  {closed.ingested.files} inbox file(s) ingested; {len(closed.tags.result.tags)} user tags stored"
+               + (f"; report {closed.report}" if closed.report else ""))
+
+
+@experiment_group.command("stop")
+@click.argument("experiment_id")
+@json_option
+@click.pass_context
+def stop(ctx, experiment_id, as_json):
+    """Stop a running experiment now: no more rounds (no winner is declared)."""
+    from creative.services import stop_experiment
+
+    stop_experiment(workspace_of(ctx), experiment_id)
+    if as_json:
+        _print_json({"experiment_id": experiment_id, "status": "stopped"})
+        return
+    click.echo(f"{experiment_id} stopped")
 
 
 @experiment_group.command("status")
@@ -159,10 +166,10 @@ def status(ctx, experiment_id, all_, as_json):
 @json_option
 @click.pass_context
 def report(ctx, experiment_id, out, as_json):
-    """Write an HTML report: CTR and intervals over rounds, allocation, element effects, tags."""
-    from experiments.report import write_report
+    """Write an HTML report: CTR and intervals over rounds, allocation, element effects, stored tags."""
+    from creative.services.rounds import experiment_report
 
-    path = write_report(_engine(ctx), experiment_id, out)
+    path = experiment_report(workspace_of(ctx), experiment_id, Path(out))
     if as_json:
         _print_json({"experiment_id": experiment_id, "report": str(path)})
         return
@@ -256,21 +263,22 @@ def tags_group() -> None:
 @click.argument("experiment_id")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="File to write (.csv or .json).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None, help="Default: from the file's suffix.")
-@click.option("--min-probability", type=float, default=0.9, show_default=True, help="Posterior probability a tag needs.")
-@click.option("--min-impressions", type=int, default=50, show_default=True, help="Impressions a user needs on an attribute.")
 @json_option
 @click.pass_context
-def export(ctx, experiment_id, out, fmt, min_probability, min_impressions, as_json):
-    """Export users' preference tags for a customer-data platform."""
-    from experiments.tags import TagConfig, export_tags
+def export(ctx, experiment_id, out, fmt, as_json):
+    """Export the user preference tags stored at the last round, for a customer-data platform.
 
-    try:
-        config = TagConfig(min_probability=min_probability, min_impressions=min_impressions)
-    except ValueError as exc:
-        raise CreativeError(f"{exc}; pick --min-probability in [0.5, 1) and --min-impressions >= 1") from exc
-    path, result = export_tags(_engine(ctx), experiment_id, out, fmt=fmt, config=config)
-    users = len({t.user for t in result.tags})
+    Their thresholds are experiment settings (`--set tag_min_impressions=20 --set tag_min_probability=0.8` at create)."""
+    from experiments.tag_store import latest_tags
+    from experiments.tags import export_tags
+
+    engine = _engine(ctx)
+    workspace_of(ctx).experiments.config(experiment_id)  # an unknown experiment says how to find one
+    stored = latest_tags(engine, experiment_id)
+    path = export_tags(stored.result, out, fmt=fmt, experiment_id=experiment_id)
     if as_json:
-        _print_json({"file": str(path), "tags": len(result.tags), "users": users, "prior": asdict(result.prior)})
+        _print_json({"file": str(path), "tags": len(stored.result.tags), "users": stored.users, "round": stored.round_no,
+                     "prior": asdict(stored.result.prior)})
         return
-    click.echo(f"wrote {len(result.tags)} tag(s) for {users} user(s) to {path}")
+    after = f"after round {stored.round_no}" if stored.round_no else "no round has closed yet"
+    click.echo(f"wrote {len(stored.result.tags)} tag(s) for {stored.users} user(s) to {path} ({after})")
