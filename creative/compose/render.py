@@ -25,7 +25,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from creative.fonts import find_font
 from creative.compose.errors import CompositionError
-from creative.compose.spec import FORMATS, CreativeSpec, ElementInfo, ElementPack, OfferInfo
+from creative.catalog import Product
+from creative.compose.spec import FORMATS, CreativeSpec, ElementInfo, ElementPack
 from layouts import colour as col
 from layouts.errors import LayoutError
 from layouts.geometry import Box
@@ -131,7 +132,7 @@ def _rgb(hexes) -> list[tuple[int, int, int]]:
     return out
 
 
-def format_price(offer: OfferInfo) -> str:
+def format_price(offer: Product) -> str:
     value = offer.sale_price if offer.sale_price else offer.price
     text = f"{value:,.0f}" if abs(value - round(value)) < 0.005 else f"{value:,.2f}"
     return CURRENCY.get(offer.language, "{}").format(text)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from creative.catalog import Product, list_products
 from creative.compose.errors import CompositionError
-from creative.compose.spec import BatchSelection, CreativeSpec, ElementInfo, ElementPack, OfferInfo
+from creative.compose.spec import BatchSelection, CreativeSpec, ElementInfo, ElementPack
 from creative.elements import Element
 from creative.elements.store import ElementStore
 from creative.errors import ElementNotFound
@@ -61,10 +61,6 @@ def _info(store: ElementStore, e: Element) -> ElementInfo:
     )
 
 
-def _offer(p: Product) -> OfferInfo:
-    return OfferInfo(p.product_id, p.name, p.brand, p.category, p.price, p.sale_price, p.discount_pct, p.language, tuple(p.features))
-
-
 def _get(store: ElementStore, code: str, kind: str) -> Element:
     element = store.get(code)
     if element.kind != kind:
@@ -82,7 +78,7 @@ def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> 
     catalog = list_products(engine)
     by_id = {p.product_id: p for p in catalog}
     elements: dict[str, ElementInfo] = {}
-    offers: dict[str, OfferInfo] = {}
+    offers: dict[str, Product] = {}
     products: list[tuple[str, str | None]] = []
     for value in selection.products:
         try:
@@ -98,7 +94,7 @@ def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> 
         elements[element.code] = _info(store, element)
         for p in matched or [None]:
             if p is not None:
-                offers[p.product_id] = _offer(p)
+                offers[p.product_id] = p
             key = (element.code, p.product_id if p else None)
             if key not in products:
                 products.append(key)

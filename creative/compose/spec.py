@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from creative.catalog import Product
+
 FORMATS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 SLOT_ORDER = ("product", "offer", "model", "logo", "background", "title")  # fixed order inside an id
 MAX_ID_LENGTH = 200  # creatives.creative_id is String(200)
@@ -41,27 +43,12 @@ class ElementInfo:
         return (self.width or 1) / (self.height or 1)
 
 
-@dataclass(frozen=True)
-class OfferInfo:
-    """Catalog facts about a product, shown as title (when no title element), price and badges."""
-
-    product_id: str
-    name: str
-    brand: str
-    category: str
-    price: float
-    sale_price: float | None
-    discount_pct: float | None
-    language: str
-    features: tuple[str, ...] = ()
-
-
 @dataclass
 class ElementPack:
-    """Every element and catalog offer a batch refers to, resolved once in the parent process."""
+    """Every element and catalog product a batch refers to, resolved once in the parent process."""
 
     elements: dict[str, ElementInfo]
-    offers: dict[str, OfferInfo]
+    offers: dict[str, Product]  # by catalog product id: name, price, badges and language of a banner
 
     def fingerprint(self) -> str:
         h = hashlib.sha1()
@@ -69,7 +56,7 @@ class ElementPack:
             e = self.elements[code]
             h.update(f"{code}|{e.path}|{e.text}|{e.palette}|{e.bbox}".encode())
         for pid in sorted(self.offers):
-            h.update(repr(self.offers[pid]).encode())
+            h.update(repr(self.offers[pid]).encode())  # every fact of the product (Product is not hashable)
         return h.hexdigest()[:16]
 
 
