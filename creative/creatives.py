@@ -55,7 +55,7 @@ class Creative:
         return {
             "schema": SCHEMA_VERSION, "id": self.creative_id, "template": self.template, "size": self.size,
             "elements": dict(self.elements), "offer": self.offer_id, "file": Path(self.file).name,
-            "files": dict(self.files) or {"main": Path(self.file).name},
+            "files": dict(self.files),
             "attributes": dict(self.attributes), "metrics": dict(self.metrics),
             "warnings": list(self.warnings), "violations": list(self.violations),
         }

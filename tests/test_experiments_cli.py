@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from creative.cli.experiment import experiment_group, tags_group
-from creative.errors import CreativeError
+from creative.errors import USER_ERRORS
 from creative.home import resolve_home
 from experiments.simulator import make_creatives
 
@@ -37,7 +37,8 @@ def run(group, home, *args):
 
 
 def test_create_ingest_round_status_report_and_export_tags(home, manifest, tmp_path):
-    created = json.loads(run(experiment_group, home, "create", "--manifest", str(manifest), "--policy", "top-two", "--json"))
+    created = json.loads(run(experiment_group, home, "create", "--manifest", str(manifest), "--policy", "top-two",
+                             "--set", "tag_min_impressions=5", "--json"))
     exp = created["experiment_id"]
     assert created["name"] == "batch1" and len(created["arms"]) == 6
     assert created["excluded"] == [{"id": "broken", "violations": ["title overflows its slot"]}]
@@ -56,6 +57,7 @@ def test_create_ingest_round_status_report_and_export_tags(home, manifest, tmp_p
     assert first["round_no"] == 1 and first["decision"]["kind"] in ("continue", "retire", "promote")
     assert abs(sum(first["allocation_next"].values()) - 1) < 1e-9
     assert len(first["arms"]) == 6
+    assert first["tags"] >= 0 and first["ingested"]["files"] == 0
     text = run(experiment_group, home, "round", exp, "--expected-round", "1")
     assert "round 1" in text and "already closed" in text
 
@@ -74,9 +76,11 @@ def test_create_ingest_round_status_report_and_export_tags(home, manifest, tmp_p
         assert needle in page
     assert (tmp_path / "report" / "ctr.png").stat().st_size > 1000
 
-    out = json.loads(run(tags_group, home, "export", exp, "--out", str(tmp_path / "tags.csv"), "--min-impressions", "5", "--json"))
-    assert (tmp_path / "tags.csv").read_text().splitlines()[0] == "user,attribute,value,probability,lift,impressions,clicks"
-    assert out["file"].endswith("tags.csv")
+    out = json.loads(run(tags_group, home, "export", exp, "--out", str(tmp_path / "tags.csv"), "--json"))
+    lines = (tmp_path / "tags.csv").read_text().splitlines()
+    assert lines[0] == "user,attribute,value,probability,lift,impressions,clicks"
+    assert out["file"].endswith("tags.csv") and out["round"] == 1
+    assert out["tags"] == first["tags"] == len(lines) - 1  # the export is what the round stored
     run(tags_group, home, "export", exp, "--out", str(tmp_path / "tags.json"))
     assert "users" in json.loads((tmp_path / "tags.json").read_text())
 
@@ -88,13 +92,23 @@ def test_every_command_has_help_and_a_json_flag(home):
             assert "--json" in text, name
 
 
-def test_command_errors_are_creative_errors_with_a_next_step(home, tmp_path):
-    with pytest.raises(CreativeError, match="creative experiment create"):
+def test_command_errors_are_user_errors_with_a_next_step(home, tmp_path):
+    with pytest.raises(USER_ERRORS, match="creative experiment create"):
         run(experiment_group, home, "round", "exp-nope")
-    with pytest.raises(CreativeError, match="manifest.json"):
+    with pytest.raises(USER_ERRORS, match="manifest.json"):
         run(experiment_group, home, "create", "--manifest", str(tmp_path / "none" / "manifest.json"))
-    (tmp_path / "one.json").write_text(json.dumps([{"id": "only"}]))
-    with pytest.raises(CreativeError, match="at least 2"):
+    (tmp_path / "one.json").write_text(json.dumps([{"id": "only", "template": "hero", "size": "300x250", "file": "only.png"}]))
+    with pytest.raises(USER_ERRORS, match="at least 2"):
         run(experiment_group, home, "create", "--manifest", str(tmp_path / "one.json"))
-    with pytest.raises(CreativeError, match="KEY=VALUE"):
+    with pytest.raises(USER_ERRORS, match="KEY=VALUE"):
         run(experiment_group, home, "create", "--manifest", str(tmp_path / "one.json"), "--set", "alpha")
+
+
+def test_a_manifest_naming_a_file_outside_its_batch_folder_is_refused(home, manifest, tmp_path):
+    """A crafted manifest must not turn the public creative route into a download of the database."""
+    raw = json.loads(manifest.read_text())
+    raw["creatives"][0]["file"] = "../../home/creative.db"
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(USER_ERRORS, match=r"outside the batch folder"):
+        run(experiment_group, home, "create", "--manifest", str(manifest))
+    assert run(experiment_group, home, "status", "--all", "--json").strip() == "[]"  # nothing half-created
