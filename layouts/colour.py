@@ -34,6 +34,14 @@ def parse_hex(value: str) -> RGB:
     return (int(v[0:2], 16), int(v[2:4], 16), int(v[4:6], 16))
 
 
+_LINEAR = np.array([c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (np.arange(256) / 255.0)])
+
+
+# Per-channel weighted tables: `_LR[r] + _LG[g] + _LB[b]` is bit for bit the luminance below.
+_LR, _LG, _LB = 0.2126 * _LINEAR, 0.7152 * _LINEAR, 0.0722 * _LINEAR
+_REL_LUM: dict[tuple, float] = {}
+
+
 def relative_luminance(rgb: Sequence[float]) -> float:
     key = tuple(rgb[:3])
     hit = _REL_LUM.get(key)
