@@ -97,16 +97,44 @@ def test_serve_returns_an_image_of_the_requested_size_and_a_click_token(world, c
     assert body["click_url"].endswith(body["token"])
 
 
-def test_click_redirects_to_the_landing_page_of_the_creatives_product(world, client):
+def test_click_redirects_to_the_landing_page_of_the_creatives_offer(world, client):
     from creative.catalog import get_product
-    from experiments.store import ExperimentStore
+    from creative.creatives import get_creatives
 
     body = client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "bob"}).json()
-    arm = next(a for a in ExperimentStore(world.engine).arms(world.experiment_id) if a.id == body["creative"])
+    offer = get_creatives(world.engine, [body["creative"]])[body["creative"]].offer_id
     r = client.get("/v1/click", params={"token": body["token"]})
     assert r.status_code == 302
-    assert r.headers["location"] == get_product(world.engine, arm.elements["offer"]).landing_url
+    assert r.headers["location"] == get_product(world.engine, offer).landing_url
     assert r.headers["x-click-recorded"] == "yes"
+
+
+def test_a_banner_for_sku_2001_clicks_through_to_sku_2001s_page(world, client):
+    """SKU-1001 (English catalog) and SKU-2001 (Chinese catalog) show the same product image: the click goes to the offer's page."""
+    from creative.catalog import get_product
+    from creative.compose import BatchSelection
+    from creative.services import ExperimentPlan, Workspace, launch_batch
+
+    en, zh = get_product(world.engine, "SKU-1001"), get_product(world.engine, "SKU-2001")
+    assert set(en.images) & set(zh.images), "the sample catalogs no longer share an image; pick two products that do"
+    assert en.landing_url != zh.landing_url
+    ws = Workspace.of(world.home)
+    launched = launch_batch(ws, BatchSelection(products=("SKU-1001", "SKU-2001"), templates=("hero",), sizes=("300x250",)),
+                            world.home.output_dir / "shared-image", workers=1, experiment=ExperimentPlan("shared image"))
+    by_offer = {c.offer_id: c.creative_id for c in launched.batch.creatives if c.creative_id in launched.experiment.arms}
+    assert set(by_offer) == {"SKU-1001", "SKU-2001"}
+    experiment_id = launched.experiment.experiment_id
+    served = None
+    for i in range(200):  # Thompson starts at an even split: the SKU-2001 banner comes up within a few requests
+        body = client.get("/v1/serve", params={"experiment": experiment_id, "user": f"shopper{i}", "size": "300x250"}).json()
+        if body["creative"] == by_offer["SKU-2001"]:
+            served = body
+            break
+    assert served is not None, "the SKU-2001 banner was never served"
+    assert client.get(served["image_url"]).status_code == 200
+    r = client.get(served["click_url"])
+    assert r.status_code == 302
+    assert r.headers["location"] == zh.landing_url == "https://shop.example.com/zh/p/2001"
 
 
 def test_forged_or_altered_click_tokens_are_refused_and_not_counted(world, client):
@@ -170,12 +198,19 @@ def test_a_concluded_experiment_serves_its_winner(world, client):
 
 
 def test_tagged_users_are_served_by_the_preference_aware_policy(world, client):
+    from experiments.tag_store import save_tags
+    from experiments.tags import PreferenceTag, PriorFit, TagConfig, TagResult
+
     experiment_id = make_experiment(world.home, name="tags")
-    cache = world.server.app.state.serving
-    view = cache.view(experiment_id)
-    key = (experiment_id, view.current_round)
-    cache._tags[key] = {"fan": [("colour", "green")]}  # as experiments.tags would compute for a green lover
-    cache.invalidate(experiment_id)
+    assert client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json()["matched_tags"] == []
+    # what close_round stores for a green lover after round 1; serving picks it up on its next refresh
+    fan = PreferenceTag("fan", "colour", "green", 0.99, 2.5, 80, 9)
+    with world.engine.begin() as conn:
+        save_tags(conn, experiment_id, 1, TagResult((fan,), PriorFit(0.9, 0.0, 0.5), 40, 120), TagConfig())
+    for _ in range(400):  # bounded by count: the view re-reads the tags' round at most once per refresh interval
+        if client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json()["matched_tags"]:
+            break
+        threading.Event().wait(0.05)
     served = [client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json() for _ in range(12)]
     assert any(s["matched_tags"] == ["colour=green"] for s in served)
     plain = client.get("/v1/serve", params={"experiment": experiment_id, "user": "someone-else"}).json()
@@ -317,17 +352,71 @@ def test_running_a_round_from_the_ui_closes_it_with_what_was_served(world, clien
     assert load_round(world.engine, experiment_id, 1).impressions == 7
 
 
-def test_scheduled_rounds_run_when_due(world, admin):
+def test_scheduled_rounds_run_when_due_and_close_like_every_other_front(world, client, admin):
     from datetime import datetime, timedelta, timezone
 
+    from creative.services import Workspace
     from creative.web.scheduler import run_due
+    from experiments.rounds import load_round
+    from experiments.tag_store import tag_round
 
     experiment_id = make_experiment(world.home, name="scheduled")
     r = admin.post(f"/experiments/{experiment_id}/schedule", data={"csrf": admin.headers["x-csrf-token"], "every_minutes": "30"}, follow_redirects=True)
     assert "every 30 minutes" in r.text
-    assert run_due(world.engine, now=datetime.now(timezone.utc)) == []
-    ran = run_due(world.engine, now=datetime.now(timezone.utc) + timedelta(minutes=31))
-    assert ran and ran[0][0] == experiment_id and ran[0][1].startswith("round 1")
+    for i in range(5):
+        assert client.get("/v1/serve", params={"experiment": experiment_id, "user": f"s{i}"}).status_code == 200
+    ws = Workspace.of(world.home)
+    assert run_due(ws, now=datetime.now(timezone.utc)) == []
+    ran = run_due(ws, world.server.app.state.recorder, now=datetime.now(timezone.utc) + timedelta(minutes=31))
+    assert [(e, o.split(":")[0]) for e, o in ran] == [(experiment_id, "round 1")]
+    assert load_round(world.engine, experiment_id, 1).impressions == 5  # the recorder's buffer was flushed into the round
+    assert tag_round(world.engine, experiment_id) == 1  # and the round stored its tags, as close_round does
+
+
+def test_a_round_from_the_ui_ingests_the_web_spool_and_the_tags_page_names_the_round(world, admin):
+    from experiments.rounds import load_round
+
+    experiment_id = make_experiment(world.home, name="spooled")
+    assert "No round has closed yet" in admin.get("/tags", params={"experiment": experiment_id}).text
+    spool = world.home.spool_dir
+    spool.mkdir(parents=True, exist_ok=True)
+    (spool / "left-at-shutdown.jsonl").write_text("\n".join(json.dumps(
+        {"event_id": f"sp{i}", "type": "impression", "ts": "2026-01-01T10:00:00Z", "experiment": experiment_id,
+         "creative": "c1-300x250", "user": f"sp{i}"}) for i in range(4)) + "\n")
+    r = admin.post(f"/experiments/{experiment_id}/round", data={"csrf": admin.headers["x-csrf-token"]}, follow_redirects=True)
+    assert "round 1 closed" in r.text
+    assert load_round(world.engine, experiment_id, 1).impressions == 4
+    assert not list(spool.glob("*.jsonl"))
+    page = admin.get("/tags", params={"experiment": experiment_id})
+    assert "Computed after round 1 closed" in page.text
+    export = admin.get("/tags/export.csv", params={"experiment": experiment_id})
+    assert export.status_code == 200 and export.text.startswith("user,")
+    assert f"tags-{experiment_id}-round-1.csv" in export.headers["content-disposition"]
+    assert admin.get("/tags", params={"experiment": "exp-missing"}).status_code == 404
+
+
+def test_stopping_an_experiment_from_the_ui_ends_its_rounds_and_serves_its_leader(world, client, admin):
+    from experiments.rounds import load_round
+
+    experiment_id = make_experiment(world.home, name="stop me")
+    served = [client.get("/v1/serve", params={"experiment": experiment_id, "user": f"v{i}"}).json() for i in range(30)]
+    for s in served:
+        if s["creative"] == "c1-300x250":
+            client.get("/v1/click", params={"token": s["token"]})
+    csrf = admin.headers["x-csrf-token"]
+    assert "round 1 closed" in admin.post(f"/experiments/{experiment_id}/round", data={"csrf": csrf}, follow_redirects=True).text
+    assert admin.post(f"/experiments/{experiment_id}/stop", data={"csrf": "stale"}, headers={"x-csrf-token": ""}).status_code == 403
+    page = admin.post(f"/experiments/{experiment_id}/stop", data={"csrf": csrf}, follow_redirects=True)
+    assert "experiment stopped" in page.text
+    assert 'id="exp-status">stopped<' in page.text
+    leader = load_round(world.engine, experiment_id, 1).decision.best
+    assert leader is not None
+    picks = {client.get("/v1/serve", params={"experiment": experiment_id, "user": f"w{i}"}).json()["creative"] for i in range(15)}
+    assert picks == {leader}
+    again = admin.post(f"/experiments/{experiment_id}/stop", data={"csrf": csrf}, follow_redirects=True)
+    assert 'class="flash error"' in again.text
+    refused = admin.post(f"/experiments/{experiment_id}/round", data={"csrf": csrf}, follow_redirects=True)
+    assert "round 2 closed" not in refused.text
 
 
 # ---- shutdown ----------------------------------------------------------------------------------------

@@ -185,6 +185,11 @@ def test_launch_a_batch_see_the_gallery_start_an_experiment_and_watch_a_round(pa
     page.wait_for_selector("#flash")
     assert int(page.locator("#chart-allocation").get_attribute("data-points")) > points  # the chart grew
 
+    page.click("#stop-experiment")
+    expect(page.locator("#flash")).to_contain_text("experiment stopped")
+    assert page.locator("#exp-status").inner_text() == "stopped"
+    expect(page.locator("#run-round")).to_be_disabled()
+
     page.goto("/experiments")
     assert page.locator("#experiments").filter(has_text=experiment_id).count() == 1
     page.screenshot(path=str(shots / "experiments.png"), full_page=True)
@@ -198,12 +203,15 @@ def test_schedule_rounds_and_see_user_tags_and_copy_pages(page, live, shots):
     page.click("#schedule")
     page.wait_for_selector("#flash")
     assert "every 15 minutes" in page.locator("#flash").inner_text()
+    page.click("#run-round")
+    expect(page.locator("#flash")).to_contain_text("round 1 closed")
     page.goto(f"/tags?experiment={experiment_id}")
+    assert page.locator("#tags-round").inner_text().startswith("Computed after round 1 closed")
     assert page.locator("#export").get_attribute("href") == f"/tags/export.csv?experiment={experiment_id}"
     page.screenshot(path=str(shots / "tags.png"), full_page=True)
     with page.expect_download() as download:
         page.click("#export")
-    assert download.value.suggested_filename == f"tags-{experiment_id}.csv"
+    assert download.value.suggested_filename == f"tags-{experiment_id}-round-1.csv"
     assert page.console_errors == []
 
 

@@ -6,10 +6,9 @@ import time
 
 import pytest
 
-from creative.db import open_database
+from creative.services import Workspace
 from creative.web.recorder import EventRecorder
 from experiments.events import CLICK, IMPRESSION, Event
-from experiments.store import ExperimentStore
 
 from test_web_support import make_experiment, seeded_home
 
@@ -17,7 +16,7 @@ from test_web_support import make_experiment, seeded_home
 @pytest.fixture
 def world(tmp_path):
     home = seeded_home(tmp_path / "home")
-    return home, open_database(home.db_url), make_experiment(home)
+    return Workspace.of(home), make_experiment(home)
 
 
 def events(experiment_id: str, n: int) -> list[Event]:
@@ -30,9 +29,9 @@ def events(experiment_id: str, n: int) -> list[Event]:
     return out
 
 
-def test_a_failed_write_is_retried_and_counted_once(world, tmp_path, monkeypatch):
-    home, engine, experiment_id = world
-    recorder = EventRecorder(engine, tmp_path / "spool")
+def test_a_failed_write_is_retried_and_counted_once(world, monkeypatch):
+    ws, experiment_id = world
+    recorder = EventRecorder(ws)
     real_ingest = recorder.store.ingest
     calls = []
 
@@ -51,15 +50,15 @@ def test_a_failed_write_is_retried_and_counted_once(world, tmp_path, monkeypatch
     assert recorder.pending == 50
     recorder.flush()
     assert recorder.pending == 0
-    status = ExperimentStore(engine).status(experiment_id)
+    status = ws.experiments.status(experiment_id)
     assert sum(a.impressions for a in status.arms) == 40
     assert sum(a.clicks for a in status.arms) == 10
 
 
-def test_events_the_database_refuses_at_shutdown_are_spooled_and_ingested_at_next_start(world, tmp_path, monkeypatch):
-    home, engine, experiment_id = world
-    spool = tmp_path / "spool"
-    recorder = EventRecorder(engine, spool)
+def test_events_the_database_refuses_at_shutdown_are_spooled_and_ingested_at_next_start(world, monkeypatch):
+    ws, experiment_id = world
+    spool = ws.home.spool_dir
+    recorder = EventRecorder(ws)
 
     def down(*args, **kwargs):
         raise OSError("database is down")
@@ -69,7 +68,9 @@ def test_events_the_database_refuses_at_shutdown_are_spooled_and_ingested_at_nex
         recorder.record(ev)
     recorder.stop()
     assert recorder.stats.spooled == 15 and len(list(spool.glob("*.jsonl"))) == 1
-    EventRecorder(engine, spool).replay_spool()
+    restarted = EventRecorder(ws)
+    restarted.start()
+    restarted.stop()
     assert not list(spool.glob("*.jsonl"))
-    status = ExperimentStore(engine).status(experiment_id)
+    status = ws.experiments.status(experiment_id)
     assert sum(a.impressions for a in status.arms) == 12 and sum(a.clicks for a in status.arms) == 3

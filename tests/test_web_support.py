@@ -82,20 +82,21 @@ def banner_files(home: Home, n: int, size: str = "300x250") -> list[Path]:
 
 def make_experiment(home: Home, n: int = 3, *, name: str = "web test", config: dict | None = None, policy: str = "thompson",
                     sizes: tuple[str, ...] = ("300x250",)) -> str:
-    """An experiment over n banners per size; each shows a sample catalog product (for its landing URL)."""
+    """An experiment (through the services) over n registered banners per size, each advertising a sample catalog offer."""
     from creative.catalog import list_products
-    from experiments.store import ExperimentStore
+    from creative.creatives import Creative
+    from creative.services import Workspace, create_experiment
 
-    engine = open_database(home.db_url)
-    products = [p for p in list_products(engine) if p.images]
+    ws = Workspace.of(home)
+    products = [p for p in list_products(ws.engine) if p.images]
     creatives = []
     for size in sizes:
         for i, path in enumerate(banner_files(home, n, size)):
             p = products[i % len(products)]
-            creatives.append({"id": f"c{i}-{size}", "size": size, "template": "hero", "file": str(path),
-                              "elements": {"product": p.images[0], "offer": p.product_id},
-                              "attributes": {"template": "hero", "colour": ["red", "blue", "green"][i % 3]}})
-    return ExperimentStore(engine).create_experiment(name, creatives, policy, config=config)
+            creatives.append(Creative(creative_id=f"c{i}-{size}", template="hero", size=size, elements={"product": p.images[0]},
+                                      offer_id=p.product_id, file=str(path),
+                                      attributes={"template": "hero", "colour": ["red", "blue", "green"][i % 3]}))
+    return create_experiment(ws, name, creatives, policy, config=config).experiment_id
 
 
 def seeded_home(root: Path) -> Home:

@@ -19,9 +19,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from creative.db import open_database
 from creative.errors import CreativeError, USER_ERRORS
 from creative.home import Home
+from creative.services import Workspace
 from creative.web import api, pages
 from creative.web.auth import signing_secret
 from creative.web.jobs import JobRunner
@@ -32,7 +32,6 @@ from creative.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from creative.web.serving import ServingCache
 from creative.web.settings import WebSettings
 from creative.web.tokens import ImpressionSigner
-from experiments.store import ExperimentStore
 
 log = logging.getLogger("creative.web")
 HERE = Path(__file__).resolve().parent
@@ -70,12 +69,13 @@ async def creative_error(request: Request, exc: CreativeError) -> Response:
 
 def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     settings = settings or WebSettings()
-    engine = open_database(home.db_url)
+    ws = Workspace.of(home)
+    engine = ws.engine
     secret = signing_secret(engine)
     env = templates_env()
 
-    recorder = EventRecorder(engine, home.root / "web-spool", flush_interval=settings.flush_interval_seconds)
-    scheduler = RoundScheduler(engine, recorder, poll_seconds=settings.schedule_poll_seconds)
+    recorder = EventRecorder(ws, flush_interval=settings.flush_interval_seconds)
+    scheduler = RoundScheduler(ws, recorder, poll_seconds=settings.schedule_poll_seconds)
     jobs = JobRunner(home, engine)
 
     @contextlib.asynccontextmanager
@@ -107,11 +107,11 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
                        secure=settings.secure_cookies, skip_prefixes=PUBLIC_PREFIXES)
 
     state = app.state
-    state.home, state.engine, state.settings = home, engine, settings
+    state.ws, state.home, state.engine, state.settings = ws, home, engine, settings
     state.signer = ImpressionSigner(secret)
     state.recorder, state.scheduler, state.jobs = recorder, scheduler, jobs
-    state.serving = ServingCache(home, engine, refresh_seconds=settings.refresh_seconds)
-    state.experiment_store = ExperimentStore(engine)
+    state.serving = ServingCache(ws, refresh_seconds=settings.refresh_seconds)
+    state.experiment_store = ws.experiments
     state.address_limiter = WindowCounter(60)
     state.user_limiter = WindowCounter(60)
     state.templates = env

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine, insert, select, update
 
-from creative.errors import CreativeError, USER_ERRORS
+from creative.errors import USER_ERRORS
 from creative.home import Home
 from creative.web import tables as t
 
@@ -57,6 +57,10 @@ class JobRunner:
         except Exception as exc:  # noqa: BLE001 - shown to the user; the trace goes to the log
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
             self._update(job_id, status="failed", message=f"internal error: {type(exc).__name__}: {exc}"[:2000])
+
+    def set_result(self, job_id: str, result: dict[str, Any]) -> None:
+        """Replace a finished job's result (a reviewer's decisions on generated copy)."""
+        self._update(job_id, result=result)
 
     def get(self, job_id: str):
         with self.engine.connect() as conn:

@@ -6,8 +6,7 @@ takes more than a moment (rendering a batch) runs as a background job the page p
 
 from __future__ import annotations
 
-import csv
-import io
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -22,7 +21,8 @@ from starlette.routing import Route
 from creative.catalog import import_catalog, list_products
 from creative.elements import IMAGE_KINDS, KINDS
 from creative.elements.store import ElementStore
-from creative.errors import CatalogRejected, CreativeError, ElementNotFound, ElementRejected, USER_ERRORS
+from creative.errors import CatalogRejected, ElementNotFound, ElementRejected, USER_ERRORS
+from creative.services import close_round, stop_experiment
 from creative.web import integrations
 from creative.web.auth import authenticate
 from creative.web.charts import bar_chart, line_chart
@@ -30,8 +30,9 @@ from creative.web.scheduler import get_schedule, set_schedule
 from creative.web.security import checked_form, current_user
 from creative.web.uploads import safe_filename, staged_upload
 from experiments.errors import ExperimentError, ExperimentNotFound
-from experiments.stats.bayesian import posterior
-from experiments.stats.proportion import ProportionStatistic
+from experiments.rounds import round_history
+from experiments.tag_store import StoredTags, latest_tags
+from experiments.tags import export_tags
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ async def catalog_import(request: Request) -> Response:
 @page
 async def copy_page(request: Request) -> Response:
     state = request.app.state
-    review = await run_in_threadpool(integrations.copy_review, state.home, state.engine, state.jobs)
+    review = await run_in_threadpool(integrations.copy_review, state.ws, state.jobs)
     return _render(request, "copy.html", {"review": review, "engines": integrations.COPY_ENGINES})
 
 
@@ -238,7 +239,7 @@ async def copy_generate(request: Request) -> Response:
     state = request.app.state
     try:
         n = int(form.get("n") or 5)
-        work = integrations.copy_work(state.home, state.engine, str(form.get("product", "")), str(form.get("engine", "grammar")), n)
+        work = integrations.copy_work(state.ws, str(form.get("product", "")), str(form.get("engine", "grammar")), n)
     except ValueError:
         raise HTTPException(400, "titles per style must be a whole number") from None
     except USER_ERRORS as exc:
@@ -256,7 +257,7 @@ async def copy_decide(request: Request) -> Response:
         raise HTTPException(400, "decision must be approve or reject")
     state = request.app.state
     try:
-        message = await run_in_threadpool(integrations.copy_decide, state.home, state.engine, state.jobs, request.path_params["job"],
+        message = await run_in_threadpool(integrations.copy_decide, state.ws, state.jobs, request.path_params["job"],
                                           request.path_params["index"], decision, user.username)
         _flash(request, message)
     except USER_ERRORS as exc:
@@ -268,7 +269,7 @@ async def copy_decide(request: Request) -> Response:
 @page
 async def batches_page(request: Request) -> Response:
     state = request.app.state
-    options = await run_in_threadpool(integrations.batch_options, state.home, state.engine)
+    options = await run_in_threadpool(integrations.batch_options, state.ws)
     jobs = await run_in_threadpool(state.jobs.recent, "batch")
     return _render(request, "batches.html", {"options": options, "jobs": jobs})
 
@@ -283,7 +284,7 @@ async def launch_batch(request: Request) -> Response:
     except ValueError:
         raise HTTPException(400, "max creatives must be a whole number") from None
     try:
-        work = integrations.batch_work(state.home, state.engine, selection, max_n)
+        work = integrations.batch_work(state.ws, selection, max_n)
     except USER_ERRORS as exc:
         _flash(request, str(exc), "error")
         return RedirectResponse("/batches", status_code=303)
@@ -328,13 +329,13 @@ async def batch_experiment(request: Request) -> Response:
     _require(request)
     form = await checked_form(request)
     job = _job_or_404(request)
-    manifest = (job.result or {}).get("manifest")
-    if job.status != "done" or not manifest:
+    batch = (job.result or {}).get("batch")
+    if job.status != "done" or not batch:
         raise HTTPException(409, "the batch has not finished rendering")
     name = str(form.get("name") or f"batch {job.job_id}").strip()[:200]
     policy = str(form.get("policy") or "thompson")
     try:
-        experiment_id = await run_in_threadpool(integrations.experiment_from_manifest, request.app.state.engine, manifest, name, policy)
+        experiment_id = await run_in_threadpool(integrations.experiment_from_batch, request.app.state.ws, batch, name, policy)
     except USER_ERRORS as exc:
         _flash(request, str(exc), "error")
         return RedirectResponse(f"/batches/{job.job_id}", status_code=303)
@@ -354,35 +355,32 @@ async def experiments_page(request: Request) -> Response:
 
 
 def _experiment_context(request: Request, experiment_id: str) -> dict[str, Any]:
-    from experiments.rounds import round_history
-
+    """Counts as they stand now, and every statistic as the closed rounds stored it (no figures of the web's own)."""
     state = request.app.state
-    store = state.experiment_store
-    status = store.status(experiment_id)
-    history = round_history(state.engine, experiment_id)
-    arms = store.arms(experiment_id)
-    rows = []
-    for snap in status.arms:
-        post = posterior(ProportionStatistic(snap.impressions, snap.clicks))
-        rows.append({"id": snap.creative_id, "state": snap.state, "impressions": snap.impressions, "clicks": snap.clicks,
-                     "ctr": snap.ctr, "ci_low": post.ci_low, "ci_high": post.ci_high, "share": status.allocation.get(snap.creative_id, 0.0),
-                     "winner": snap.creative_id == status.winner})
-    allocation = {a.id: [(r.round_no, r.allocation_next.get(a.id, 0.0)) for r in history] for a in arms}
-    for a in arms:  # round 0: the starting split
-        first = history[0].arms if history else ()
-        used = next((x.share_used for x in first if x.creative_id == a.id), None)
+    ws = state.ws
+    status = ws.experiments.status(experiment_id)
+    history = round_history(ws.engine, experiment_id)
+    last = {a.creative_id: a for a in history[-1].arms} if history else {}
+    rows = [{"id": snap.creative_id, "state": snap.state, "impressions": snap.impressions, "clicks": snap.clicks, "ctr": snap.ctr,
+             "closed": last.get(snap.creative_id), "share": status.allocation.get(snap.creative_id, 0.0),
+             "winner": snap.creative_id == status.winner} for snap in status.arms]
+    ids = [snap.creative_id for snap in status.arms]
+    allocation = {i: [(r.round_no, r.allocation_next.get(i, 0.0)) for r in history] for i in ids}
+    for i in ids:  # round 0: the starting split
+        used = next((x.share_used for x in history[0].arms if x.creative_id == i), None) if history else None
         if used is not None:
-            allocation[a.id].insert(0, (0, used))
-    ctr = {a.id: [(r.round_no, x.ctr) for r in history for x in r.arms if x.creative_id == a.id] for a in arms}
+            allocation[i].insert(0, (0, used))
+    ctr = {i: [(r.round_no, x.ctr) for r in history for x in r.arms if x.creative_id == i] for i in ids}
     markers = [(r.round_no, r.decision.kind) for r in history if r.decision.kind != "continue"]
     charts = {
         "allocation": line_chart(allocation, title="Traffic share after each round", y_label="share", chart_id="chart-allocation",
                                  y_max=1.0, percent=True, markers=markers),
         "ctr": line_chart(ctr, title="Cumulative CTR at each round's close", y_label="CTR", chart_id="chart-ctr", percent=True, markers=markers),
     }
-    effects = integrations.element_effects(arms, {s.creative_id: (s.impressions, s.clicks) for s in status.arms})
-    return {"status": status, "rows": rows, "history": history, "charts": charts, "effects": effects,
-            "schedule": get_schedule(state.engine, experiment_id), "pending": state.recorder.pending}
+    effects = integrations.element_effects(ws, experiment_id)
+    return {"status": status, "rows": rows, "history": history, "last_round": history[-1].round_no if history else None,
+            "charts": charts, "effects": effects.ranked() if effects else None,
+            "schedule": get_schedule(ws.engine, experiment_id), "pending": state.recorder.pending}
 
 
 @page
@@ -395,27 +393,41 @@ async def experiment_page(request: Request) -> Response:
     return _render(request, "experiment.html", ctx)
 
 
-async def run_round_now(request: Request) -> Response:
-    from experiments.rounds import run_round
-
+async def _experiment_action(request: Request, action) -> Response:
+    """A POST on an experiment: `action(experiment_id) -> message` in a worker thread, shown as a flash."""
     _require(request)
     await checked_form(request)
-    state = request.app.state
     experiment_id = request.path_params["experiment"]
-
-    def run() -> str:
-        state.recorder.flush()  # everything served so far belongs to this round
-        result = run_round(state.engine, experiment_id, wait=5.0)
-        return f"round {result.round_no} closed: {result.decision.kind}" + (f" ({result.decision.reason})" if result.decision.reason else "")
-
     try:
-        _flash(request, await run_in_threadpool(run))
+        _flash(request, await run_in_threadpool(action, experiment_id))
     except ExperimentNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except ExperimentError as exc:
         _flash(request, str(exc), "error")
-    state.serving.invalidate(experiment_id)
+    request.app.state.serving.invalidate(experiment_id)
     return RedirectResponse(f"/experiments/{quote(experiment_id)}", status_code=303)
+
+
+async def run_round_now(request: Request) -> Response:
+    state = request.app.state
+
+    def close(experiment_id: str) -> str:
+        # the recorder's flush first: everything served so far belongs to this round
+        closed = close_round(state.ws, experiment_id, wait=5.0, flush=state.recorder.flush)
+        d = closed.result.decision
+        return f"round {closed.result.round_no} closed: {d.kind}" + (f" ({d.reason})" if d.reason else "")
+
+    return await _experiment_action(request, close)
+
+
+async def stop_experiment_now(request: Request) -> Response:
+    ws = request.app.state.ws
+
+    def stop(experiment_id: str) -> str:
+        stop_experiment(ws, experiment_id)
+        return "experiment stopped: no more rounds; serving shows its leader"
+
+    return await _experiment_action(request, stop)
 
 
 async def schedule_rounds(request: Request) -> Response:
@@ -438,10 +450,12 @@ async def schedule_rounds(request: Request) -> Response:
 
 
 # ---- user tags --------------------------------------------------------------------------------------
-def _tags(request: Request, experiment_id: str):
-    from experiments.tags import compute_tags
-
-    return compute_tags(request.app.state.engine, experiment_id)
+async def _stored_tags(request: Request, experiment_id: str) -> StoredTags:
+    """The tags the last closed round stored (computed by `close_round`, never on a page view)."""
+    store = request.app.state.experiment_store
+    if experiment_id not in await run_in_threadpool(store.experiment_ids):
+        raise HTTPException(404, f"no experiment {experiment_id!r}")
+    return await run_in_threadpool(latest_tags, request.app.state.engine, experiment_id)
 
 
 @page
@@ -449,37 +463,29 @@ async def tags_page(request: Request) -> Response:
     store = request.app.state.experiment_store
     ids = await run_in_threadpool(store.experiment_ids)
     experiment_id = request.query_params.get("experiment") or (ids[-1] if ids else None)
-    ctx: dict[str, Any] = {"ids": ids, "experiment_id": experiment_id, "result": None}
+    ctx: dict[str, Any] = {"ids": ids, "experiment_id": experiment_id, "stored": None}
     if experiment_id:
-        try:
-            result = await run_in_threadpool(_tags, request, experiment_id)
-        except ExperimentNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+        stored = await _stored_tags(request, experiment_id)
         counts: dict[str, int] = {}
-        for tag in result.tags:
+        for tag in stored.result.tags:
             counts[tag.label] = counts.get(tag.label, 0) + 1
         bars = sorted(counts.items(), key=lambda kv: -kv[1])
-        ctx.update(result=result, bars=bars, users=len({t.user for t in result.tags}),
+        ctx.update(stored=stored, result=stored.result, bars=bars,
                    chart=bar_chart(bars, title="Tagged users per preference", chart_id="chart-tags") if bars else None)
     return _render(request, "tags.html", ctx)
 
 
 @page
 async def tags_export(request: Request) -> Response:
-    from experiments.tags import EXPORT_COLUMNS
-
     experiment_id = request.query_params.get("experiment", "")
-    try:
-        result = await run_in_threadpool(_tags, request, experiment_id)
-    except ExperimentNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    for t in result.tags:
-        writer.writerow([t.user, t.attribute, t.value, f"{t.probability:.4f}", f"{t.lift:.4f}", t.impressions, t.clicks])
-    filename = safe_filename(f"tags-{experiment_id}.csv")
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+    stored = await _stored_tags(request, experiment_id)
+
+    def write() -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            return export_tags(stored.result, Path(tmp) / "tags.csv", fmt="csv", experiment_id=experiment_id).read_bytes()
+
+    filename = safe_filename(f"tags-{experiment_id}-round-{stored.round_no}.csv")
+    return Response(await run_in_threadpool(write), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{filename}"'})
 
 
@@ -508,6 +514,7 @@ routes = [
     Route("/experiments/{experiment}", experiment_page),
     Route("/experiments/{experiment}/round", run_round_now, methods=["POST"]),
     Route("/experiments/{experiment}/schedule", schedule_rounds, methods=["POST"]),
+    Route("/experiments/{experiment}/stop", stop_experiment_now, methods=["POST"]),
     Route("/tags", tags_page),
     Route("/tags/export.csv", tags_export),
 ]

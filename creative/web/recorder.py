@@ -3,8 +3,9 @@
 Serving appends an event and returns; a writer thread hands each batch to
 `ExperimentStore.ingest`, which is idempotent by event id, so a batch retried after a failure is never
 counted twice. On shutdown (uvicorn's lifespan, which SIGTERM triggers after in-flight requests
-finish) the buffer is drained; whatever the database still refuses is spooled to
-HOME/web-spool/*.jsonl and ingested at the next start, so a served impression is not lost.
+finish) the buffer is drained; whatever the database still refuses is spooled to HOME/web-spool/*.jsonl,
+which the next start (and any round that closes before it, through `services.close_round`) ingests with
+`services.events.ingest_spool`, so a served impression is not lost.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sqlalchemy import Engine
-
+from creative.services import Workspace
+from creative.services.events import ingest_spool
 from experiments.errors import ExperimentNotFound
 from experiments.events import Event
-from experiments.store import ExperimentStore
 
 log = logging.getLogger("creative.web.recorder")
 
@@ -41,9 +40,10 @@ class RecorderStats:
 
 
 class EventRecorder:
-    def __init__(self, engine: Engine, spool_dir: Path, flush_interval: float = 0.25, max_batch: int = 20_000) -> None:
-        self.store = ExperimentStore(engine)
-        self.spool_dir = spool_dir
+    def __init__(self, ws: Workspace, flush_interval: float = 0.25, max_batch: int = 20_000) -> None:
+        self.ws = ws
+        self.store = ws.experiments
+        self.spool_dir = ws.home.spool_dir
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.stats = RecorderStats()
@@ -68,7 +68,9 @@ class EventRecorder:
 
     # ---- lifecycle
     def start(self) -> None:
-        self.replay_spool()
+        replayed = ingest_spool(self.ws)
+        if replayed.files:
+            log.info("ingested %d spooled file(s): %d events accepted, %d duplicates", replayed.files, replayed.accepted, replayed.duplicates)
         self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
         self._thread.start()
 
@@ -150,16 +152,3 @@ class EventRecorder:
                 self.stats.spooled += 1
         tmp.rename(path)
         log.error("database unavailable at shutdown: %d events spooled to %s; they are ingested at the next start", self.stats.spooled, path)
-
-    def replay_spool(self) -> None:
-        if not self.spool_dir.is_dir():
-            return
-        for path in sorted(self.spool_dir.glob("*.jsonl")):
-            by_experiment: dict[str, list[dict]] = defaultdict(list)
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    raw = json.loads(line)
-                    by_experiment[raw["experiment"]].append(raw)
-            for experiment_id, events in by_experiment.items():
-                self.store.ingest(experiment_id, events, source=f"{SOURCE}-spool:{path.name}")
-            path.unlink()

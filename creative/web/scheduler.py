@@ -1,7 +1,11 @@
 """Scheduled rounds: an experiment can close a round every N minutes while the server runs.
 
-Schedules live in web_schedules; one thread polls for due ones. `run_round` takes the experiment's
-own round lock, so a round started from the CLI or a flow at the same moment is refused, not doubled.
+Schedules live in web_schedules; one thread polls for due ones. A due round closes through
+`creative.services.close_round`, the same call as the page's "Run a round now" and as
+`creative schedule rounds` (the Prefect `experiment_round` flow): whichever front closes a round, it
+ingests the inbox and the web spool, closes, and stores the tags once. `close_round` takes the
+experiment's own round lock without waiting, so a round closed by the CLI or a flow at the same
+moment makes this one refused, not doubled.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from creative.services import Workspace, close_round
 from creative.web import tables as t
 from experiments.errors import ExperimentConcluded, ExperimentError
 
@@ -44,22 +49,18 @@ def get_schedule(engine: Engine, experiment_id: str):
         return conn.execute(select(t.schedules).where(t.schedules.c.experiment_id == experiment_id)).first()
 
 
-def run_due(engine: Engine, recorder=None, now: datetime | None = None) -> list[tuple[str, str]]:
-    """Run every due round once; returns (experiment id, outcome) pairs."""
-    from experiments.rounds import run_round
-
+def run_due(ws: Workspace, recorder=None, now: datetime | None = None) -> list[tuple[str, str]]:
+    """Close every due round once (served events flushed first, so they count); returns (experiment id, outcome) pairs."""
     now = now or _now()
-    with engine.connect() as conn:
+    with ws.engine.connect() as conn:
         due = conn.execute(select(t.schedules).where(t.schedules.c.enabled.is_(True))).all()
     out = []
     for row in due:
         if _aware(row.next_run_at) > now:
             continue
-        if recorder is not None:
-            recorder.flush()  # served impressions belong in the round that closes now
         enabled = True
         try:
-            result = run_round(engine, row.experiment_id)
+            result = close_round(ws, row.experiment_id, wait=0.0, flush=recorder.flush if recorder is not None else None).result
             outcome = f"round {result.round_no}: {result.decision.kind}"
             if result.decision.kind in ("promote", "stop"):
                 enabled = False
@@ -67,7 +68,7 @@ def run_due(engine: Engine, recorder=None, now: datetime | None = None) -> list[
             outcome, enabled = str(exc), False
         except ExperimentError as exc:
             outcome = str(exc)
-        with engine.begin() as conn:
+        with ws.engine.begin() as conn:
             conn.execute(update(t.schedules).where(t.schedules.c.experiment_id == row.experiment_id).values(
                 last_run_at=now, last_result=outcome[:2000], enabled=enabled,
                 next_run_at=now + timedelta(minutes=row.every_minutes)))
@@ -76,8 +77,8 @@ def run_due(engine: Engine, recorder=None, now: datetime | None = None) -> list[
 
 
 class RoundScheduler:
-    def __init__(self, engine: Engine, recorder=None, poll_seconds: float = 5.0) -> None:
-        self.engine = engine
+    def __init__(self, ws: Workspace, recorder=None, poll_seconds: float = 5.0) -> None:
+        self.ws = ws
         self.recorder = recorder
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -90,7 +91,7 @@ class RoundScheduler:
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
-                for experiment_id, outcome in run_due(self.engine, self.recorder):
+                for experiment_id, outcome in run_due(self.ws, self.recorder):
                     log.info("scheduled round of %s: %s", experiment_id, outcome)
             except Exception:  # noqa: BLE001 - keep polling; the next poll retries
                 log.exception("scheduled rounds failed")
