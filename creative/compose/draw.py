@@ -1,0 +1,149 @@
+"""Pillow drawing: element pictures, a banner's base, text blocks and shapes, pasting, and encoding.
+
+Each function draws one thing from plain values and keeps nothing; the renderer caches what they
+return. Text and shapes are drawn as RGBA blocks (colour with coverage as alpha) so a block drawn
+once is pasted into every banner that shows it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image, ImageDraw, ImageFont
+
+from creative.compose.errors import CompositionError
+from creative.compose.plan import RGB, Base, Crop, Picture
+from creative.compose.spec import FORMATS, ElementInfo
+from creative.fonts import find_font
+from layouts.text import FontSpec, TextFit
+
+ENCODE_OPTIONS = {"jpeg": {"quality": 85}, "png": {"compress_level": 1}, "webp": {"quality": 80, "method": 2}}
+
+Fitted = Callable[[str, int, int, "Crop | None", str], Image.Image]
+"""(code, width, height, crop, mode) -> the element's picture at that size, as the renderer caches it."""
+
+
+def nbytes(image: Image.Image) -> int:
+    return image.width * image.height * len(image.getbands())
+
+
+def load_font(spec: FontSpec) -> ImageFont.FreeTypeFont:
+    found = find_font(spec.script, spec.weight)
+    return ImageFont.truetype(str(found.path), spec.size, index=found.index)
+
+
+def stroke_width(spec: FontSpec) -> int:
+    # WenQuanYi Micro Hei has one weight: bold CJK gets a thin stroke once it is big enough to show.
+    return max(1, round(spec.size / 30)) if spec.script == "cjk" and spec.weight == "bold" and spec.size >= 16 else 0
+
+
+def load_picture(info: ElementInfo) -> Image.Image:
+    """The element's picture as RGBA, trimmed to its opaque pixels (backgrounds as they are)."""
+    if not info.path or not Path(info.path).is_file():
+        raise CompositionError(f"the picture of element {info.code} is missing at {info.path}; re-add the element")
+    with Image.open(info.path) as im:
+        image = im.convert("RGBA")
+    if info.kind != "background":
+        box = image.getchannel("A").getbbox()
+        if box and box != (0, 0, image.width, image.height):
+            image = image.crop(box)
+    return image
+
+
+def resize_picture(source: Image.Image, w: int, h: int, crop: Crop | None, mode: str,
+                   premultiplied: Callable[[], Image.Image]) -> Image.Image:
+    """`source` cropped to the relative `crop` and resized to w x h, converted to `mode`.
+    `premultiplied` gives the source as RGBa (the renderer converts it once per element)."""
+    box = None
+    if crop is not None:
+        box = (crop[0] * source.width, crop[1] * source.height, crop[2] * source.width, crop[3] * source.height)
+    size = (max(1, w), max(1, h))
+    if source.mode == "RGBA" and not (source.size == size and box in (None, (0, 0, *source.size))):
+        # What Image.resize does for RGBA (premultiply, resize, un-premultiply), with the premultiplied
+        # source converted once per element instead of once per size.
+        image = premultiplied().resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0).convert("RGBA")
+    else:
+        image = source.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+    return image if image.mode == mode else image.convert(mode)
+
+
+def draw_base(base: Base, fitted: Fitted) -> Image.Image:
+    size = base.size
+    canvas = Image.new("RGB", (size.width, size.height), base.fill or (0, 0, 0))
+    for layer in base.layers:
+        l, t, r, b = layer.ltrb
+        if isinstance(layer, Picture):
+            if layer.opaque:
+                canvas.paste(fitted(layer.code, r - l, b - t, layer.crop, "RGB"), (l, t))
+            else:
+                image = fitted(layer.code, r - l, b - t, layer.crop, "RGBA")
+                canvas.paste(image, (l, t), image)
+            continue
+        mask = Image.new("L", (max(1, r - l), max(1, b - t)), 0)
+        alpha = round(layer.opacity * 255)
+        if layer.shape == "circle":
+            d = min(r - l, b - t)
+            ox, oy = ((r - l) - d) // 2, ((b - t) - d) // 2
+            ImageDraw.Draw(mask).ellipse((ox, oy, ox + d - 1, oy + d - 1), fill=alpha)
+        else:
+            mask.paste(alpha, (0, 0, mask.width, mask.height))
+        canvas.paste(Image.new("RGB", mask.size, layer.colour), (l, t), mask)
+    return canvas
+
+
+def text_pad(font: FontSpec) -> int:
+    """The margin around a text block, so strokes and overhangs are not clipped."""
+    return 2 + stroke_width(font)
+
+
+def text_block(fit: TextFit, font: ImageFont.FreeTypeFont, colour: RGB, align: str) -> Image.Image:
+    """The fitted lines in `colour`, aligned within the block; its margin is `text_pad(fit.font)`."""
+    stroke = stroke_width(fit.font)
+    pad = 2 + stroke
+    w, h = math.ceil(fit.width) + 2 * pad, math.ceil(fit.height) + 2 * pad
+    mask = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(mask)
+    for i, (line, lw) in enumerate(zip(fit.lines, fit.line_widths)):
+        x = {"left": 0, "center": (fit.width - lw) / 2, "right": fit.width - lw}[align]
+        draw.text((pad + x + stroke, pad + fit.ascent + i * fit.line_gap), line, font=font, fill=255, anchor="ls",
+                  stroke_width=stroke, stroke_fill=255)
+    block = Image.new("RGBA", (w, h), (*colour, 255))
+    block.putalpha(mask)
+    return block
+
+
+def shape_block(w: int, h: int, fill: tuple[int, ...], kind: str) -> Image.Image:
+    """A badge, button or scrim shape (circle, pill, scrim, else a rounded rect) in `fill` (RGB or RGBA)."""
+    mask = Image.new("L", (w * 2, h * 2), 0)  # drawn at 2x and reduced: smooth edges
+    draw = ImageDraw.Draw(mask)
+    if kind == "circle":
+        draw.ellipse((0, 0, w * 2 - 1, h * 2 - 1), fill=255)
+    else:
+        radius = h if kind == "pill" else min(h, w) * 0.25 if kind == "scrim" else min(6, h // 4) * 2
+        draw.rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius, fill=255)
+    mask = mask.resize((w, h), Image.Resampling.BOX)
+    if len(fill) == 4:
+        mask = mask.point(lambda v, a=fill[3]: v * a // 255)
+    block = Image.new("RGBA", (w, h), (*fill[:3], 255))
+    block.putalpha(mask)
+    return block
+
+
+def paste(canvas: Image.Image, block: Image.Image, x: int, y: int) -> None:
+    """Alpha-paste an RGBA block at (x, y): what Image.paste ends in, without its argument checks."""
+    canvas.im.paste(block.im, (x, y, x + block.width, y + block.height), block.im)
+
+
+def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
+    """The banner's file bytes; the same settings in batches and in the benchmark's encode-only run."""
+    if fmt not in FORMATS:
+        raise CompositionError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    options = dict(ENCODE_OPTIONS[fmt])
+    if quality is not None and "quality" in options:
+        options["quality"] = quality
+    buf = io.BytesIO()
+    image.save(buf, format=fmt.upper(), **options)
+    return buf.getvalue()
