@@ -11,10 +11,12 @@ Store and ingestion (experiments.store)
     store.ingest(exp_id, events_iterable) -> IngestReport  # dicts in the wire format, or events.Event
     store.ingest_file(exp_id, path) -> IngestReport       # .jsonl / .ndjson / .json / .csv (optionally .gz)
     store.status(exp_id) -> ExperimentStatus; store.arms(exp_id) -> list[CreativeArm]
-    load_manifest(path) -> ManifestCreatives              # the composer's manifest.json; violations excluded
 
-Rounds (experiments.rounds)
-    run_round(engine, exp_id, wait=0.0, expected_round=None) -> RoundResult
+Rounds (experiments.rounds; creative.services.close_round is the one caller outside tests)
+    run_round(engine, exp_id, wait=0.0, expected_round=None) -> RoundResult;  stop_experiment(engine, exp_id)
+
+Stored tags (experiments.tag_store)
+    refresh_tags(engine, exp_id, round_no) -> StoredTags;  latest_tags(engine, exp_id) -> StoredTags
     load_round(engine, exp_id, round_no) -> RoundResult;  round_history(engine, exp_id)
 
 Pure pieces
@@ -22,7 +24,7 @@ Pure pieces
     experiments.policies.make_policy(name, **params) -> AllocationPolicy.allocate(arms, rng)
     experiments.decisions.evaluate_round(arms, round_no, config, policy, allocation_used) -> RoundOutcome
     experiments.effects.fit_effects(arms, counts) -> EffectsResult;  propose_combinations(result, space, n)
-    experiments.tags.compute_tags(engine, exp_id) -> TagResult; export_tags / export_csv / export_json
+    experiments.tags.estimate_tags(exposures, arms, config) -> TagResult; export_tags(result, path) / export_csv / export_json
     experiments.serving.PreferenceAwareServer(arms, allocation, boost).choose(user_tags, rng) -> ServeChoice
     experiments.simulator.Audience(n_users, ...).events(exp_id, arms, allocation, n) -> wire-format dicts
     experiments.validation.run_validation() -> ValidationSummary

@@ -20,10 +20,6 @@ class InvalidAllocation(ExperimentError):
     """Allocation shares or policy parameters are not usable."""
 
 
-class ManifestError(ExperimentError):
-    """A composer manifest cannot be read."""
-
-
 class EventFileError(ExperimentError):
     """An event file cannot be opened or its format recognised (bad lines are rejected, not raised)."""
 

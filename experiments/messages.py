@@ -15,6 +15,4 @@ ROUND_NOT_FOUND = "experiment {experiment_id} has no closed round {round_no}; it
 FUTURE_ROUND = "round {round_no} of experiment {experiment_id} is not open yet (open round is {current})"
 FILE_MISSING = "event file {path} does not exist; pass a JSONL (.jsonl/.json) or CSV (.csv) file"
 FILE_FORMAT = "cannot tell the format of {path}; name it .jsonl, .ndjson, .json or .csv"
-MANIFEST_MISSING = "manifest {path} does not exist; pass the manifest.json written by `creative compose`"
-MANIFEST_BAD = "manifest {path} is not usable: {reason}; it should be a JSON object with a 'creatives' list"
 CONFIG_BAD = "experiment setting {key}={value!r} is not usable: {reason}"

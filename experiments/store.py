@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Engine, func, insert, select, update
 
 from experiments import messages, tables as t
-from experiments.errors import ExperimentNotFound, InvalidExperiment, ManifestError
+from experiments.errors import ExperimentNotFound, InvalidExperiment
 from experiments.events import Event, open_event_source, parse_python
 from experiments.ingest.run import ingest_jsonl, ingest_parsed
 from experiments.model import ArmSnapshot, CreativeArm, ExperimentConfig, ExperimentStatus, IngestReport, UserExposures
@@ -29,50 +29,9 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dataclass(frozen=True)
-class ManifestCreatives:
-    """Creatives read from a composer manifest: the usable ones, and those excluded for violations."""
-
-    arms: tuple[CreativeArm, ...]
-    excluded: tuple[tuple[str, tuple[str, ...]], ...]
-
-
-def arms_from_dicts(items: Iterable[Any]) -> ManifestCreatives:
-    usable, excluded = [], []
-    for item in items:
-        if isinstance(item, CreativeArm):
-            usable.append(item)
-            continue
-        violations = item.get("violations") if isinstance(item, Mapping) else None
-        if violations:
-            excluded.append((str(item.get("id")), tuple(str(v) for v in violations)))
-            continue
-        usable.append(CreativeArm.from_dict(item))
-    return ManifestCreatives(tuple(usable), tuple(excluded))
-
-
-def load_manifest(path: str | Path) -> ManifestCreatives:
-    """Read the composer's manifest.json (an object with "creatives", or a bare list)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "manifest.json"
-    if not path.is_file():
-        raise ManifestError(messages.MANIFEST_MISSING.format(path=path))
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason=f"not JSON ({exc})")) from exc
-    items = raw.get("creatives") if isinstance(raw, dict) else raw
-    if not isinstance(items, list):
-        raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason="no 'creatives' list"))
-    try:
-        found = arms_from_dicts(items)
-    except InvalidExperiment as exc:
-        raise ManifestError(messages.MANIFEST_BAD.format(path=path, reason=str(exc))) from exc
-    # Files are relative to the manifest; arms keep absolute paths so a server can find them later.
-    folder = path.resolve().parent
-    arms = tuple(replace(a, file=str(folder / a.file)) if a.file and not Path(a.file).is_absolute() else a for a in found.arms)
-    return replace(found, arms=arms)
+def as_arms(items: Iterable[CreativeArm | Mapping[str, Any]]) -> list[CreativeArm]:
+    """Arms as given, or checked from their dict form ({"id", "attributes", "size", ...})."""
+    return [item if isinstance(item, CreativeArm) else CreativeArm.from_dict(item) for item in items]
 
 
 def _check_arms(name: str, arms: Sequence[CreativeArm]) -> None:
@@ -101,8 +60,8 @@ class ExperimentStore:
         config: ExperimentConfig | Mapping[str, Any] | None = None,
         experiment_id: str | None = None,
     ) -> str:
-        """Store a new experiment over `creatives` (creatives with violations are left out); returns its id."""
-        arms = list(arms_from_dicts(creatives).arms)
+        """Store a new experiment over `creatives`; returns its id."""
+        arms = as_arms(creatives)
         _check_arms(name, arms)
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
         pol = make_policy(policy, **dict(policy_params or {}))
@@ -132,7 +91,7 @@ class ExperimentStore:
         """Add creatives to a running experiment; each new arm gets an equal share from now on."""
         from experiments.errors import ExperimentConcluded
 
-        new = list(arms_from_dicts(creatives).arms)
+        new = as_arms(creatives)
         with self.engine.begin() as conn:
             conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id).values(version=t.experiments.c.version + 1))
             row = self._experiment_row(experiment_id, conn)

@@ -193,11 +193,11 @@ def test_chunks_can_be_rendered_by_a_caller_supplied_runner(library, tmp_path):
 
 def test_manifest_feeds_an_experiment_without_losing_creatives(library, tmp_path):
     """Soft warnings are not violations, and attributes are scalars, so every banner becomes an arm."""
-    from experiments.store import load_manifest
+    from creative.creatives import load_manifest
 
     home, engine = library
     result = compose_batch(home, engine, BatchSelection(products=_codes(home, "product")[:2], logos=_codes(home, "logo")[:1],
                                                         sizes=("320x50", "300x250")), tmp_path / "out")
-    arms = load_manifest(result.manifest)
-    assert len(arms.arms) == len(result.creatives) and not arms.excluded
-    assert all(isinstance(v, (str, bool, int, float)) for a in arms.arms for v in a.attributes.values())
+    manifest = load_manifest(result.manifest)
+    assert len(manifest.usable) == len(result.creatives) == len(manifest.creatives)
+    assert all(isinstance(v, (str, bool, int, float)) for c in manifest.usable for v in c.attributes.values())

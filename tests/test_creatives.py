@@ -66,3 +66,12 @@ def test_the_registry_keeps_the_offer_and_gives_its_landing_page(sample_home, tm
     stored = get_creatives(engine, [creative.creative_id, "unknown"])
     assert list(stored) == [creative.creative_id] and stored[creative.creative_id].offer_id == product.product_id
     assert landing_urls(engine, stored.values()) == {creative.creative_id: product.landing_url}
+
+
+def test_creatives_with_violations_do_not_count_toward_the_two_an_experiment_needs(home, tmp_path):
+    from creative.services import Workspace, create_experiment
+    from experiments.errors import InvalidExperiment
+
+    manifest = load_manifest(_manifest(tmp_path / "b1", _record(), _record(id="broken", violations=["text overflows slot title"])))
+    with pytest.raises(InvalidExperiment, match="violations are excluded"):
+        create_experiment(Workspace.of(home), "x", manifest.creatives)

@@ -5,18 +5,12 @@ import json
 import pytest
 
 from creative.errors import USER_ERRORS
-from experiments.errors import EventFileError, ExperimentNotFound, InvalidAllocation, InvalidExperiment, ManifestError
-from experiments.store import load_manifest
+from experiments.errors import EventFileError, ExperimentNotFound, InvalidAllocation, InvalidExperiment
 
 
 def test_an_experiment_with_one_creative_is_refused(experiment_store):
     with pytest.raises(InvalidExperiment, match="at least 2"):
         experiment_store.create_experiment("solo", [{"id": "c1"}])
-
-
-def test_creatives_with_violations_do_not_count_toward_the_two_needed(experiment_store):
-    with pytest.raises(InvalidExperiment, match="violations are excluded"):
-        experiment_store.create_experiment("x", [{"id": "c1"}, {"id": "c2", "violations": ["text overflows slot title"]}])
 
 
 def test_duplicate_creatives_are_refused_naming_the_ids(experiment_store):
@@ -88,15 +82,3 @@ def test_a_missing_or_unrecognised_event_file_is_a_clear_error(experiment_store,
         experiment_store.ingest_file(exp, tmp_path / "events.csv")
 
 
-def test_a_manifest_must_be_json_with_a_creatives_list(tmp_path):
-    with pytest.raises(ManifestError, match="does not exist"):
-        load_manifest(tmp_path / "manifest.json")
-    (tmp_path / "manifest.json").write_text("{oops")
-    with pytest.raises(ManifestError, match="not JSON"):
-        load_manifest(tmp_path)
-    (tmp_path / "manifest.json").write_text(json.dumps({"items": []}))
-    with pytest.raises(ManifestError, match="'creatives' list"):
-        load_manifest(tmp_path / "manifest.json")
-    (tmp_path / "manifest.json").write_text(json.dumps([{"id": "a", "attributes": {"x": [1]}}]))
-    with pytest.raises(ManifestError, match="must be str, bool or number"):
-        load_manifest(tmp_path / "manifest.json")
