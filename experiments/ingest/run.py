@@ -59,8 +59,7 @@ def _ingest(engine: Engine, experiment_id: str, config: ExperimentConfig, chunks
     arm_ids, saturated = arms_and_saturated(engine, experiment_id)
     rules = IngestRules(experiment_id, arm_ids, config, saturated)
     db = IngestSql(engine, experiment_id)
-    # Millions of short-lived tuples would trigger the cyclic GC over and over, rescanning the call's
-    # id sets each time (a third of the ingestion time); nothing built here forms cycles.
+    # nothing here forms cycles, and millions of new tuples would make the cyclic GC rescan the call's id sets over and over
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -89,7 +88,7 @@ def _chunk(engine: Engine, db: IngestSql, rules: IngestRules, events: list, line
         clicks = []
         if admitted.clicks:
             ids = [ev.impression_id for _, ev in admitted.clicks]
-            clicks = rules.judge_clicks(admitted.clicks, db.impressions(conn, ids, admitted.impressions), db.stored(conn, "impression_id", ids), final)
+            clicks = rules.judge_clicks(admitted.clicks, db.impressions(conn, ids, admitted.impressions), db.clicked(conn, ids), final)
         if admitted.impressions or clicks:
             db.write(conn, round_no, admitted.impressions, clicks, admitted.features)
         db.mark_saturated(conn, admitted.saturated, rules.limit)

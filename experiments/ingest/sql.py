@@ -73,14 +73,18 @@ class IngestSql:
         cheapest way to find out (see _claim_sqlite); `unclaim` takes back those the rules drop."""
         if self.sqlite:
             return self._claim_sqlite(conn, fresh, round_no)
-        return self.stored(conn, "event_id", [ev[EID] for ev in fresh]) if fresh else set()
+        return self._stored(conn, "event_id", [ev[EID] for ev in fresh]) if fresh else set()
 
     def unclaim(self, conn: Connection, event_ids: list[str]) -> None:
         if self.sqlite and event_ids:
             exp = self.experiment_id
             conn.exec_driver_sql("DELETE FROM exp_events WHERE experiment_id = ? AND event_id = ?", [(exp, eid) for eid in event_ids])
 
-    def stored(self, conn: Connection, column: str, ids: list[str]) -> set[str]:
+    def clicked(self, conn: Connection, impression_ids: list[str]) -> set[str]:
+        """Which of the impressions have a stored click."""
+        return self._stored(conn, "impression_id", impression_ids)
+
+    def _stored(self, conn: Connection, column: str, ids: list[str]) -> set[str]:
         """Which of `ids` are already in exp_events' `column` (event_id or impression_id)."""
         found: set[str] = set()
         for i in range(0, len(ids), IN_CHUNK):
@@ -150,7 +154,7 @@ class IngestSql:
         exp = self.experiment_id
         rows = [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no)
                 for ev in fresh if ev[KIND] == IMPRESSION]
-        known = self.stored(conn, "event_id", [ev[EID] for ev in fresh if ev[KIND] != IMPRESSION]) if len(rows) < len(fresh) else set()
+        known = self._stored(conn, "event_id", [ev[EID] for ev in fresh if ev[KIND] != IMPRESSION]) if len(rows) < len(fresh) else set()
         rows.sort(key=_row_event_id)
         step = VALUES_ROWS
         full = len(rows) - len(rows) % step
@@ -168,7 +172,7 @@ class IngestSql:
             cursor.close()
         rest = rows[i:]
         if rest:
-            stored = self.stored(conn, "event_id", [r[1] for r in rest])
+            stored = self._stored(conn, "event_id", [r[1] for r in rest])
             known |= stored
             self._insert(conn, EVENT_INSERT, EVENT_VALUES, "", [r for r in rest if r[1] not in stored] if stored else rest)
         return known
