@@ -7,10 +7,8 @@ previous round's snapshot, never the event history. Ingestion itself lives in ex
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
