@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from experiments.model import ArmSnapshot, Decision, ExperimentConfig
+from experiments.model import ArmSnapshot, ArmState, Decision, DecisionKind, ExperimentConfig
 from experiments.policies import AllocationPolicy
 from experiments.stats.bayesian import BayesianConfig, BayesianResult, BetaPrior, compare
 from experiments.stats.frequentist import holm, z_pvalues
@@ -79,11 +79,11 @@ def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig,
     """The decision at the close of `round_no`, from cumulative counts (all arms, retired included)."""
     index = {a.creative_id: i for i, a in enumerate(arms)}
     p_best = {a.creative_id: bayes.p_best[i] for i, a in enumerate(arms)}
-    active = [a for a in arms if a.state != "retired"]
+    active = [a for a in arms if a.state != ArmState.RETIRED]
     total = sum(a.impressions for a in arms)
     limit_hit = round_no >= config.max_rounds or (config.max_impressions is not None and total >= config.max_impressions)
     if not active:
-        return Decision("stop", reason="no active arm left")
+        return Decision(DecisionKind.STOP, reason="no active arm left")
     leader = max(active, key=lambda a: (bayes.posteriors[index[a.creative_id]].mean, a.impressions))
     li = index[leader.creative_id]
     evidence: dict = {
@@ -97,7 +97,7 @@ def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig,
     }
     confidence = bayes.p_best[li]
     if len(active) == 1 and len(arms) > 1:
-        return Decision("promote", winner=leader.creative_id, best=leader.creative_id, confidence=confidence,
+        return Decision(DecisionKind.PROMOTE, winner=leader.creative_id, best=leader.creative_id, confidence=confidence,
                         reason="every other arm has been retired", evidence=evidence)
     others = [a for a in active if a is not leader]
     separated, rows = separated_from_leader(leader, others, len(arms), config, p_best)
@@ -106,29 +106,29 @@ def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig,
     evidence["comparisons"] = rows[: max(MAX_EVIDENCE, sum(separated))]
     evidence["comparisons_total"] = len(rows)
     if srm is not None and srm.alarm:
-        kind = "stop" if limit_hit else "continue"
+        kind = DecisionKind.STOP if limit_hit else DecisionKind.CONTINUE
         return Decision(kind, best=leader.creative_id, confidence=confidence,
                         reason=f"sample ratio mismatch (p={srm.p_value:.2g}); no promotion or retirement until serving is fixed",
                         evidence=evidence)
     if config.rule == "bayesian":
         if confidence >= config.p_best_threshold and bayes.expected_loss[li] <= config.loss_threshold:
             retired = tuple(o.creative_id for o in others)
-            return Decision("promote", winner=leader.creative_id, retired=retired, best=leader.creative_id, confidence=confidence,
+            return Decision(DecisionKind.PROMOTE, winner=leader.creative_id, retired=retired, best=leader.creative_id, confidence=confidence,
                             reason=f"P(best)={confidence:.3f} >= {config.p_best_threshold} and expected loss {bayes.expected_loss[li]:.2g} <= {config.loss_threshold}",
                             evidence=evidence)
     elif others and all(separated):
-        return Decision("promote", winner=leader.creative_id, retired=tuple(o.creative_id for o in others), best=leader.creative_id,
+        return Decision(DecisionKind.PROMOTE, winner=leader.creative_id, retired=tuple(o.creative_id for o in others), best=leader.creative_id,
                         confidence=confidence, reason=f"{leader.creative_id} beats all {len(others)} other active arm(s) under the {config.rule} rule",
                         evidence=evidence)
     retired = tuple(o.creative_id for o, s in zip(others, separated) if s)
     if limit_hit:
         why = f"round limit {config.max_rounds} reached" if round_no >= config.max_rounds else f"impression budget {config.max_impressions} reached"
-        return Decision("stop", retired=retired, best=leader.creative_id, confidence=confidence,
+        return Decision(DecisionKind.STOP, retired=retired, best=leader.creative_id, confidence=confidence,
                         reason=f"{why}; best is {leader.creative_id} with P(best)={confidence:.3f}", evidence=evidence)
     if retired:
-        return Decision("retire", retired=retired, best=leader.creative_id, confidence=confidence,
+        return Decision(DecisionKind.RETIRE, retired=retired, best=leader.creative_id, confidence=confidence,
                         reason=f"{len(retired)} arm(s) credibly worse than {leader.creative_id}", evidence=evidence)
-    return Decision("continue", best=leader.creative_id, confidence=confidence, reason="no arm separated yet", evidence=evidence)
+    return Decision(DecisionKind.CONTINUE, best=leader.creative_id, confidence=confidence, reason="no arm separated yet", evidence=evidence)
 
 
 def evaluate_round(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig, policy: AllocationPolicy,
@@ -138,14 +138,14 @@ def evaluate_round(arms: Sequence[ArmSnapshot], round_no: int, config: Experimen
     srm = srm_check([a.round_impressions for a in arms], [allocation_used.get(a.creative_id, 0.0) for a in arms])
     decision = decide(arms, round_no, config, bayes, srm)
     gone = set(decision.retired)
-    if decision.kind == "promote":
+    if decision.kind == DecisionKind.PROMOTE:
         gone = {a.creative_id for a in arms if a.creative_id != decision.winner}
     new_arms = tuple(
-        ArmSnapshot(a.creative_id, "winner" if a.creative_id == decision.winner else ("retired" if a.creative_id in gone or a.state == "retired" else a.state),
+        ArmSnapshot(a.creative_id, ArmState.WINNER if a.creative_id == decision.winner else (ArmState.RETIRED if a.creative_id in gone or a.state == ArmState.RETIRED else a.state),
                     a.impressions, a.clicks, a.round_impressions, a.round_clicks)
         for a in arms
     )
-    if decision.kind in ("promote", "stop") and decision.best:
+    if decision.kind.concludes and decision.best:
         allocation = {a.creative_id: (1.0 if a.creative_id == decision.best else 0.0) for a in arms}
     else:
         rng = rng if rng is not None else np.random.default_rng(config.seed * 7919 + round_no)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -11,6 +12,29 @@ from experiments import messages
 from experiments.errors import InvalidExperiment
 
 AttributeValue = str | bool | int | float
+
+
+class ExperimentState(StrEnum):
+    RUNNING = "running"
+    PROMOTED = "promoted"  # a winner takes all traffic
+    STOPPED = "stopped"  # ended without a winner (round limit, no arm left, or a person)
+
+
+class ArmState(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+    WINNER = "winner"
+
+
+class DecisionKind(StrEnum):
+    CONTINUE = "continue"
+    PROMOTE = "promote"
+    RETIRE = "retire"
+    STOP = "stop"
+
+    @property
+    def concludes(self) -> bool:
+        return self in (DecisionKind.PROMOTE, DecisionKind.STOP)
 
 DECISION_RULES = ("sequential", "bayesian", "naive")
 # Preference tags' defaults, settable per experiment (ExperimentConfig) and read by experiments.tags.TagConfig.
@@ -157,13 +181,16 @@ class ArmRoundStats:
 class Decision:
     """continue | promote | retire | stop, with the evidence that led to it."""
 
-    kind: Literal["continue", "promote", "retire", "stop"]
+    kind: DecisionKind
     winner: str | None = None
     retired: tuple[str, ...] = ()
     best: str | None = None
     confidence: float | None = None
     reason: str = ""
     evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", DecisionKind(self.kind))  # a stored "promote" reads back as the enum
 
 
 @dataclass(frozen=True)

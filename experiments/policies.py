@@ -16,7 +16,7 @@ import numpy as np
 
 from experiments import messages
 from experiments.errors import InvalidAllocation
-from experiments.model import ArmSnapshot
+from experiments.model import ArmSnapshot, ArmState
 from experiments.stats.bayesian import BetaPrior, draws_for, p_best_from_draws
 
 SHARE_TOLERANCE = 1e-6
@@ -48,8 +48,8 @@ class AllocationPolicy(ABC):
         self.min_exploration = float(min_exploration)
 
     def allocate(self, arms: Sequence[ArmSnapshot], rng: np.random.Generator) -> dict[str, float]:
-        """Shares for the active arms (state != "retired"); retired arms get 0."""
-        active = [a for a in arms if a.state != "retired"]
+        """Shares for the active arms (state != ArmState.RETIRED); retired arms get 0."""
+        active = [a for a in arms if a.state != ArmState.RETIRED]
         shares = {a.creative_id: 0.0 for a in arms}
         if not active:
             return shares
@@ -150,6 +150,8 @@ POLICIES: dict[str, type[AllocationPolicy]] = {
     ThompsonSampling.name: ThompsonSampling,
     TopTwoThompson.name: TopTwoThompson,
 }
+POLICY_NAMES: tuple[str, ...] = tuple(POLICIES)
+DEFAULT_POLICY = ThompsonSampling.name
 ALIASES = {"top_two": "top-two", "toptwo": "top-two", "ts": "thompson", "ab": "fixed", "split": "fixed"}
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, insert, or_, select, update
 from experiments import messages, tables as t
 from experiments.decisions import evaluate_round
 from experiments.errors import ExperimentConcluded, ExperimentNotFound, RoundInProgress, RoundNotFound
-from experiments.model import ArmRoundStats, Decision, ExperimentConfig, RoundResult, SRMSummary
+from experiments.model import ArmRoundStats, ArmState, Decision, DecisionKind, ExperimentConfig, ExperimentState, RoundResult, SRMSummary
 from experiments.policies import make_policy
 from experiments.store import arm_snapshots, utcnow
 
@@ -70,7 +70,7 @@ def run_round(engine: Engine, experiment_id: str, *, wait: float = 0.0, expected
             return load_round(engine, experiment_id, expected_round, replayed=True)
         if expected_round > row.current_round:
             raise RoundNotFound(messages.FUTURE_ROUND.format(round_no=expected_round, experiment_id=experiment_id, current=row.current_round))
-    if row.status != "running":
+    if row.status != ExperimentState.RUNNING:
         raise _concluded(engine, experiment_id)
     token = uuid.uuid4().hex
     _acquire(engine, experiment_id, token, wait, stale_after)
@@ -87,7 +87,7 @@ def run_round(engine: Engine, experiment_id: str, *, wait: float = 0.0, expected
             else:
                 replay = False
             if not replay:
-                if exp.status != "running":
+                if exp.status != ExperimentState.RUNNING:
                     raise _concluded(engine, experiment_id)
                 result = _close(conn, exp)
         if replay:
@@ -134,11 +134,11 @@ def _close(conn, exp) -> RoundResult:
     for before, after in zip(snaps, outcome.arms):
         if before.state != after.state:
             conn.execute(update(t.arms).where(t.arms.c.experiment_id == experiment_id, t.arms.c.creative_id == after.creative_id)
-                         .values(state=after.state, retired_round=round_no if after.state == "retired" else None))
-    status = {"promote": "promoted", "stop": "stopped"}.get(decision.kind, "running")
+                         .values(state=after.state, retired_round=round_no if after.state == ArmState.RETIRED else None))
+    status = {DecisionKind.PROMOTE: ExperimentState.PROMOTED, DecisionKind.STOP: ExperimentState.STOPPED}.get(decision.kind, ExperimentState.RUNNING)
     moved = conn.execute(update(t.experiments).where(and_(t.experiments.c.experiment_id == experiment_id, t.experiments.c.current_round == round_no))
                          .values(current_round=round_no + 1, allocation=outcome.allocation_next, status=status,
-                                 winner=decision.winner or (decision.best if decision.kind == "stop" else None), updated_at=now)).rowcount
+                                 winner=decision.winner or (decision.best if decision.kind == DecisionKind.STOP else None), updated_at=now)).rowcount
     if moved != 1:  # cannot happen while we hold the lock; refuse rather than double count
         raise RoundInProgress(messages.ROUND_BUSY.format(experiment_id=experiment_id, since="(round moved concurrently)"))
     return RoundResult(experiment_id, round_no, decision, tuple(arms_out), dict(outcome.allocation_next), srm, impressions, clicks)
@@ -171,7 +171,7 @@ def load_round(engine: Engine, experiment_id: str, round_no: int, *, replayed: b
             raise RoundNotFound(messages.ROUND_NOT_FOUND.format(experiment_id=experiment_id, round_no=round_no, current=cur))
         arm_rows = conn.execute(select(t.round_arms).where(t.round_arms.c.experiment_id == experiment_id, t.round_arms.c.round_no == round_no)).all()
     ev = r.evidence
-    decision = Decision(ev["kind"], ev.get("winner"), tuple(ev.get("retired") or ()), ev.get("best"), ev.get("confidence"), ev.get("reason", ""), ev.get("evidence") or {})
+    decision = Decision(DecisionKind(ev["kind"]), ev.get("winner"), tuple(ev.get("retired") or ()), ev.get("best"), ev.get("confidence"), ev.get("reason", ""), ev.get("evidence") or {})
     order = {k: i for i, k in enumerate(r.allocation_next)}
     arms = tuple(sorted((ArmRoundStats(
         creative_id=a.creative_id, state=a.state, impressions=a.impressions, clicks=a.clicks, round_impressions=a.round_impressions,
@@ -195,10 +195,10 @@ def stop_experiment(engine: Engine, experiment_id: str, *, wait: float = 30.0) -
     try:
         with engine.begin() as conn:
             status = conn.execute(select(t.experiments.c.status).where(t.experiments.c.experiment_id == experiment_id)).scalar_one()
-            running = status == "running"
+            running = status == ExperimentState.RUNNING
             if running:
                 conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id)
-                             .values(status="stopped", updated_at=utcnow()))
+                             .values(status=ExperimentState.STOPPED, updated_at=utcnow()))
     finally:
         _release(engine, experiment_id, token)
     if not running:

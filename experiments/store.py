@@ -19,7 +19,7 @@ from experiments import messages, tables as t
 from experiments.errors import ExperimentNotFound, InvalidExperiment
 from experiments.events import Event, open_event_source, parse_python
 from experiments.ingest.run import ingest_jsonl, ingest_parsed
-from experiments.model import ArmSnapshot, CreativeArm, ExperimentConfig, ExperimentStatus, IngestReport, UserExposures
+from experiments.model import ArmSnapshot, ArmState, CreativeArm, ExperimentConfig, ExperimentState, ExperimentStatus, IngestReport, UserExposures
 from experiments.policies import FixedSplit, make_policy, validate_shares
 
 
@@ -75,7 +75,7 @@ class ExperimentStore:
         with self.engine.begin() as conn:
             conn.execute(insert(t.experiments).values(
                 experiment_id=experiment_id, name=name, policy=pol.name, policy_params=pol.params(), config=cfg.to_dict(),
-                status="running", current_round=1, allocation=allocation, winner=None, version=0, ingest_seq=0,
+                status=ExperimentState.RUNNING, current_round=1, allocation=allocation, winner=None, version=0, ingest_seq=0,
                 round_lock=None, locked_at=None, created_at=now, updated_at=now))
             conn.execute(insert(t.arms), [self._arm_row(experiment_id, a, 1) for a in arms])
         return experiment_id
@@ -83,7 +83,7 @@ class ExperimentStore:
     @staticmethod
     def _arm_row(experiment_id: str, arm: CreativeArm, round_no: int) -> dict[str, Any]:
         return {"experiment_id": experiment_id, "creative_id": arm.id, "size": arm.size, "template": arm.template, "file": arm.file,
-                "elements": dict(arm.elements), "attributes": dict(arm.attributes), "state": "active", "added_round": round_no, "retired_round": None}
+                "elements": dict(arm.elements), "attributes": dict(arm.attributes), "state": ArmState.ACTIVE, "added_round": round_no, "retired_round": None}
 
     def add_arms(self, experiment_id: str, creatives: Sequence[CreativeArm | Mapping[str, Any]]) -> list[str]:
         """Add creatives to a running experiment; each new arm gets an equal share from now on."""
@@ -93,7 +93,7 @@ class ExperimentStore:
         with self.engine.begin() as conn:
             conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id).values(version=t.experiments.c.version + 1))
             row = self._experiment_row(experiment_id, conn)
-            if row.status != "running":
+            if row.status != ExperimentState.RUNNING:
                 raise ExperimentConcluded(messages.CONCLUDED.format(experiment_id=experiment_id, decision=row.status, round_no=row.current_round - 1))
             existing = list(conn.execute(select(t.arms.c.creative_id, t.arms.c.state).where(t.arms.c.experiment_id == experiment_id)))
             clash = sorted({a.id for a in new} & {r[0] for r in existing})
@@ -105,7 +105,7 @@ class ExperimentStore:
                 raise InvalidExperiment(messages.DUPLICATE_ARMS.format(ids=", ".join(dups[:10])))
             if not new:
                 return []
-            active = sum(1 for r in existing if r[1] != "retired") + len(new)
+            active = sum(1 for r in existing if r[1] != ArmState.RETIRED) + len(new)
             keep = 1.0 - len(new) / active
             allocation = {k: v * keep for k, v in row.allocation.items()}
             allocation.update({a.id: 1.0 / active for a in new})

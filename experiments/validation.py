@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from experiments.decisions import evaluate_round
-from experiments.model import ArmSnapshot, ExperimentConfig, UserExposures
+from experiments.model import ArmSnapshot, ArmState, DecisionKind, ExperimentConfig, UserExposures
 from experiments.policies import make_policy
 from experiments.simulator import Audience, make_creatives
 from experiments.tags import TagConfig, estimate_tags, precision_recall
@@ -39,7 +39,7 @@ def simulate_experiment(true_ctr: Sequence[float], *, policy: str = "top-two", p
     best = float(ctr.max())
     pol = make_policy(policy, **(policy_params or {}))
     cfg = replace(config, max_rounds=rounds, seed=seed)
-    states = {i: "active" for i in ids}
+    states = {i: ArmState.ACTIVE for i in ids}
     cum_n = np.zeros(len(ids), dtype=np.int64)
     cum_c = np.zeros(len(ids), dtype=np.int64)
     allocation = {i: 1.0 / len(ids) for i in ids}
@@ -60,14 +60,14 @@ def simulate_experiment(true_ctr: Sequence[float], *, policy: str = "top-two", p
         states = {a.creative_id: a.state for a in out.arms}
         allocation = out.allocation_next
         kind = out.decision.kind
-        retired_any = retired_any or kind == "retire"
-        retired_best = retired_best or (states[ids[int(np.argmax(ctr))]] == "retired" and len(set(ctr)) > 1)
-        if kind in ("promote", "stop"):
+        retired_any = retired_any or kind == DecisionKind.RETIRE
+        retired_best = retired_best or (states[ids[int(np.argmax(ctr))]] == ArmState.RETIRED and len(set(ctr)) > 1)
+        if kind.concludes:
             # the rest of the horizon is served by the chosen arm
             chosen = ids.index(out.decision.winner or out.decision.best)
             regret += (rounds - r) * impressions_per_round * (best - ctr[chosen])
             return SimulatedRun(kind, r, out.decision.winner, retired_best, retired_any, regret, int(cum_n.sum()))
-    return SimulatedRun("continue", rounds, None, retired_best, retired_any, regret, int(cum_n.sum()))
+    return SimulatedRun(DecisionKind.CONTINUE, rounds, None, retired_best, retired_any, regret, int(cum_n.sum()))
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def aa_false_positive_rate(*, runs: int = 300, looks: int = 50, arms: int = 2, c
         for i in range(runs):
             run = simulate_experiment([ctr] * arms, policy="fixed", config=cfg, impressions_per_round=impressions_per_look,
                                       rounds=looks, seed=seed + i)
-            fp[rule] += run.decision == "promote" or run.retired_any
+            fp[rule] += run.decision == DecisionKind.PROMOTE or run.retired_any
     return AAResult(runs, looks, arms, fp["sequential"] / runs, fp["naive"] / runs, alpha)
 
 
@@ -118,7 +118,7 @@ def winner_detection_rate(*, runs: int = 60, arms: int = 8, ctr: float = 0.02, l
         ctrs = [ctr] * arms
         ctrs[winner_index] = ctr * (1 + lift)
         run = simulate_experiment(ctrs, policy=policy, config=cfg, impressions_per_round=impressions_per_round, rounds=rounds, seed=seed + i)
-        if run.decision == "promote":
+        if run.decision == DecisionKind.PROMOTE:
             when.append(run.round_no)
             if run.winner == f"a{winner_index}":
                 correct += 1

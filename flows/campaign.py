@@ -4,6 +4,7 @@
 from prefect import flow
 from pydantic import Field
 
+from experiments.policies import DEFAULT_POLICY
 from flows.common import FlowParams, publish
 from flows.compose import POLICIES, ComposeParams, compose_batch_flow
 from flows.copy import CopyParams, generate_copy
@@ -22,7 +23,7 @@ class CampaignParams(FlowParams):
     engine: str = Field(default="lm", pattern="^(lm|grammar)$")
     model: str | None = None
     max_creatives: int | None = Field(default=24, ge=2)
-    policy: str = Field(default="thompson", pattern=POLICIES)
+    policy: str = Field(default=DEFAULT_POLICY, pattern=POLICIES)
     policy_params: dict = {}  # e.g. {"min_exploration": 0.2}
     experiment_config: dict = {}  # experiments.model.ExperimentConfig fields, e.g. {"max_rounds": 20}
     out: str

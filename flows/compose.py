@@ -8,11 +8,12 @@ from pydantic import Field
 
 from creative.compose import BatchSelection, RenderChunk, chunked, render_chunk
 from creative.services import ExperimentPlan, launch_batch
+from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
 from flows.common import FlowParams, publish
 from flows.runners import task_runner
 
 CHUNK_SIZE = 200  # banners per task: Prefect costs ~6 ms a task run, a chunk renders in ~0.5-1 s
-POLICIES = "^(fixed|thompson|top-two)$"
+POLICIES = f"^({'|'.join(POLICY_NAMES)})$"
 
 
 class ComposeParams(FlowParams):
@@ -30,7 +31,7 @@ class ComposeParams(FlowParams):
     dask_address: str | None = None
     chunk_size: int = Field(default=CHUNK_SIZE, ge=1)
     experiment_name: str | None = Field(default=None, max_length=200, description="start an experiment over the batch")
-    policy: str = Field(default="thompson", pattern=POLICIES)
+    policy: str = Field(default=DEFAULT_POLICY, pattern=POLICIES)
     policy_params: dict = {}  # e.g. {"min_exploration": 0.2}
     experiment_config: dict = {}  # experiments.model.ExperimentConfig fields, e.g. {"max_rounds": 20}
 

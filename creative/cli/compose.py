@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import click
+
+from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -33,7 +35,7 @@ _codes = dict(multiple=True, metavar="CODES")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory (replaced atomically).")
 @click.pass_obj
 @click.option("--experiment", "experiment_name", default=None, metavar="NAME", help="Also start an experiment over the batch's banners.")
-@click.option("--policy", type=click.Choice(["fixed", "thompson", "top-two"]), default="thompson", show_default=True, help="Allocation policy of --experiment.")
+@click.option("--policy", type=click.Choice(POLICY_NAMES), default=DEFAULT_POLICY, show_default=True, help="Allocation policy of --experiment.")
 @json_option
 def compose_command(home: Home, products, logos, titles, models, backgrounds, templates, sizes, formats, max_n, seed, workers,
                     out_dir, experiment_name, policy, as_json):

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
+
 from creative.cli.common import engine_of as _engine, json_option, print_json as _print_json, workspace_of
 from creative.errors import CreativeError
 
@@ -33,7 +35,7 @@ def experiment_group() -> None:
 
 @experiment_group.command("create")
 @click.option("--manifest", "manifest", required=True, type=click.Path(), help="manifest.json written by `creative compose` (or its directory).")
-@click.option("--policy", type=click.Choice(["fixed", "thompson", "top-two"]), default="thompson", show_default=True, help="Allocation policy.")
+@click.option("--policy", type=click.Choice(POLICY_NAMES), default=DEFAULT_POLICY, show_default=True, help="Allocation policy.")
 @click.option("--name", default=None, help="Experiment name (default: the manifest's directory name).")
 @click.option("--min-exploration", type=float, default=None, help="Total traffic share spread evenly over active arms.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Experiment setting, e.g. alpha=0.05, max_rounds=30, rule=bayesian.")

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 from creative.compose import BatchResult, BatchSelection, compose_batch
 from creative.services.experiments import CreatedExperiment, create_experiment
 from creative.services.workspace import Workspace
+from experiments.policies import DEFAULT_POLICY
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class ExperimentPlan:
     """An experiment to start over the batch's usable banners."""
 
     name: str
-    policy: str = "thompson"
+    policy: str = DEFAULT_POLICY
     policy_params: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
 

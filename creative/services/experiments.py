@@ -12,6 +12,7 @@ from creative.errors import CreativeError
 from creative.services.workspace import Workspace
 from experiments.effects import fit_effects, thompson_scorer
 from experiments.model import CreativeArm
+from experiments.policies import DEFAULT_POLICY
 from experiments.rounds import stop_experiment as stop_rounds
 
 SERVABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -30,7 +31,7 @@ def arm_of(creative: Creative) -> CreativeArm:
     return CreativeArm(id=creative.creative_id, attributes=dict(creative.attributes), size=creative.size, template=creative.template)
 
 
-def create_experiment(ws: Workspace, name: str, creatives: Sequence[Creative], policy: str = "thompson", *,
+def create_experiment(ws: Workspace, name: str, creatives: Sequence[Creative], policy: str = DEFAULT_POLICY, *,
                       policy_params: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None) -> CreatedExperiment:
     """An experiment over the usable creatives (registered first, so serving finds their files and offers)."""
     register(ws.engine, creatives)
