@@ -50,8 +50,6 @@ class CreativeArm:
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     size: str | None = None
     template: str | None = None
-    file: str | None = None
-    elements: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "CreativeArm":
@@ -66,8 +64,6 @@ class CreativeArm:
             attributes=attrs,
             size=raw.get("size"),
             template=raw.get("template"),
-            file=None if raw.get("file") is None else str(raw.get("file")),
-            elements=dict(raw.get("elements") or {}),
         )
 
 

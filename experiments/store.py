@@ -82,8 +82,8 @@ class ExperimentStore:
 
     @staticmethod
     def _arm_row(experiment_id: str, arm: CreativeArm, round_no: int) -> dict[str, Any]:
-        return {"experiment_id": experiment_id, "creative_id": arm.id, "size": arm.size, "template": arm.template, "file": arm.file,
-                "elements": dict(arm.elements), "attributes": dict(arm.attributes), "state": ArmState.ACTIVE, "added_round": round_no, "retired_round": None}
+        return {"experiment_id": experiment_id, "creative_id": arm.id, "size": arm.size, "template": arm.template,
+                "attributes": dict(arm.attributes), "state": ArmState.ACTIVE, "added_round": round_no, "retired_round": None}
 
     def add_arms(self, experiment_id: str, creatives: Sequence[CreativeArm | Mapping[str, Any]]) -> list[str]:
         """Add creatives to a running experiment; each new arm gets an equal share from now on."""
@@ -135,7 +135,7 @@ class ExperimentStore:
         self._experiment_row(experiment_id)
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.arms).where(t.arms.c.experiment_id == experiment_id).order_by(t.arms.c.added_round, t.arms.c.creative_id))
-            return [CreativeArm(id=r.creative_id, attributes=r.attributes, size=r.size, template=r.template, file=r.file, elements=r.elements) for r in rows]
+            return [CreativeArm(id=r.creative_id, attributes=r.attributes, size=r.size, template=r.template) for r in rows]
 
     def snapshots(self, experiment_id: str) -> list[ArmSnapshot]:
         """Cumulative counts now: last closed round's snapshot plus the open round's bucket."""

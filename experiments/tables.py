@@ -47,9 +47,7 @@ arms = Table(
     Column("creative_id", String(200), primary_key=True),
     Column("size", String(20)),
     Column("template", String(100)),
-    Column("file", String(1000)),
-    Column("elements", JSON, nullable=False),
-    Column("attributes", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),  # what effects and tags learn on; the creative itself is in the registry
     Column("state", String(16), nullable=False),
     Column("added_round", Integer, nullable=False),
     Column("retired_round", Integer),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from experiments.store import ExperimentStore
+from creative.creatives import get_creatives
 from creative.db import open_database
 from flows.demo import DemoConfig, run_demo
 from flows.generation import NextGenerationParams, next_generation
@@ -51,8 +52,13 @@ def test_next_generation_recombines_the_experiments_own_elements(prefect_harness
     result = next_generation(NextGenerationParams(**shared, experiment_id=experiment_id, n=3, out=str(tmp_path / "gen2")))
     after = store.arms(experiment_id)
     assert len(after) == len(before) + 3 and set(result["added"]).isdisjoint({a.id for a in before})
-    used = {code for a in before for code in a.elements.values()}
+    registry = get_creatives(store.engine, [a.id for a in after])
+    old = [registry[a.id] for a in before]
+    used = {code for c in old for code in c.elements.values()}
+    assert used and len(registry) == len(after)  # every arm is a registered creative
     for arm in after[len(before):]:
-        assert set(arm.elements.values()) <= used  # only elements and offers already in the experiment
-        assert arm.template in {a.template for a in before} and arm.size == "300x250"
+        new = registry[arm.id]
+        assert set(new.elements.values()) <= used  # only elements already in the experiment
+        assert new.offer_id in {c.offer_id for c in old}
+        assert new.template in {c.template for c in old} and new.size == arm.size == "300x250"
     assert (tmp_path / "gen2" / "index.html").is_file()
