@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from creative.catalog import ImportReport, import_catalog
-from creative.db import open_database
+from creative.catalog import ImportReport
 from creative.elements import Element
-from creative.elements.store import ElementStore
 from creative.home import Home
+from creative.services import Workspace
+from creative.services.library import add_library_folder
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
-FOLDER_KIND = {"products": "product", "logos": "logo", "models": "model", "backgrounds": "background"}
+# Each sample logo belongs to the brand of the sample products that use it.
 LOGO_BRANDS = {"northwind-wide": "Northwind", "lu-square": "Lu", "aurora-transparent": "Aurora"}
 CATALOGS = ("catalog_en.json", "catalog_zh.json")
 
@@ -28,14 +28,6 @@ def sample_files(kind_folder: str) -> list[Path]:
 
 
 def load_sample_library(home: Home) -> SampleLibrary:
-    """Add every sample element and import both catalogs; running it twice changes nothing."""
-    engine = open_database(home.db_url)
-    store = ElementStore(home, engine)
-    added: list[Element] = []
-    for folder, kind in FOLDER_KIND.items():
-        for path in sample_files(folder):
-            brand = LOGO_BRANDS.get(path.stem)
-            added += [r.element for r in store.add_images([path], kind, brand=brand, tags={"source": "sample"})]
-
-    reports = [import_catalog(engine, SAMPLES_DIR / name, store.image_resolver()) for name in CATALOGS]
-    return SampleLibrary(elements=added, catalogs=reports)
+    """Add every sample element (logos with their brands) and import both catalogs; running it twice changes nothing."""
+    added, reports = add_library_folder(Workspace.of(home), SAMPLES_DIR, brands=LOGO_BRANDS, tags={"source": "sample"}, catalogs=CATALOGS)
+    return SampleLibrary(elements=[r.element for r in added], catalogs=reports)

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from assets.samples import SAMPLES_DIR
+from assets.samples import LOGO_BRANDS, SAMPLES_DIR
 from creative.catalog import list_products
 from creative.services.rounds import experiment_report
 from experiments.inbox import drop_file
@@ -88,7 +88,7 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
     out.mkdir(parents=True)
 
     step("loading the sample library")
-    ingest_elements(IngestParams(folder=str(SAMPLES_DIR), **shared))
+    ingest_elements(IngestParams(folder=str(SAMPLES_DIR), brands=LOGO_BRANDS, **shared))
     home, store = IngestParams(folder=str(SAMPLES_DIR), **shared).open()
     products = list_products(store.engine)
     english = [p for p in products if p.language == "en"]

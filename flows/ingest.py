@@ -6,17 +6,14 @@ from pathlib import Path
 from prefect import flow, task
 from pydantic import field_validator
 
-from creative.catalog import import_catalog
-from creative.elements import IMAGE_KINDS
+from creative.services.library import add_kind_folder, import_folder_catalogs, kind_folders
 from flows.common import FlowParams, publish
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-FOLDER_KINDS = {f"{kind}s": kind for kind in IMAGE_KINDS}  # products/, logos/, models/, backgrounds/
 
 
 class IngestParams(FlowParams):
     folder: str
     brand: str | None = None
+    brands: dict[str, str] = {}  # file stem -> brand, e.g. each logo's owner
 
     @field_validator("folder")
     @classmethod
@@ -27,31 +24,25 @@ class IngestParams(FlowParams):
 
 
 @task(retries=2, retry_delay_seconds=1)
-def add_kind_folder(params: IngestParams, folder: Path, kind: str) -> list[dict]:
+def add_kind_folder_task(params: IngestParams, folder: Path, kind: str) -> list[dict]:
     """All files of one kind in one task: validated together, stored all or none."""
-    _, store = params.open()
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        return []
-    results = store.add_images(files, kind, brand=params.brand)
-    return [{"code": r.element.code, "kind": kind, "name": r.element.name, "new": r.created,
+    results = add_kind_folder(params.workspace(), folder, kind, brand=params.brand, brands=params.brands)
+    return [{"code": r.element.code, "kind": kind, "name": r.element.name, "brand": r.element.brand, "new": r.created,
              "cutout": bool(r.element.attributes.get("has_cutout"))} for r in results]
 
 
 @task
-def import_catalog_file(params: IngestParams, path: Path) -> dict:
-    home, store = params.open()
-    report = import_catalog(store.engine, path, store.image_resolver())
-    return {"file": path.name, "added": report.added, "updated": report.updated, "unchanged": report.unchanged}
+def import_catalogs_task(params: IngestParams) -> list[dict]:
+    reports = import_folder_catalogs(params.workspace(), Path(params.folder))
+    return [{"file": r.source.name, "added": r.added, "updated": r.updated, "unchanged": r.unchanged} for r in reports]
 
 
-@flow(name="ingest_elements", log_prints=True)
+@flow(name="ingest_elements", flow_run_name="ingest-{params.folder}", log_prints=True)
 def ingest_elements(params: IngestParams) -> dict:
     """Add every image under folder/<kind>s/ and import folder/*.csv|*.json catalogs."""
     root = Path(params.folder)
-    elements = [row for name, kind in FOLDER_KINDS.items() if (root / name).is_dir()
-                for row in add_kind_folder(params, root / name, kind)]
-    catalogs = [import_catalog_file(params, p) for p in sorted(root.glob("*")) if p.suffix.lower() in (".csv", ".json")]
+    elements = [row for folder, kind in kind_folders(root) for row in add_kind_folder_task(params, folder, kind)]
+    catalogs = import_catalogs_task(params)
     new = sum(r["new"] for r in elements)
     summary = (f"# Elements ingested from `{root}`\n\n{len(elements)} elements ({new} new), "
                f"{sum(r['cutout'] for r in elements)} with automatic cut-outs; "

@@ -9,6 +9,8 @@ from typing import Any
 IMAGE_KINDS = ("product", "logo", "model", "background")
 TEXT_KINDS = ("title", "article")
 KINDS = IMAGE_KINDS + TEXT_KINDS
+FOLDER_KINDS = {f"{kind}s": kind for kind in IMAGE_KINDS}  # a library folder: products/, logos/, models/, backgrounds/
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 CODE_PREFIX = {"product": "P", "logo": "L", "model": "M", "background": "B", "title": "T", "article": "A"}
 
 
