@@ -148,22 +148,28 @@ def health(port: int) -> dict:
 
 
 def make_experiment(home: Path, name: str) -> str:
+    """Four registered banners, each advertising its own catalog offer (clicks go to the offer's page)."""
     from PIL import Image
 
-    from creative.db import open_database
+    from creative.catalog import import_catalog
+    from creative.creatives import Creative
     from creative.home import resolve_home
-    from experiments.store import ExperimentStore
+    from creative.services import Workspace, create_experiment
 
-    h = resolve_home(home)
-    out = h.output_dir / "bench"
+    ws = Workspace.of(resolve_home(home))
+    out = ws.home.output_dir / "bench"
     out.mkdir(parents=True, exist_ok=True)
+    catalog = out / "catalog.csv"
+    catalog.write_text("product_id,name,brand,category,price,language,landing_url\n"
+                       + "".join(f"BENCH-{i},Bench thing {i},Bench,things,10,en,https://shop.example.com/p/{i}\n" for i in range(4)))
+    import_catalog(ws.engine, catalog, lambda ref: None)
     creatives = []
     for i in range(4):
         path = out / f"b{i}.png"
         Image.new("RGB", (300, 250), (50 * i, 100, 150)).save(path)
-        creatives.append({"id": f"bench-{i}", "size": "300x250", "file": str(path),
-                          "attributes": {"landing_url": f"https://shop.example.com/p/{i}", "colour": ["red", "blue"][i % 2]}})
-    return ExperimentStore(open_database(h.db_url)).create_experiment(name, creatives, "thompson")
+        creatives.append(Creative(creative_id=f"bench-{i}", template="hero", size="300x250", elements={}, offer_id=f"BENCH-{i}",
+                                  file=str(path), attributes={"colour": ["red", "blue"][i % 2]}))
+    return create_experiment(ws, name, creatives, "thompson").experiment_id
 
 
 def stored_counts(home: Path, experiment_id: str) -> tuple[int, int]:

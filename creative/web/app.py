@@ -77,6 +77,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     recorder = EventRecorder(ws, flush_interval=settings.flush_interval_seconds)
     scheduler = RoundScheduler(ws, recorder, poll_seconds=settings.schedule_poll_seconds)
     jobs = JobRunner(home, engine)
+    serving = ServingCache(ws, refresh_seconds=settings.refresh_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -88,6 +89,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
         finally:
             scheduler.stop()
             jobs.stop()
+            serving.close()
             recorder.stop()
             log.info("recorder drained: %d recorded, %d stored, %d spooled", recorder.stats.recorded, recorder.stats.stored, recorder.stats.spooled)
 
@@ -110,7 +112,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     state.ws, state.home, state.engine, state.settings = ws, home, engine, settings
     state.signer = ImpressionSigner(secret)
     state.recorder, state.scheduler, state.jobs = recorder, scheduler, jobs
-    state.serving = ServingCache(ws, refresh_seconds=settings.refresh_seconds)
+    state.serving = serving
     state.experiment_store = ws.experiments
     state.address_limiter = WindowCounter(60)
     state.user_limiter = WindowCounter(60)

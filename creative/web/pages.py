@@ -69,7 +69,7 @@ def page(handler):
 
 
 def _store(request: Request) -> ElementStore:
-    return ElementStore(request.app.state.home, request.app.state.engine)
+    return request.app.state.ws.elements
 
 
 def _safe_next(target: str | None) -> str:

@@ -1,17 +1,22 @@
 """What /v1/serve shows: the experiment's current allocation, bent by preference tags for tagged users.
 
-An `ExperimentView` is read at most once per `refresh_seconds` per experiment and then answers every
-request from memory (a bisect over cumulative shares), which keeps serving off the database. A
-refresh reads the experiment's status and the round of its stored tags; the arms' files and landing
-pages (`services.served_creatives`) and the tags themselves are read again only when the arms or
-the tags' round changed. Tags are computed once per round by `services.close_round`, never here.
+An `ExperimentView` answers every request from memory (a bisect over cumulative shares), which keeps
+serving off the database. Only the first request (or the first after `invalidate`) reads it on the
+request path; once it is older than `refresh_seconds`, one background thread reads it again while
+requests keep using the current one. A refresh reads the experiment's status and the round of its
+stored tags; the arms' files and landing pages (`services.served_creatives`) and the tags themselves
+are read again only when the arms or the tags' round changed. Tags are computed once per round by
+`services.close_round`, never here.
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -19,11 +24,14 @@ import numpy as np
 
 from creative.services import Workspace, served_creatives
 from creative.services.experiments import ServedCreative
+from experiments.errors import ExperimentNotFound
 from experiments.model import AttributeValue, CreativeArm, ExperimentConfig, ExperimentStatus
 from experiments.rounds import load_round
 from experiments.serving import PreferenceAwareServer
 from experiments.tag_store import latest_tags, tag_round
 from experiments.tags import tags_by_user
+
+log = logging.getLogger("creative.web.serving")
 
 ANY_SIZE = "*"
 UserTags = dict[str, list[tuple[str, AttributeValue]]]  # user -> (attribute, value) they prefer
@@ -65,9 +73,8 @@ class ExperimentView:
     tables: dict[str, _SizeTable]
     loaded_at: float
     tags: UserTags = field(default_factory=dict)
-    tag_round: int = 0
-    _arms: _Arms | None = None
-    _tags: _Tags | None = None
+    loaded_arms: _Arms | None = None  # kept for the next refresh, which reuses them while the arms are the same
+    loaded_tags: _Tags | None = None  # likewise while the stored tags' round is the same
 
     def choose(self, user: str, size: str | None, rnd: random.Random, np_rng: np.random.Generator) -> tuple[str, tuple[str, ...]] | None:
         """(creative id, tags that steered the choice), or None when no creative has that size."""
@@ -106,15 +113,46 @@ class ServingCache:
         self.ws = ws
         self.refresh_seconds = refresh_seconds
         self._views: dict[str, ExperimentView] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+        self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-refresh")
         self.rnd = random.Random()
         self.np_rng = np.random.default_rng()
 
     def view(self, experiment_id: str) -> ExperimentView:
+        """The experiment's view now; ExperimentNotFound when there is no such experiment."""
         view = self._views.get(experiment_id)
-        if view is None or time.monotonic() - view.loaded_at > self.refresh_seconds:
-            view = self._load(experiment_id, view)
-            self._views[experiment_id] = view
+        if view is None:
+            view = self._views[experiment_id] = self._load(experiment_id, None)
+        elif time.monotonic() - view.loaded_at > self.refresh_seconds:
+            self._refresh_later(experiment_id)
         return view
+
+    def _refresh_later(self, experiment_id: str) -> None:
+        with self._lock:
+            if experiment_id in self._refreshing:
+                return
+            self._refreshing.add(experiment_id)
+        self._refresher.submit(self._refresh, experiment_id)
+
+    def _refresh(self, experiment_id: str) -> None:
+        previous = self._views.get(experiment_id)
+        try:
+            view = self._load(experiment_id, previous)
+            if self._views.get(experiment_id) is previous:  # not invalidated (and reloaded) meanwhile
+                self._views[experiment_id] = view
+        except ExperimentNotFound:
+            self._views.pop(experiment_id, None)  # deleted: the next request says so
+        except Exception:  # noqa: BLE001 - keep serving the view we have; try again after the interval
+            log.exception("refreshing the serving view of %s failed; serving the previous one", experiment_id)
+            if previous is not None:
+                previous.loaded_at = time.monotonic()
+        finally:
+            with self._lock:
+                self._refreshing.discard(experiment_id)
+
+    def close(self) -> None:
+        self._refresher.shutdown(wait=True, cancel_futures=True)
 
     def invalidate(self, experiment_id: str | None = None) -> None:
         """Forget cached views; the next request reads everything again (arms, files, landing pages, tags)."""
@@ -127,11 +165,11 @@ class ServingCache:
         store = self.ws.experiments
         status = store.status(experiment_id)  # ExperimentNotFound when it is gone
         ids = {s.creative_id for s in status.arms}
-        arms = previous._arms if previous is not None else None
+        arms = previous.loaded_arms if previous is not None else None
         if arms is None or {a.id for a in arms.arms} != ids:
             arm_list = tuple(store.arms(experiment_id))
             arms = _Arms(arm_list, served_creatives(self.ws, [a.id for a in arm_list]))
-        tags = previous._tags if previous is not None else None
+        tags = previous.loaded_tags if previous is not None else None
         stored_round = tag_round(self.ws.engine, experiment_id)
         if tags is None or tags.round_no != stored_round:
             stored = latest_tags(self.ws.engine, experiment_id)
@@ -141,7 +179,7 @@ class ServingCache:
             allocation = {leader: 1.0}
         return ExperimentView(experiment_id, status.status, status.current_round, ExperimentConfig.from_dict(status.config),
                               arms.served, allocation, _tables(arms, allocation, with_preference=bool(tags.by_user)),
-                              time.monotonic(), tags.by_user, tags.round_no, arms, tags)
+                              time.monotonic(), tags.by_user, arms, tags)
 
     def _leader(self, status: ExperimentStatus) -> str | None:
         """What a concluded experiment shows: its winner, else (stopped) the last closed round's best arm."""
