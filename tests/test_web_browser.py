@@ -8,7 +8,6 @@ to $WEB_SCREENSHOTS (default: the test's temporary directory).
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from pathlib import Path

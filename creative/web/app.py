@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from creative.errors import CreativeError, USER_ERRORS
+from creative.errors import USER_ERRORS, CreativeError
 from creative.home import Home
 from creative.services import Workspace
 from creative.web import api, pages

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from creative.catalog import import_catalog, list_products
 from creative.elements import IMAGE_KINDS, KINDS
 from creative.elements.store import ElementStore
-from creative.errors import CatalogRejected, ElementNotFound, ElementRejected, USER_ERRORS
+from creative.errors import USER_ERRORS, CatalogRejected, ElementNotFound, ElementRejected
 from creative.services import close_round, stop_experiment
 from creative.web import integrations
 from creative.web.auth import authenticate
