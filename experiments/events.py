@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
@@ -32,6 +33,7 @@ CLICK_OUTSIDE_WINDOW = "click_outside_window"
 CLICK_MISMATCH = "click_mismatch"
 DUPLICATE_CLICK = "duplicate_click"
 BOT_BURST = "bot_burst"
+FUTURE_TIMESTAMP = "future_timestamp"
 REJECT_REASONS = (MALFORMED, UNKNOWN_EXPERIMENT, UNKNOWN_CREATIVE, CLICK_WITHOUT_IMPRESSION,
                   CLICK_OUTSIDE_WINDOW, CLICK_MISMATCH, DUPLICATE_CLICK, BOT_BURST)
 REASON_HELP = {
@@ -47,6 +49,7 @@ REASON_HELP = {
 
 IMPRESSION, CLICK = "i", "c"
 _TYPES = {"impression": IMPRESSION, "click": CLICK}
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of undecodable bytes
 _REQUIRED = ("event_id", "type", "ts", "experiment", "creative", "user")
 CSV_COLUMNS = ("event_id", "type", "ts", "experiment", "creative", "user", "size", "impression_id", "user_features")
 
@@ -252,6 +255,10 @@ def parse_csv(handle) -> Iterator[ParsedLine]:
         if None in row:
             yield number, MalformedEvent("more cells than header columns")
             continue
+        bad = next((k for k, v in row.items() if v and _NOT_UTF8.search(v)), None)
+        if bad is not None:
+            yield number, MalformedEvent(f"column {bad!r} holds bytes that are not UTF-8")
+            continue
         try:
             yield number, event_from_mapping(row)
         except MalformedEvent as exc:
@@ -294,13 +301,19 @@ def open_event_source(path: str | Path) -> tuple[bool, Any, Any]:
             rest = handle.read()
             handle.close()
             try:
-                items = json.loads((head + rest).decode("utf-8", errors="replace"))
+                text = (head + rest).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise EventFileError(f"{path}: byte {exc.start} is not UTF-8; distinct ids must not collapse into one, so "
+                                     "nothing was read — re-export the file as UTF-8 (or as JSON lines, where a bad line is rejected alone)") from None
+            try:
+                items = json.loads(text)
             except ValueError as exc:
                 raise EventFileError(f"{path} starts with '[' but is not a JSON array ({exc}); write one event object per line instead") from exc
             return False, parse_python(items), None
         handle.seek(0)
         return True, handle, handle
     if suffix == ".csv":
-        handle = opener(path, "rt", encoding="utf-8", errors="replace", newline="")
+        # bad bytes survive as lone surrogates, so parse_csv rejects their line instead of replacing them
+        handle = opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
         return False, parse_csv(handle), handle
     raise EventFileError(messages.FILE_FORMAT.format(path=path))

@@ -92,6 +92,7 @@ class ExperimentConfig:
     seed: int = 0
     tag_min_impressions: int = TAG_MIN_IMPRESSIONS
     tag_min_probability: float = TAG_MIN_PROBABILITY
+    max_clock_skew_minutes: float = 10.0  # events stamped further in the future are rejected (clock or forgery)
 
     def __post_init__(self) -> None:
         def bad(key: str, reason: str) -> InvalidExperiment:
@@ -119,6 +120,8 @@ class ExperimentConfig:
             raise bad("draws", "must be >= 100")
         if self.prior_alpha <= 0 or self.prior_beta <= 0:
             raise bad("prior_alpha", "Beta prior parameters must be > 0")
+        if not self.max_clock_skew_minutes >= 0:
+            raise bad("max_clock_skew_minutes", "must be >= 0")
         if self.tag_min_impressions < 1:
             raise bad("tag_min_impressions", "must be >= 1")
         if not 0.5 <= self.tag_min_probability < 1:

@@ -8,6 +8,7 @@ the store knows (stored event ids, stored impressions, impressions clicked befor
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import AbstractSet, Iterable, Mapping
@@ -23,6 +24,7 @@ from experiments.events import (
     EID,
     EXP,
     FEATURES,
+    FUTURE_TIMESTAMP,
     IMPRESSION,
     KIND,
     MALFORMED,
@@ -32,6 +34,7 @@ from experiments.events import (
     USER,
     Event,
     MalformedEvent,
+    format_ts,
 )
 from experiments.model import ExperimentConfig, IngestReport, RejectedLine
 
@@ -76,6 +79,8 @@ class IngestRules:
         self.arm_ids = arm_ids
         self.window_hours = config.attribution_window_hours
         self.window_ms = int(config.attribution_window_hours * 3_600_000)
+        self.skew_minutes = config.max_clock_skew_minutes
+        self.latest_ms = int((time.time() + 60 * config.max_clock_skew_minutes) * 1000)
         self.limit = config.max_events_per_user_minute
         self.lines = self.accepted = self.impressions = self.clicks = self.duplicates = 0
         self.rejected: Counter[str] = Counter()
@@ -99,7 +104,7 @@ class IngestRules:
 
         `events` holds an Event, a MalformedEvent or None (a blank line) per line; `lines` their line
         numbers, or the first one's when they are consecutive."""
-        exp, arm_ids, seen = self.experiment_id, self.arm_ids, self.seen
+        exp, arm_ids, seen, latest = self.experiment_id, self.arm_ids, self.seen, self.latest_ms
         first = lines if type(lines) is int else None
         fresh: list[Event] = []
         at: list[int] = []
@@ -107,7 +112,7 @@ class IngestRules:
         i = -1
         for ev in events:
             i += 1
-            if not (ev.__class__ is Event and ev[EXP] == exp and ev[CREATIVE] in arm_ids):
+            if not (ev.__class__ is Event and ev[EXP] == exp and ev[CREATIVE] in arm_ids and ev[TS] <= latest):
                 if ev is None:
                     blank += 1
                     continue
@@ -120,6 +125,10 @@ class IngestRules:
                     continue
                 if ev.creative not in arm_ids:
                     self.reject(line, UNKNOWN_CREATIVE, f"line {line}: creative {ev.creative!r} is not an arm of {exp}")
+                    continue
+                if ev[TS] > latest:
+                    self.reject(line, FUTURE_TIMESTAMP, f"line {line}: ts {format_ts(ev[TS])} is more than "
+                                f"{self.skew_minutes:g} min in the future; check the sender's clock (setting max_clock_skew_minutes)")
                     continue
             eid = ev[EID]
             if eid in seen:
