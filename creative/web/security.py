@@ -155,10 +155,6 @@ def current_user(request: Request) -> User | None:
     return user
 
 
-def csrf_token(request: Request) -> str:
-    return request.scope["session"]["csrf"]
-
-
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin or origin == "null":
