@@ -56,7 +56,7 @@ def load_products():
 def cached_load_in_fresh_process(cache_dir: Path, dtype_name: str) -> tuple[float, float, float]:
     """From the cache in a new process: (weights+tokenizer seconds, torch/transformers import seconds, process wall)."""
     code = (
-        "import torch; from creative.copy.model import load_model;"
+        "import torch; from creative.copy.loading import load_model;"
         f"lm=load_model(None, cache_dir={str(cache_dir)!r}, dtype=getattr(torch, {dtype_name!r}));"
         "assert lm.from_cache; print(lm.load_seconds, lm.import_seconds)"
     )
@@ -82,7 +82,8 @@ def main() -> None:
 
     import torch
 
-    from creative.copy.model import EMBEDDED_NAME, SamplingConfig, available_threads, default_dtype, load_model
+    from creative.copy.loading import available_threads, default_dtype, load_model
+    from creative.copy.model import EMBEDDED_NAME, SamplingConfig
     from creative.copy.pipeline import TITLE_SAMPLING, CopyPipeline, Candidate, _clean
     from creative.copy.styles import STYLES
 

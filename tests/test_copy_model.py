@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from creative.copy.errors import ModelLoadError
-from creative.copy.model import SamplingConfig, load_model
+from creative.copy.loading import load_model
+from creative.copy.model import SamplingConfig
 from creative.copy.testing import save_tiny_model, tiny_model
 
 

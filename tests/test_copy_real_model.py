@@ -15,7 +15,7 @@ import pytest
 from creative.catalog import parse_catalog
 from creative.copy.guardrails import banned_phrases, normalise
 from creative.copy.limits import HEADLINE, article_length, char_length
-from creative.copy.model import load_model
+from creative.copy.loading import load_model
 from creative.copy.pipeline import CopyPipeline
 from creative.copy.styles import STYLES
 

@@ -16,7 +16,8 @@ from creative.copy import grammar
 from creative.copy.errors import CopyError
 from creative.copy.guardrails import Guardrails, check_length, duplicate_reason
 from creative.copy.limits import HEADLINE, LONG_HEADLINE, LengthLimit, cjk_count, word_count
-from creative.copy.model import EMBEDDED_NAME, LanguageModel, SamplingConfig, load_model
+from creative.copy.loading import load_model
+from creative.copy.model import EMBEDDED_NAME, LanguageModel, SamplingConfig
 from creative.copy.ranking import combined_score, rank
 from creative.copy.styles import STYLES, fact_terms, label, mentions_fact, style_fit
 from creative.copy.templates import EXAMPLE_NAMES, product_slots, render_messages

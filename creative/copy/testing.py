@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from creative.copy.model import LanguageModel, from_pretrained_objects
+from creative.copy.loading import from_pretrained_objects
+from creative.copy.model import LanguageModel
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
