@@ -31,6 +31,13 @@ from support.postgres import throwaway_database  # noqa: E402
 from support.processes import PATIENCE_S  # noqa: E402
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Browser tests start Chromium and click through for a minute each: they belong to the full run only."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 def _sqlite_home(root: Path) -> Home:
     """A home whose database is the SQLite file inside it, whatever the environment says."""
     return resolve_home(root, f"sqlite:///{root / 'creative.db'}")

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from assets.samples import FOLDER_KIND, sample_files
+from assets.samples import sample_files
+from creative.elements import FOLDER_KINDS
 from creative.errors import ElementRejected
 from creative.tables import elements as elements_table
 
@@ -33,9 +34,9 @@ def _png(img: Image.Image, path: Path, **kw) -> Path:
     return path
 
 
-@pytest.mark.parametrize("folder", sorted(FOLDER_KIND))
+@pytest.mark.parametrize("folder", sorted(FOLDER_KINDS))
 def test_every_sample_asset_adds_cleanly(store, folder):
-    results = store.add_images(sample_files(folder), FOLDER_KIND[folder])
+    results = store.add_images(sample_files(folder), FOLDER_KINDS[folder])
     assert results and all(r.created for r in results)
     for r in results:
         e = r.element

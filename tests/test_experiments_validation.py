@@ -1,10 +1,14 @@
-"""The issue's validation figures, seeded, through the same decision and policy code a real round runs."""
+"""The issue's validation figures, seeded, through the same decision and policy code a real round runs.
+
+Each figure simulates hundreds of experiments (marked slow); the report test runs the same code small in the fast run.
+"""
 
 import pytest
 
 from experiments.validation import aa_false_positive_rate, regret_comparison, tag_recovery, winner_detection_rate
 
 
+@pytest.mark.slow
 def test_aa_experiments_looked_at_fifty_times_keep_false_positives_at_or_below_five_percent():
     result = aa_false_positive_rate(runs=200, looks=50, seed=0)
     print(f"A/A over 50 looks: sequential {result.false_positive_rate:.1%}, naive z-test {result.naive_false_positive_rate:.1%}")
@@ -13,6 +17,7 @@ def test_aa_experiments_looked_at_fifty_times_keep_false_positives_at_or_below_f
     assert result.naive_false_positive_rate >= 0.15
 
 
+@pytest.mark.slow
 def test_a_twenty_percent_better_arm_among_eight_is_promoted_in_at_least_ninety_percent_of_runs():
     result = winner_detection_rate(runs=60, arms=8, lift=0.2, seed=1000)
     print(f"+20% among 8: correct {result.correct_rate:.1%}, wrong {result.wrong_rate:.1%}, median round {result.median_round}")
@@ -20,6 +25,7 @@ def test_a_twenty_percent_better_arm_among_eight_is_promoted_in_at_least_ninety_
     assert result.wrong_rate <= 0.05
 
 
+@pytest.mark.slow
 def test_thompson_and_top_two_lose_fewer_clicks_than_a_fixed_split():
     result = regret_comparison(runs=20, seed=2000)
     print("regret (lost clicks):", result.mean_regret)
@@ -27,6 +33,7 @@ def test_thompson_and_top_two_lose_fewer_clicks_than_a_fixed_split():
     assert result.mean_regret["top-two"] < result.mean_regret["fixed"]
 
 
+@pytest.mark.slow
 def test_preference_tags_recover_planted_preferences_with_precision_of_at_least_point_eight():
     result = tag_recovery(users=2000, creatives=36, impressions_per_user=1000, seed=3)
     print(f"tags: precision {result.precision:.2f}, recall {result.recall:.2f}, {result.tags} tags for {result.planted} planted")
