@@ -131,6 +131,14 @@ class ExperimentStore:
     def config(self, experiment_id: str) -> ExperimentConfig:
         return ExperimentConfig.from_dict(self._experiment_row(experiment_id).config)
 
+    def update_config(self, experiment_id: str, changes: Mapping[str, Any]) -> ExperimentConfig:
+        """Store changed settings, checked by ExperimentConfig like new ones; returns the settings now in force."""
+        with self.engine.begin() as conn:
+            config = ExperimentConfig.from_dict({**self._experiment_row(experiment_id, conn).config, **changes})
+            conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id)
+                         .values(config=config.to_dict(), updated_at=utcnow()))
+        return config
+
     def arms(self, experiment_id: str) -> list[CreativeArm]:
         self._experiment_row(experiment_id)
         with self.engine.connect() as conn:

@@ -15,7 +15,7 @@ from scipy import stats as st
 
 from experiments.effects import ElementEffect
 from experiments.errors import InvalidExperiment
-from experiments.model import AttributeValue, ExperimentConfig, RoundResult
+from experiments.model import ArmState, AttributeValue, CreativeArm, ExperimentConfig, ExperimentState, ExperimentStatus, RoundResult
 from experiments.stats.bayesian import BayesianConfig, BetaPrior, compare
 from experiments.stats.proportion import ProportionStatistic
 
@@ -256,6 +256,22 @@ def summarise(arms: Sequence[ArmFigures], *, config: ExperimentConfig, winner: s
             placements.append(PlacementResult(placement, verdict(group_lines, winner=winner, ended=ended, srm_alarm=srm_alarm, config=config),
                                               tuple(group_lines)))
     return ResultsSummary(overall, reference, vs, tuple(lines), tuple(placements))
+
+
+def experiment_summary(status: ExperimentStatus, arms: Sequence[CreativeArm], history: Sequence[RoundResult],
+                       vs: str = "control") -> ResultsSummary:
+    """The summary as the last closed round stored it (counts and P(best)); before any round, the counts so far."""
+    last = {a.creative_id: a for a in history[-1].arms} if history else {}
+    now = {s.creative_id: s for s in status.arms}
+    figures = []
+    for arm in arms:
+        closed, snap = last.get(arm.id), now.get(arm.id)
+        n, c = (closed.impressions, closed.clicks) if closed else (snap.impressions, snap.clicks) if snap else (0, 0)
+        figures.append(ArmFigures(arm.id, n, c, closed.p_best if closed else None, arm.size, arm.template,
+                                  snap.state if snap else ArmState.ACTIVE, float(status.allocation.get(arm.id, 0.0))))
+    ended = status.status in (ExperimentState.PROMOTED, ExperimentState.STOPPED)
+    return summarise(figures, config=ExperimentConfig.from_dict(status.config), winner=status.winner, ended=ended,
+                     srm_alarm=bool(history) and history[-1].srm.alarm, vs=vs)
 
 
 # ---- element effects in plain words ------------------------------------------------------------------
