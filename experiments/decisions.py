@@ -132,10 +132,14 @@ def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig,
 
 
 def evaluate_round(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig, policy: AllocationPolicy,
-                   allocation_used: Mapping[str, float], rng: np.random.Generator | None = None) -> RoundOutcome:
-    """Statistics, SRM check, decision and next allocation for one round: the whole round minus I/O."""
+                   allocation_used: Mapping[str, float], rng: np.random.Generator | None = None, srm: SRMResult | None = None) -> RoundOutcome:
+    """Statistics, SRM check, decision and next allocation for one round: the whole round minus I/O.
+
+    `srm`: the check already made against the allocations in force when impressions were served
+    (experiments.placements.srm_strata); by default the round's impressions against `allocation_used`."""
     bayes = compare([_stat(a) for a in arms], bayesian_config(config, round_no))
-    srm = srm_check([a.round_impressions for a in arms], [allocation_used.get(a.creative_id, 0.0) for a in arms])
+    if srm is None:
+        srm = srm_check([a.round_impressions for a in arms], [allocation_used.get(a.creative_id, 0.0) for a in arms])
     decision = decide(arms, round_no, config, bayes, srm)
     gone = set(decision.retired)
     if decision.kind == DecisionKind.PROMOTE:
