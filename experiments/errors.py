@@ -34,3 +34,15 @@ class ExperimentConcluded(ExperimentError):
 
 class RoundNotFound(ExperimentError):
     """No closed round has the given number."""
+
+
+class ExperimentPaused(ExperimentError):
+    """The experiment is paused: serving goes on, no round closes until it resumes."""
+
+
+class ExperimentArchived(ExperimentConcluded):
+    """The experiment is archived: it can be read, not changed."""
+
+
+class LifecycleRefused(ExperimentError):
+    """A lifecycle step (pause, resume, stop, archive) does not apply to the experiment's state."""

@@ -16,8 +16,15 @@ AttributeValue = str | bool | int | float
 
 class ExperimentState(StrEnum):
     RUNNING = "running"
+    PAUSED = "paused"  # serving keeps the current allocation; no round closes until it resumes
     PROMOTED = "promoted"  # a winner takes all traffic
     STOPPED = "stopped"  # ended without a winner (round limit, no arm left, or a person)
+    ARCHIVED = "archived"  # ended and put away: hidden from default listings, read-only
+
+    @property
+    def concluded(self) -> bool:
+        """No round will ever close again; serving shows the winner or the last leader."""
+        return self in (ExperimentState.PROMOTED, ExperimentState.STOPPED, ExperimentState.ARCHIVED)
 
 
 class ArmState(StrEnum):
@@ -92,6 +99,8 @@ class ExperimentConfig:
     seed: int = 0
     tag_min_impressions: int = TAG_MIN_IMPRESSIONS
     tag_min_probability: float = TAG_MIN_PROBABILITY
+    min_round_impressions: int = 100  # new impressions each placement served this round needs before the round closes...
+    max_round_minutes: float = 24 * 60  # ...unless the allocation has been in force this long (and some data came)
     max_clock_skew_minutes: float = 10.0  # events stamped further in the future are rejected (clock or forgery)
 
     def __post_init__(self) -> None:
@@ -126,6 +135,10 @@ class ExperimentConfig:
             raise bad("tag_min_impressions", "must be >= 1")
         if not 0.5 <= self.tag_min_probability < 1:
             raise bad("tag_min_probability", "must be in [0.5, 1)")
+        if self.min_round_impressions < 1:
+            raise bad("min_round_impressions", "must be >= 1 (a round never closes on no data)")
+        if not self.max_round_minutes > 0:
+            raise bad("max_round_minutes", "must be > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,16 +15,26 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterator
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from experiments import messages, tables as t
 from experiments.decisions import evaluate_round
-from experiments.errors import ExperimentConcluded, ExperimentNotFound, RoundInProgress, RoundNotFound
+from experiments.errors import (
+    ExperimentArchived,
+    ExperimentConcluded,
+    ExperimentError,
+    ExperimentNotFound,
+    ExperimentPaused,
+    RoundInProgress,
+    RoundNotFound,
+)
 from experiments.model import ArmRoundStats, ArmState, Decision, DecisionKind, ExperimentConfig, ExperimentState, RoundResult, SRMSummary
 from experiments.policies import make_policy
+from experiments.readiness import RoundNotReady, open_round_impressions, round_readiness
 from experiments.store import arm_snapshots, utcnow
 
 POLL_SECONDS = 0.05
@@ -59,8 +69,11 @@ def _release(engine: Engine, experiment_id: str, token: str) -> None:
 
 
 def run_round(engine: Engine, experiment_id: str, *, wait: float = 0.0, expected_round: int | None = None,
-              stale_after: float = 600.0) -> RoundResult:
-    """Close the open round of `experiment_id` and return what it decided."""
+              stale_after: float = 600.0, when_ready: bool = False) -> RoundResult:
+    """Close the open round of `experiment_id` and return what it decided.
+
+    `when_ready`: close only if the round has enough data (experiments.readiness), else raise
+    RoundNotReady and change nothing."""
     with engine.connect() as conn:
         row = conn.execute(select(t.experiments.c.current_round, t.experiments.c.status).where(t.experiments.c.experiment_id == experiment_id)).first()
     if row is None:
@@ -71,7 +84,7 @@ def run_round(engine: Engine, experiment_id: str, *, wait: float = 0.0, expected
         if expected_round > row.current_round:
             raise RoundNotFound(messages.FUTURE_ROUND.format(round_no=expected_round, experiment_id=experiment_id, current=row.current_round))
     if row.status != ExperimentState.RUNNING:
-        raise _concluded(engine, experiment_id)
+        raise _not_running(engine, experiment_id, row.status)
     token = uuid.uuid4().hex
     _acquire(engine, experiment_id, token, wait, stale_after)
     try:
@@ -88,13 +101,26 @@ def run_round(engine: Engine, experiment_id: str, *, wait: float = 0.0, expected
                 replay = False
             if not replay:
                 if exp.status != ExperimentState.RUNNING:
-                    raise _concluded(engine, experiment_id)
+                    raise _not_running(engine, experiment_id, exp.status)
+                if when_ready:
+                    readiness = round_readiness(experiment_id, exp.current_round, open_round_impressions(conn, experiment_id, exp.current_round),
+                                                exp.updated_at, utcnow(), ExperimentConfig.from_dict(exp.config))
+                    if not readiness.ready:
+                        raise RoundNotReady(readiness)
                 result = _close(conn, exp)
         if replay:
             return load_round(engine, experiment_id, expected_round, replayed=True)
         return result
     finally:
         _release(engine, experiment_id, token)
+
+
+def _not_running(engine: Engine, experiment_id: str, status: str) -> ExperimentError:
+    if status == ExperimentState.PAUSED:
+        return ExperimentPaused(messages.PAUSED.format(experiment_id=experiment_id))
+    if status == ExperimentState.ARCHIVED:
+        return ExperimentArchived(messages.ARCHIVED.format(experiment_id=experiment_id))
+    return _concluded(engine, experiment_id)
 
 
 def _concluded(engine: Engine, experiment_id: str) -> ExperimentConcluded:
@@ -109,7 +135,7 @@ def _close(conn, exp) -> RoundResult:
     config = ExperimentConfig.from_dict(exp.config)
     policy = make_policy(exp.policy, **exp.policy_params)
     snaps = arm_snapshots(conn, experiment_id, round_no)
-    outcome = evaluate_round(snaps, round_no, config, policy, exp.allocation)
+    outcome = evaluate_round(snaps, _looks(conn, experiment_id, snaps), config, policy, exp.allocation)
     decision = outcome.decision
     now = utcnow()
     arms_out = []
@@ -142,6 +168,13 @@ def _close(conn, exp) -> RoundResult:
     if moved != 1:  # cannot happen while we hold the lock; refuse rather than double count
         raise RoundInProgress(messages.ROUND_BUSY.format(experiment_id=experiment_id, since="(round moved concurrently)"))
     return RoundResult(experiment_id, round_no, decision, tuple(arms_out), dict(outcome.allocation_next), srm, impressions, clicks)
+
+
+def _looks(conn, experiment_id: str, snaps) -> int:
+    """Rounds that had impressions, this one included: what max_rounds counts, so empty rounds never use the budget."""
+    earlier = conn.execute(select(func.count()).select_from(t.rounds)
+                           .where(t.rounds.c.experiment_id == experiment_id, t.rounds.c.impressions > 0)).scalar_one()
+    return earlier + (1 if any(s.round_impressions for s in snaps) else 0)
 
 
 def _finite(value: Any) -> Any:
@@ -188,18 +221,12 @@ def round_history(engine: Engine, experiment_id: str) -> list[RoundResult]:
     return [load_round(engine, experiment_id, n) for n in numbers]
 
 
-def stop_experiment(engine: Engine, experiment_id: str, *, wait: float = 30.0) -> None:
-    """Conclude a running experiment now (no winner is declared); takes the round lock so no round closes meanwhile."""
+@contextmanager
+def round_lock(engine: Engine, experiment_id: str, *, wait: float = 30.0, stale_after: float = 600.0) -> Iterator[None]:
+    """Hold the experiment's round lock: no round closes meanwhile (lifecycle steps take it too)."""
     token = uuid.uuid4().hex
-    _acquire(engine, experiment_id, token, wait, stale_after=600.0)
+    _acquire(engine, experiment_id, token, wait, stale_after)
     try:
-        with engine.begin() as conn:
-            status = conn.execute(select(t.experiments.c.status).where(t.experiments.c.experiment_id == experiment_id)).scalar_one()
-            running = status == ExperimentState.RUNNING
-            if running:
-                conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id)
-                             .values(status=ExperimentState.STOPPED, updated_at=utcnow()))
+        yield
     finally:
         _release(engine, experiment_id, token)
-    if not running:
-        raise _concluded(engine, experiment_id)

@@ -157,6 +157,7 @@ def test_the_round_limit_stops_the_experiment_naming_the_best_arm(store):
     exp = store.create_experiment("r", make_creatives(3, seed=0), "thompson", config={"max_rounds": 2})
     feed(store, exp, 500, 1, "a")
     assert run_round(store.engine, exp).decision.kind == "continue"
+    feed(store, exp, 500, 2, "b")  # an empty round would not count against the limit
     result = run_round(store.engine, exp)
     assert result.decision.kind == "stop" and result.decision.best is not None
     assert "round limit 2 reached" in result.decision.reason

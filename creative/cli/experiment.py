@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
-
-from creative.cli.common import engine_of as _engine, json_option, print_json as _print_json, workspace_of
+from creative.cli.common import engine_of as _engine
+from creative.cli.common import json_option, workspace_of
+from creative.cli.common import print_json as _print_json
 from creative.errors import CreativeError
+from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
 
 
 def _setting(values: tuple[str, ...]) -> dict[str, Any]:
@@ -52,9 +53,11 @@ def create(ctx, manifest, policy, name, min_exploration, settings, as_json):
     created = create_experiment(workspace_of(ctx), name, found.creatives, policy, policy_params=params, config=_setting(settings))
     if as_json:
         _print_json({"experiment_id": created.experiment_id, "name": name, "policy": policy, "arms": list(created.arms),
-                     "excluded": [{"id": i, "violations": list(v)} for i, v in created.excluded]})
+                     "existing": created.existing, "excluded": [{"id": i, "violations": list(v)} for i, v in created.excluded]})
         return
     click.echo(created.experiment_id)
+    if created.existing:
+        click.echo(f"{name!r} over these creatives exists already; this is that experiment (settings unchanged)", err=True)
     if created.excluded:
         click.echo(f"excluded {len(created.excluded)} creative(s) with violations: {', '.join(i for i, _ in created.excluded)}", err=True)
 
@@ -98,15 +101,25 @@ def _round_lines(result) -> list[str]:
 @click.option("--wait", type=float, default=0.0, show_default=True, help="Seconds to wait if another round of this experiment is running.")
 @click.option("--expected-round", type=int, default=None, help="Close only this round; if it is already closed, print its stored result (safe retries).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also write the HTML report here.")
+@click.option("--force", is_flag=True, help="Close now even below min_round_impressions (an empty round never counts against max_rounds).")
 @json_option
 @click.pass_context
-def round_(ctx, experiment_id, wait, expected_round, report_dir, as_json):
-    """Ingest the inbox, close the open round (decision, next allocation, statistics) and store user tags."""
+def round_(ctx, experiment_id, wait, expected_round, report_dir, force, as_json):
+    """Ingest the inbox, close the open round once it has enough data (decision, next allocation, statistics) and store user tags."""
     from creative.services import close_round
 
-    closed = close_round(workspace_of(ctx), experiment_id, wait=wait, expected_round=expected_round, report_dir=report_dir)
+    closed = close_round(workspace_of(ctx), experiment_id, wait=wait, expected_round=expected_round, report_dir=report_dir, force=force)
+    if not closed.closed:
+        r = closed.readiness
+        if as_json:
+            _print_json({"experiment_id": experiment_id, "closed": False, "round_no": r.round_no, "impressions": dict(r.impressions),
+                         "needed": r.needed, "minutes_open": round(r.minutes_open, 1), "max_minutes": r.max_minutes,
+                         "message": closed.summary()})
+            return
+        click.echo(closed.summary())
+        return
     if as_json:
-        _print_json({**closed.result.to_dict(), "ingested": {"files": closed.ingested.files, "accepted": closed.ingested.accepted,
+        _print_json({**closed.result.to_dict(), "closed": True, "ingested": {"files": closed.ingested.files, "accepted": closed.ingested.accepted,
                      "rejected": dict(closed.ingested.rejected)}, "tags": len(closed.tags.result.tags),
                      "report": str(closed.report) if closed.report else None})
         return
@@ -115,33 +128,43 @@ def round_(ctx, experiment_id, wait, expected_round, report_dir, as_json):
                + (f"; report {closed.report}" if closed.report else ""))
 
 
-@experiment_group.command("stop")
-@click.argument("experiment_id")
-@json_option
-@click.pass_context
-def stop(ctx, experiment_id, as_json):
-    """Stop a running experiment now: no more rounds (no winner is declared)."""
-    from creative.services import stop_experiment
+def _lifecycle_command(step: str, doc: str):
+    @experiment_group.command(step, help=doc)
+    @click.argument("experiment_id")
+    @json_option
+    @click.pass_context
+    def command(ctx, experiment_id, as_json):
+        from creative import services
 
-    stop_experiment(workspace_of(ctx), experiment_id)
-    if as_json:
-        _print_json({"experiment_id": experiment_id, "status": "stopped"})
-        return
-    click.echo(f"{experiment_id} stopped")
+        change = getattr(services, f"{step}_experiment")(workspace_of(ctx), experiment_id)
+        if as_json:
+            _print_json(change.to_dict())
+            return
+        click.echo(change.summary())
+
+    return command
+
+
+stop = _lifecycle_command("stop", "Stop a running or paused experiment now: no more rounds (no winner is declared).")
+pause = _lifecycle_command("pause", "Pause a running experiment: serving keeps its current allocation, no round closes.")
+resume = _lifecycle_command("resume", "Resume a paused experiment: rounds close again as data arrives.")
+archive = _lifecycle_command("archive", "Archive an ended experiment: read-only, hidden from `status --all`.")
 
 
 @experiment_group.command("status")
 @click.argument("experiment_id", required=False)
-@click.option("--all", "all_", is_flag=True, help="List every experiment.")
+@click.option("--all", "all_", is_flag=True, help="List every experiment (archived ones with --archived).")
+@click.option("--archived", is_flag=True, help="Include archived experiments in the list.")
 @json_option
 @click.pass_context
-def status(ctx, experiment_id, all_, as_json):
+def status(ctx, experiment_id, all_, archived, as_json):
     """Show an experiment's state, open round and cumulative counts (or list all with --all)."""
+    from creative.services import list_experiments
     from experiments.store import ExperimentStore
 
     store = ExperimentStore(_engine(ctx))
     if all_ or not experiment_id:
-        rows = [store.status(i) for i in store.experiment_ids()]
+        rows = list_experiments(workspace_of(ctx), archived=archived)
         if as_json:
             _print_json([{"experiment_id": s.experiment_id, "name": s.name, "status": s.status, "current_round": s.current_round,
                           "policy": s.policy, "winner": s.winner, "arms": len(s.arms)} for s in rows])

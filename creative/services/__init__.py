@@ -8,16 +8,20 @@ from creative.services.batches import BatchLaunched, ExperimentPlan, launch_batc
 from creative.services.copy import approve_title, copy_pipeline, guardrail_brands
 from creative.services.experiments import (
     NextGeneration,
+    archive_experiment,
     create_experiment,
+    list_experiments,
     next_generation,
+    pause_experiment,
+    resume_experiment,
     served_creatives,
     stop_experiment,
 )
-from creative.services.rounds import RoundClosed, close_round
+from creative.services.rounds import RoundClosed, RoundWaiting, close_round
 from creative.services.workspace import Workspace
 
 __all__ = [
-    "BatchLaunched", "ExperimentPlan", "NextGeneration", "RoundClosed", "Workspace", "approve_title", "close_round",
-    "copy_pipeline", "create_experiment", "guardrail_brands", "launch_batch", "next_generation", "served_creatives",
-    "stop_experiment",
+    "BatchLaunched", "ExperimentPlan", "NextGeneration", "RoundClosed", "RoundWaiting", "Workspace", "approve_title",
+    "archive_experiment", "close_round", "copy_pipeline", "create_experiment", "guardrail_brands", "launch_batch",
+    "list_experiments", "next_generation", "pause_experiment", "resume_experiment", "served_creatives", "stop_experiment",
 ]

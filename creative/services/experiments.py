@@ -1,4 +1,4 @@
-"""Experiments over registered creatives: create, serve, grow a next generation, stop."""
+"""Experiments over registered creatives: create (once), serve, grow a next generation, pause, resume, stop, archive."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from sqlalchemy.exc import IntegrityError
+
 from creative.compose import BatchSelection, compose_batch
 from creative.creatives import Creative, get_creatives, landing_urls, register
 from creative.errors import CreativeError
 from creative.services.workspace import Workspace
+from experiments import lifecycle
 from experiments.effects import fit_effects, thompson_scorer
-from experiments.model import CreativeArm
+from experiments.errors import ExperimentNotFound
+from experiments.lifecycle import StateChange
+from experiments.model import CreativeArm, ExperimentState, ExperimentStatus
 from experiments.policies import DEFAULT_POLICY
-from experiments.rounds import stop_experiment as stop_rounds
 
 SERVABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 SLOT_SELECTION = {"logo": "logos", "title": "titles", "model": "models", "background": "backgrounds"}
@@ -24,6 +28,7 @@ class CreatedExperiment:
     experiment_id: str
     arms: tuple[str, ...]
     excluded: tuple[tuple[str, tuple[str, ...]], ...]  # (creative id, its hard layout violations)
+    existing: bool = False  # the same name over the same creatives was created before: this is that experiment
 
 
 def arm_of(creative: Creative) -> CreativeArm:
@@ -33,13 +38,28 @@ def arm_of(creative: Creative) -> CreativeArm:
 
 def create_experiment(ws: Workspace, name: str, creatives: Sequence[Creative], policy: str = DEFAULT_POLICY, *,
                       policy_params: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None) -> CreatedExperiment:
-    """An experiment over the usable creatives (registered first, so serving finds their files and offers)."""
+    """An experiment over the usable creatives (registered first, so serving finds their files and offers).
+
+    Idempotent: the same name over the same usable creatives gives the experiment created first (its id
+    is derived from both, so two requests at once cannot both insert it), unless that one was archived."""
     register(ws.engine, creatives)
     usable = [c for c in creatives if c.usable]
-    experiment_id = ws.experiments.create_experiment(name, [arm_of(c) for c in usable], policy,
-                                                     policy_params=policy_params, config=config)
-    return CreatedExperiment(experiment_id, tuple(c.creative_id for c in usable),
-                             tuple((c.creative_id, c.violations) for c in creatives if not c.usable))
+    ids = tuple(c.creative_id for c in usable)
+    excluded = tuple((c.creative_id, c.violations) for c in creatives if not c.usable)
+    twin = lifecycle.twin_id(name, ids)
+    try:
+        archived = lifecycle.state_of(ws.engine, twin) == ExperimentState.ARCHIVED
+    except ExperimentNotFound:
+        archived = False
+    else:
+        if not archived:
+            return CreatedExperiment(twin, ids, excluded, existing=True)
+    try:
+        experiment_id = ws.experiments.create_experiment(name, [arm_of(c) for c in usable], policy, policy_params=policy_params,
+                                                         config=config, experiment_id=None if archived else twin)
+    except IntegrityError:  # the same creation committed first (a double click)
+        return CreatedExperiment(twin, ids, excluded, existing=True)
+    return CreatedExperiment(experiment_id, ids, excluded)
 
 
 @dataclass(frozen=True)
@@ -67,9 +87,29 @@ def served_creatives(ws: Workspace, ids: Sequence[str]) -> dict[str, ServedCreat
     return out
 
 
-def stop_experiment(ws: Workspace, experiment_id: str) -> None:
-    """End an experiment now: no more rounds; serving shows its leader, if any."""
-    stop_rounds(ws.engine, experiment_id)
+def stop_experiment(ws: Workspace, experiment_id: str) -> StateChange:
+    """End an experiment now (running or paused): no more rounds, no winner declared; serving shows its leader, if any."""
+    return lifecycle.stop_experiment(ws.engine, experiment_id)
+
+
+def pause_experiment(ws: Workspace, experiment_id: str) -> StateChange:
+    """Hold a running experiment: serving keeps its current allocation, no round closes (schedules report "paused")."""
+    return lifecycle.pause_experiment(ws.engine, experiment_id)
+
+
+def resume_experiment(ws: Workspace, experiment_id: str) -> StateChange:
+    """Let a paused experiment close rounds again; its round clock restarts now."""
+    return lifecycle.resume_experiment(ws.engine, experiment_id)
+
+
+def archive_experiment(ws: Workspace, experiment_id: str) -> StateChange:
+    """Put an ended (promoted or stopped) experiment away: read-only, hidden from default listings."""
+    return lifecycle.archive_experiment(ws.engine, experiment_id)
+
+
+def list_experiments(ws: Workspace, *, archived: bool = False) -> list[ExperimentStatus]:
+    """Experiments oldest first; archived ones only when asked for."""
+    return [ws.experiments.status(i) for i in lifecycle.listed_experiment_ids(ws.engine, archived=archived)]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""close_round: the one way a round closes, whoever asks (a schedule, a person, a flow)."""
+"""close_round: the one way a round closes, whoever asks (a schedule, a person, a flow).
+
+A round closes on data (experiments.readiness): a look that finds too few new impressions returns
+`RoundWaiting` and changes nothing, so idle schedules use up none of the round budget. `force=True`
+(a person's explicit "close now") closes anyway; an empty round still does not count against max_rounds.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from creative.fonts import find_font
 from creative.services.events import Ingested, ingest_inbox, ingest_spool
 from creative.services.workspace import Workspace
 from experiments.model import RoundResult
+from experiments.readiness import RoundNotReady, RoundReadiness
 from experiments.report import add_plot_font, write_report
 from experiments.rounds import run_round
 from experiments.tag_store import StoredTags, latest_tags, refresh_tags
@@ -22,6 +28,12 @@ class RoundClosed:
     ingested: Ingested
     tags: StoredTags
     report: Path | None
+    closed = True
+
+    @property
+    def concludes(self) -> bool:
+        """The round ended the experiment (promote or stop): schedules stop themselves."""
+        return self.result.decision.kind.concludes
 
     def summary(self) -> str:
         d, r = self.result.decision, self.result
@@ -32,18 +44,36 @@ class RoundClosed:
                 f"rejected: {rejected}). {len(self.tags.result.tags)} preference tags for {self.tags.users} users.")
 
 
+@dataclass(frozen=True)
+class RoundWaiting:
+    """A look that closed nothing: too few new impressions, and the maximum interval has not passed."""
+
+    readiness: RoundReadiness
+    ingested: Ingested
+    closed = False
+    concludes = False
+
+    def summary(self) -> str:
+        return self.readiness.summary()
+
+
 def close_round(ws: Workspace, experiment_id: str, *, wait: float = 60.0, expected_round: int | None = None,
-                report_dir: Path | None = None, flush=None) -> RoundClosed:
-    """Ingest waiting events (inbox files, the web spool), close the round, store tags once, optionally report.
+                report_dir: Path | None = None, flush=None, force: bool = False) -> RoundClosed | RoundWaiting:
+    """Ingest waiting events (inbox files, the web spool), close the round if it has enough data (or `force`),
+    store tags once, optionally report.
 
     `flush` (the web server's recorder) stores events served in this process first, so they count in
-    the round that closes now. Safe to repeat with `expected_round`: a closed round is returned as stored."""
+    the round that closes now. Safe to repeat with `expected_round`: a closed round is returned as stored.
+    ExperimentPaused / ExperimentConcluded (ExperimentArchived) say why no round can close at all."""
     if flush is not None:
         flush()
     ingested = Ingested()
     ingest_inbox(ws, experiment_id, ingested)
     ingest_spool(ws, ingested)
-    result = run_round(ws.engine, experiment_id, wait=wait, expected_round=expected_round)
+    try:
+        result = run_round(ws.engine, experiment_id, wait=wait, expected_round=expected_round, when_ready=not force)
+    except RoundNotReady as waiting:
+        return RoundWaiting(waiting.readiness, ingested)
     stored = latest_tags(ws.engine, experiment_id)
     if not (result.replayed and stored.round_no >= result.round_no):
         stored = refresh_tags(ws.engine, experiment_id, result.round_no)

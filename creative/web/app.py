@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from creative.errors import USER_ERRORS, CreativeError
 from creative.home import Home
 from creative.services import Workspace
-from creative.web import api, pages
+from creative.web import api, lifecycle, pages
 from creative.web.auth import signing_secret
 from creative.web.jobs import JobRunner
 from creative.web.ratelimit import WindowCounter
@@ -96,6 +96,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         *api.routes,
+        *lifecycle.routes,
         *pages.routes,
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

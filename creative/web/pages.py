@@ -413,7 +413,7 @@ async def run_round_now(request: Request) -> Response:
 
     def close(experiment_id: str) -> str:
         # the recorder's flush first: everything served so far belongs to this round
-        closed = close_round(state.ws, experiment_id, wait=5.0, flush=state.recorder.flush)
+        closed = close_round(state.ws, experiment_id, wait=5.0, flush=state.recorder.flush, force=True)  # a person's "now"
         d = closed.result.decision
         return f"round {closed.result.round_no} closed: {d.kind}" + (f" ({d.reason})" if d.reason else "")
 

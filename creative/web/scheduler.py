@@ -5,7 +5,8 @@ Schedules live in web_schedules; one thread polls for due ones. A due round clos
 `creative schedule rounds` (the Prefect `experiment_round` flow): whichever front closes a round, it
 ingests the inbox and the web spool, closes, and stores the tags once. `close_round` takes the
 experiment's own round lock without waiting, so a round closed by the CLI or a flow at the same
-moment makes this one refused, not doubled.
+moment makes this one refused, not doubled. A look with too little data closes nothing ("waiting");
+a paused experiment is skipped; once the experiment has ended the schedule turns itself off.
 """
 
 from __future__ import annotations
@@ -60,13 +61,12 @@ def run_due(ws: Workspace, recorder=None, now: datetime | None = None) -> list[t
             continue
         enabled = True
         try:
-            result = close_round(ws, row.experiment_id, wait=0.0, flush=recorder.flush if recorder is not None else None).result
-            outcome = f"round {result.round_no}: {result.decision.kind}"
-            if result.decision.kind in ("promote", "stop"):
-                enabled = False
-        except ExperimentConcluded as exc:
+            look = close_round(ws, row.experiment_id, wait=0.0, flush=recorder.flush if recorder is not None else None)
+            outcome = f"round {look.result.round_no}: {look.result.decision.kind}" if look.closed else look.summary()
+            enabled = not look.concludes
+        except ExperimentConcluded as exc:  # ended by a person, or archived
             outcome, enabled = str(exc), False
-        except ExperimentError as exc:
+        except ExperimentError as exc:  # paused, a round in progress: try again next time
             outcome = str(exc)
         with ws.engine.begin() as conn:
             conn.execute(update(t.schedules).where(t.schedules.c.experiment_id == row.experiment_id).values(

@@ -25,7 +25,7 @@ import numpy as np
 from creative.services import Workspace, served_creatives
 from creative.services.experiments import ServedCreative
 from experiments.errors import ExperimentNotFound
-from experiments.model import AttributeValue, CreativeArm, ExperimentConfig, ExperimentStatus
+from experiments.model import AttributeValue, CreativeArm, ExperimentConfig, ExperimentState, ExperimentStatus
 from experiments.rounds import load_round
 from experiments.serving import PreferenceAwareServer
 from experiments.tag_store import latest_tags, tag_round
@@ -175,7 +175,7 @@ class ServingCache:
             stored = latest_tags(self.ws.engine, experiment_id)
             tags = _Tags(stored.round_no, {u: [(t.attribute, t.value) for t in ts] for u, ts in tags_by_user(stored.result.tags).items()})
         allocation = {k: float(v) for k, v in (status.allocation or {}).items() if k in arms.served}
-        if status.status != "running" and (leader := self._leader(status)) in arms.served:
+        if ExperimentState(status.status).concluded and (leader := self._leader(status)) in arms.served:  # paused: allocation as is
             allocation = {leader: 1.0}
         return ExperimentView(experiment_id, status.status, status.current_round, ExperimentConfig.from_dict(status.config),
                               arms.served, allocation, _tables(arms, allocation, with_preference=bool(tags.by_user)),
