@@ -5,15 +5,22 @@ level alpha / (K(K-1)/2) for K arms in the experiment. That union bound covers e
 pick, at every look, so the chance of any false promotion or retirement over the whole experiment stays
 below alpha however many rounds look. The "naive" rule (fixed-horizon z-test + Holm at every look) is
 kept only to show, beside it, how peeking inflates false positives.
+
+Under adaptive allocation (Thompson, top-two) losing arms are starved; three guards keep the guarantee:
+the mSPRT variance is pooled (experiments.stats.sequential), an arm is judged only once it has the
+minimum evidence (`min_evidence`), and a round without new impressions decides nothing. The round limit
+names a winner only on the evidence `stop_at_limit` states; otherwise traffic stays as it was.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from experiments import messages
 from experiments.model import ArmSnapshot, ArmState, Decision, DecisionKind, ExperimentConfig
 from experiments.policies import AllocationPolicy
 from experiments.stats.bayesian import BayesianConfig, BayesianResult, BetaPrior, compare
@@ -22,8 +29,9 @@ from experiments.stats.proportion import ProportionStatistic
 from experiments.stats.sequential import SequentialConfig, msprt_vs
 from experiments.stats.srm import SRMResult, srm_check
 
-
 MAX_EVIDENCE = 50
+# the normal approximation behind the mSPRT wants about this many expected clicks per arm (the usual np >= 10)
+MIN_EXPECTED_CLICKS = 10
 
 
 @dataclass(frozen=True)
@@ -45,11 +53,28 @@ def bayesian_config(config: ExperimentConfig, round_no: int) -> BayesianConfig:
     return BayesianConfig(prior=BetaPrior(config.prior_alpha, config.prior_beta), draws=config.draws, seed=config.seed * 100_003 + round_no)
 
 
-def separated_from_leader(leader: ArmSnapshot, others: Sequence[ArmSnapshot], n_arms: int, config: ExperimentConfig, bayes_p_best: Mapping[str, float]) -> tuple[list[bool], list[dict]]:
-    """Which of `others` the leader beats under the configured rule, and the per-comparison evidence."""
+def min_evidence(arms: Sequence[ArmSnapshot], config: ExperimentConfig) -> float:
+    """Impressions an arm needs before it is retired, promoted or named a winner.
+
+    The larger of `config.min_impressions_per_arm` and the impressions in which the pooled CTR of all arms
+    expects MIN_EXPECTED_CLICKS clicks (500 at 2 %); infinite before the first click. An arm a bandit starved
+    below this has too few clicks for its CTR to say anything; its exploration share keeps feeding it.
+    """
+    impressions = sum(a.impressions for a in arms)
+    clicks = sum(a.clicks for a in arms)
+    if clicks == 0:
+        return math.inf
+    return float(max(config.min_impressions_per_arm, math.ceil(MIN_EXPECTED_CLICKS * impressions / clicks)))
+
+
+def separated_from_leader(leader: ArmSnapshot, others: Sequence[ArmSnapshot], n_arms: int, config: ExperimentConfig,
+                          needed: float) -> tuple[list[bool], list[dict]]:
+    """Which of `others` the leader beats under the configured rule, and the per-comparison evidence.
+
+    Only pairs in which both arms have `needed` impressions (see `min_evidence`) can separate."""
     if not others:
         return [], []
-    enough = np.array([o.impressions >= config.min_impressions_per_arm for o in others]) & (leader.impressions >= config.min_impressions_per_arm)
+    enough = np.array([o.impressions >= needed for o in others]) & (leader.impressions >= needed)
     stats = [_stat(o) for o in others]
     rows: list[dict] = []
     if config.rule == "sequential":
@@ -59,32 +84,45 @@ def separated_from_leader(leader: ArmSnapshot, others: Sequence[ArmSnapshot], n_
         sep = enough & (p <= level) & (low > 0)
         for o, d, pv, lo, hi, s in zip(others, diff, p, low, high, sep):
             rows.append({"arm": o.creative_id, "diff": float(d), "p_value": float(pv), "level": level, "ci_low": float(lo), "ci_high": float(hi), "separated": bool(s)})
-    elif config.rule == "naive":
+    else:  # naive
         raw = z_pvalues(_stat(leader), stats)
         adj = holm(raw)
         means = np.array([s.mean for s in stats])
         sep = enough & (adj <= config.alpha) & (leader.ctr > means)
         for o, pv, pa, s in zip(others, raw, adj, sep):
             rows.append({"arm": o.creative_id, "p_value": float(pv), "p_holm": float(pa), "separated": bool(s)})
-    else:  # bayesian: an arm with (almost) no chance of being best is out
-        floor = (1.0 - config.p_best_threshold) / (10.0 * n_arms)
-        pb = np.array([bayes_p_best.get(o.creative_id, 0.0) for o in others])
-        sep = enough & (pb <= floor)
-        for o, v, s in zip(others, pb, sep):
-            rows.append({"arm": o.creative_id, "p_best": float(v), "floor": floor, "separated": bool(s)})
     return [bool(x) for x in sep], rows
+
+
+def stop_at_limit(leader: ArmSnapshot, why: str, needed: float, bayes_p_best: float, bayes_loss: float, config: ExperimentConfig,
+                  retired: tuple[str, ...], evidence: dict) -> Decision:
+    """The last look: the leader is promoted only if P(best) >= `p_best_threshold`, its expected loss is
+    <= `loss_threshold` and it has the minimum evidence (`min_evidence`) of impressions. Otherwise the
+    experiment stops with no winner and the current allocation stays (an arm at 0/30 beside arms at
+    125/5000 is not crowned)."""
+    shortfall = [text for failed, text in (
+        (leader.impressions < needed, f"{leader.impressions} impressions < {needed:g} needed"),
+        (bayes_p_best < config.p_best_threshold, f"P(best)={bayes_p_best:.3f} < {config.p_best_threshold}"),
+        (bayes_loss > config.loss_threshold, f"expected loss {bayes_loss:.2g} > {config.loss_threshold}"),
+    ) if failed]
+    if shortfall:
+        return Decision(DecisionKind.STOP, retired=retired, best=leader.creative_id, confidence=bayes_p_best,
+                        reason=messages.STOP_NO_WINNER.format(why=why, leader=leader.creative_id, shortfall=", ".join(shortfall)), evidence=evidence)
+    return Decision(DecisionKind.PROMOTE, winner=leader.creative_id, retired=retired, best=leader.creative_id, confidence=bayes_p_best,
+                    reason=messages.STOP_WINNER.format(why=why, leader=leader.creative_id, p_best=bayes_p_best, loss=bayes_loss), evidence=evidence)
 
 
 def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig, bayes: BayesianResult, srm: SRMResult | None = None) -> Decision:
     """The decision at the close of `round_no`, from cumulative counts (all arms, retired included)."""
     index = {a.creative_id: i for i, a in enumerate(arms)}
-    p_best = {a.creative_id: bayes.p_best[i] for i, a in enumerate(arms)}
     active = [a for a in arms if a.state != ArmState.RETIRED]
     total = sum(a.impressions for a in arms)
     limit_hit = round_no >= config.max_rounds or (config.max_impressions is not None and total >= config.max_impressions)
     if not active:
         return Decision(DecisionKind.STOP, reason="no active arm left")
-    leader = max(active, key=lambda a: (bayes.posteriors[index[a.creative_id]].mean, a.impressions))
+    needed = min_evidence(arms, config)
+    # the leader is the best-looking arm with enough evidence to be judged (a starved arm's mean is mostly prior)
+    leader = max(active, key=lambda a: (a.impressions >= needed, bayes.posteriors[index[a.creative_id]].mean, a.impressions))
     li = index[leader.creative_id]
     evidence: dict = {
         "rule": config.rule,
@@ -93,6 +131,7 @@ def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig,
         "leader_p_best": bayes.p_best[li],
         "leader_expected_loss": bayes.expected_loss[li],
         "impressions": total,
+        "min_impressions": needed if math.isfinite(needed) else None,
         "srm": None if srm is None else {"chi2": srm.chi2, "p_value": srm.p_value, "alarm": srm.alarm},
     }
     confidence = bayes.p_best[li]
@@ -100,35 +139,40 @@ def decide(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig,
         return Decision(DecisionKind.PROMOTE, winner=leader.creative_id, best=leader.creative_id, confidence=confidence,
                         reason="every other arm has been retired", evidence=evidence)
     others = [a for a in active if a is not leader]
-    separated, rows = separated_from_leader(leader, others, len(arms), config, p_best)
+    separated, rows = separated_from_leader(leader, others, len(arms), config, needed)
     # every separated arm, then the closest calls, up to MAX_EVIDENCE rows: enough to audit, small to store
-    rows.sort(key=lambda r: (not r["separated"], r.get("p_value", r.get("p_best", 1.0))))
+    rows.sort(key=lambda r: (not r["separated"], r["p_value"]))
     evidence["comparisons"] = rows[: max(MAX_EVIDENCE, sum(separated))]
     evidence["comparisons_total"] = len(rows)
+    held = None
     if srm is not None and srm.alarm:
+        held = messages.SRM_HOLD.format(p=srm.p_value)
+    elif not any(a.round_impressions for a in arms):
+        held = messages.NO_NEW_IMPRESSIONS
+    if held:
         kind = DecisionKind.STOP if limit_hit else DecisionKind.CONTINUE
-        return Decision(kind, best=leader.creative_id, confidence=confidence,
-                        reason=f"sample ratio mismatch (p={srm.p_value:.2g}); no promotion or retirement until serving is fixed",
-                        evidence=evidence)
-    if config.rule == "bayesian":
-        if confidence >= config.p_best_threshold and bayes.expected_loss[li] <= config.loss_threshold:
-            retired = tuple(o.creative_id for o in others)
-            return Decision(DecisionKind.PROMOTE, winner=leader.creative_id, retired=retired, best=leader.creative_id, confidence=confidence,
-                            reason=f"P(best)={confidence:.3f} >= {config.p_best_threshold} and expected loss {bayes.expected_loss[li]:.2g} <= {config.loss_threshold}",
-                            evidence=evidence)
-    elif others and all(separated):
+        return Decision(kind, best=leader.creative_id, confidence=confidence, reason=held, evidence=evidence)
+    if others and all(separated):
         return Decision(DecisionKind.PROMOTE, winner=leader.creative_id, retired=tuple(o.creative_id for o in others), best=leader.creative_id,
                         confidence=confidence, reason=f"{leader.creative_id} beats all {len(others)} other active arm(s) under the {config.rule} rule",
                         evidence=evidence)
     retired = tuple(o.creative_id for o, s in zip(others, separated) if s)
     if limit_hit:
         why = f"round limit {config.max_rounds} reached" if round_no >= config.max_rounds else f"impression budget {config.max_impressions} reached"
-        return Decision(DecisionKind.STOP, retired=retired, best=leader.creative_id, confidence=confidence,
-                        reason=f"{why}; best is {leader.creative_id} with P(best)={confidence:.3f}", evidence=evidence)
+        return stop_at_limit(leader, why, needed, confidence, bayes.expected_loss[li], config, retired, evidence)
     if retired:
         return Decision(DecisionKind.RETIRE, retired=retired, best=leader.creative_id, confidence=confidence,
                         reason=f"{len(retired)} arm(s) credibly worse than {leader.creative_id}", evidence=evidence)
     return Decision(DecisionKind.CONTINUE, best=leader.creative_id, confidence=confidence, reason="no arm separated yet", evidence=evidence)
+
+
+def kept_allocation(allocation_used: Mapping[str, float], arms: Sequence[ArmSnapshot]) -> dict[str, float]:
+    """The allocation in force, over the arms still active (renormalised; even if none of them had a share)."""
+    live = {a.creative_id: float(allocation_used.get(a.creative_id, 0.0)) for a in arms if a.state != ArmState.RETIRED}
+    total = sum(live.values())
+    shares = {a.creative_id: 0.0 for a in arms}
+    shares.update({k: (v / total if total > 0 else 1.0 / len(live)) for k, v in live.items()})
+    return shares
 
 
 def evaluate_round(arms: Sequence[ArmSnapshot], round_no: int, config: ExperimentConfig, policy: AllocationPolicy,
@@ -142,16 +186,18 @@ def evaluate_round(arms: Sequence[ArmSnapshot], round_no: int, config: Experimen
         srm = srm_check([a.round_impressions for a in arms], [allocation_used.get(a.creative_id, 0.0) for a in arms])
     decision = decide(arms, round_no, config, bayes, srm)
     gone = set(decision.retired)
-    if decision.kind == DecisionKind.PROMOTE:
+    if decision.winner is not None:
         gone = {a.creative_id for a in arms if a.creative_id != decision.winner}
     new_arms = tuple(
         ArmSnapshot(a.creative_id, ArmState.WINNER if a.creative_id == decision.winner else (ArmState.RETIRED if a.creative_id in gone or a.state == ArmState.RETIRED else a.state),
                     a.impressions, a.clicks, a.round_impressions, a.round_clicks)
         for a in arms
     )
-    if decision.kind.concludes and decision.best:
-        allocation = {a.creative_id: (1.0 if a.creative_id == decision.best else 0.0) for a in arms}
+    if decision.winner is not None:
+        allocation = {a.creative_id: (1.0 if a.creative_id == decision.winner else 0.0) for a in arms}
+    elif decision.kind == DecisionKind.STOP:  # no winner: traffic stays as it was
+        allocation = kept_allocation(allocation_used, new_arms)
     else:
         rng = rng if rng is not None else np.random.default_rng(config.seed * 7919 + round_no)
-        allocation = policy.allocate(new_arms, rng)
+        allocation = policy.allocate(new_arms, rng, BetaPrior(config.prior_alpha, config.prior_beta))
     return RoundOutcome(decision, bayes, new_arms, allocation, srm)

@@ -22,3 +22,7 @@ ENDED = "experiment {experiment_id} has already ended ({status}); it can only be
 ALREADY = "experiment {experiment_id} is already {status}; nothing to do"
 NOT_PAUSED = "experiment {experiment_id} is {status}, not paused; only a paused experiment resumes"
 ARCHIVE_RUNNING = "experiment {experiment_id} is {status}; stop it first (`creative experiment stop {experiment_id}`), then archive it"
+SRM_HOLD = "sample ratio mismatch (p={p:.2g}); no promotion or retirement until serving is fixed"
+NO_NEW_IMPRESSIONS = "no new impressions this round: the counts were already judged, so nothing is promoted or retired (an earlier sample-ratio alarm still stands)"
+STOP_WINNER = "{why}; {leader} wins on the last look: P(best)={p_best:.3f}, expected loss {loss:.2g}"
+STOP_NO_WINNER = "{why}; no winner ({leader} leads but {shortfall}): keep the current allocation"

@@ -43,7 +43,7 @@ class DecisionKind(StrEnum):
     def concludes(self) -> bool:
         return self in (DecisionKind.PROMOTE, DecisionKind.STOP)
 
-DECISION_RULES = ("sequential", "bayesian", "naive")
+DECISION_RULES = ("sequential", "naive")  # "bayesian" (P(best) at every look) was removed: unsafe under repeated looks
 # Preference tags' defaults, settable per experiment (ExperimentConfig) and read by experiments.tags.TagConfig.
 TAG_MIN_IMPRESSIONS = 50  # a user must have seen this many creatives carrying the attribute
 TAG_MIN_PROBABILITY = 0.9  # posterior probability that the user prefers the value
@@ -84,7 +84,7 @@ class ExperimentConfig:
 
     attribution_window_hours: float = 24.0
     max_events_per_user_minute: int = 60
-    rule: Literal["sequential", "bayesian", "naive"] = "sequential"
+    rule: Literal["sequential", "naive"] = "sequential"
     alpha: float = 0.05
     tau: float | None = None
     tau_relative: float = 0.2

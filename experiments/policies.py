@@ -1,8 +1,9 @@
 """Allocation policies behind one interface (the scikit-learn / MABWiser habit).
 
 Every policy is built with its parameters, validated then, and answers one question:
-``allocate(arms, rng) -> {creative_id: share}`` for the next round, shares over the active arms
-summing to 1. Each keeps at least ``min_exploration`` of the traffic spread evenly over active arms,
+``allocate(arms, rng, prior) -> {creative_id: share}`` for the next round, shares over the active arms
+summing to 1. The Beta prior is the experiment's (ExperimentConfig.prior_alpha/prior_beta), given with
+the data rather than built into the policy, so allocation and decisions share one model of the CTRs. Each keeps at least ``min_exploration`` of the traffic spread evenly over active arms,
 so no arm's estimate freezes.
 """
 
@@ -47,13 +48,13 @@ class AllocationPolicy(ABC):
             raise InvalidAllocation(messages.MIN_EXPLORATION.format(value=min_exploration))
         self.min_exploration = float(min_exploration)
 
-    def allocate(self, arms: Sequence[ArmSnapshot], rng: np.random.Generator) -> dict[str, float]:
+    def allocate(self, arms: Sequence[ArmSnapshot], rng: np.random.Generator, prior: BetaPrior = BetaPrior()) -> dict[str, float]:
         """Shares for the active arms (state != ArmState.RETIRED); retired arms get 0."""
         active = [a for a in arms if a.state != ArmState.RETIRED]
         shares = {a.creative_id: 0.0 for a in arms}
         if not active:
             return shares
-        raw = np.asarray(self._weights(active, rng), dtype=float)
+        raw = np.asarray(self._weights(active, rng, prior), dtype=float)
         raw = raw / raw.sum() if raw.sum() > 0 else np.full(len(active), 1.0 / len(active))
         mixed = self.min_exploration / len(active) + (1.0 - self.min_exploration) * raw
         mixed = mixed / mixed.sum()
@@ -65,7 +66,7 @@ class AllocationPolicy(ABC):
         return {"min_exploration": self.min_exploration}
 
     @abstractmethod
-    def _weights(self, active: Sequence[ArmSnapshot], rng: np.random.Generator) -> np.ndarray: ...
+    def _weights(self, active: Sequence[ArmSnapshot], rng: np.random.Generator, prior: BetaPrior) -> np.ndarray: ...
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
@@ -84,26 +85,25 @@ class FixedSplit(AllocationPolicy):
     def params(self) -> dict[str, Any]:
         return {**super().params(), "shares": self.shares}
 
-    def _weights(self, active, rng):
+    def _weights(self, active, rng, prior):
         if self.shares is None:
             return np.ones(len(active))
         return np.array([self.shares.get(a.creative_id, 0.0) for a in active])
 
 
 class _PosteriorPolicy(AllocationPolicy):
-    def __init__(self, min_exploration: float = 0.05, draws: int = 2000, prior: BetaPrior = BetaPrior()) -> None:
+    def __init__(self, min_exploration: float = 0.05, draws: int = 2000) -> None:
         super().__init__(min_exploration)
         if not isinstance(draws, int) or draws < 100:
             raise InvalidAllocation(f"draws must be an integer >= 100, got {draws!r}")
         self.draws = draws
-        self.prior = prior
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "draws": self.draws}
 
-    def _p_best(self, active, rng) -> np.ndarray:
-        a = np.array([self.prior.alpha + x.clicks for x in active], dtype=float)
-        b = np.array([self.prior.beta + x.impressions - x.clicks for x in active], dtype=float)
+    def _p_best(self, active, rng, prior: BetaPrior) -> np.ndarray:
+        a = np.array([prior.alpha + x.clicks for x in active], dtype=float)
+        b = np.array([prior.beta + x.impressions - x.clicks for x in active], dtype=float)
         return p_best_from_draws(rng.beta(a, b, size=(draws_for(len(active), self.draws), len(active))))
 
 
@@ -112,8 +112,8 @@ class ThompsonSampling(_PosteriorPolicy):
 
     name = "thompson"
 
-    def _weights(self, active, rng):
-        return self._p_best(active, rng)
+    def _weights(self, active, rng, prior):
+        return self._p_best(active, rng, prior)
 
 
 class TopTwoThompson(_PosteriorPolicy):
@@ -125,8 +125,8 @@ class TopTwoThompson(_PosteriorPolicy):
 
     name = "top-two"
 
-    def __init__(self, beta: float = 0.5, min_exploration: float = 0.05, draws: int = 2000, prior: BetaPrior = BetaPrior()) -> None:
-        super().__init__(min_exploration, draws, prior)
+    def __init__(self, beta: float = 0.5, min_exploration: float = 0.05, draws: int = 2000) -> None:
+        super().__init__(min_exploration, draws)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 < beta < 1:
             raise InvalidAllocation(messages.TOP_TWO_BETA.format(value=beta))
         self.beta = float(beta)
@@ -134,13 +134,13 @@ class TopTwoThompson(_PosteriorPolicy):
     def params(self) -> dict[str, Any]:
         return {**super().params(), "beta": self.beta}
 
-    def _weights(self, active, rng):
+    def _weights(self, active, rng, prior):
         k = len(active)
         if k == 1:
             return np.ones(1)
         # smooth Monte Carlo zeros/ones so the challenger distribution is always defined
         draws = draws_for(k, self.draws)
-        p = (self._p_best(active, rng) * draws + 0.5) / (draws + 0.5 * k)
+        p = (self._p_best(active, rng, prior) * draws + 0.5) / (draws + 0.5 * k)
         challenger = p * ((p / (1.0 - p)).sum() - p / (1.0 - p))
         return self.beta * p + (1.0 - self.beta) * challenger
 

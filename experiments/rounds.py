@@ -164,7 +164,7 @@ def _close(conn, exp) -> RoundResult:
     status = {DecisionKind.PROMOTE: ExperimentState.PROMOTED, DecisionKind.STOP: ExperimentState.STOPPED}.get(decision.kind, ExperimentState.RUNNING)
     moved = conn.execute(update(t.experiments).where(and_(t.experiments.c.experiment_id == experiment_id, t.experiments.c.current_round == round_no))
                          .values(current_round=round_no + 1, allocation=outcome.allocation_next, status=status,
-                                 winner=decision.winner or (decision.best if decision.kind == DecisionKind.STOP else None), updated_at=now)).rowcount
+                                 winner=decision.winner, updated_at=now)).rowcount
     if moved != 1:  # cannot happen while we hold the lock; refuse rather than double count
         raise RoundInProgress(messages.ROUND_BUSY.format(experiment_id=experiment_id, since="(round moved concurrently)"))
     return RoundResult(experiment_id, round_no, decision, tuple(arms_out), dict(outcome.allocation_next), srm, impressions, clicks)

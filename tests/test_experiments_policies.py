@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from experiments.errors import InvalidAllocation
 from experiments.model import ArmSnapshot
 from experiments.policies import FixedSplit, ThompsonSampling, TopTwoThompson, make_policy, validate_shares
+from experiments.stats.bayesian import BetaPrior
 
 
 def arms(*counts, states=None):
@@ -37,6 +39,17 @@ def test_top_two_gives_the_challenger_far_more_than_thompson_does():
     tt = TopTwoThompson(beta=0.5, min_exploration=0.0).allocate(data, np.random.default_rng(1))
     assert tt["c1"] == pytest.approx(0.5, abs=0.03)  # the leader gets about beta
     assert tt["c0"] > 0.4 and tt["c0"] > 5 * ts["c0"]
+
+
+def test_thompson_allocates_with_the_experiments_prior():
+    # a strong prior at CTR 5% outweighs 0/20 against 1/20: the arms look alike, so shares stay near even
+    data = arms((20, 0), (20, 1))
+    flat = ThompsonSampling(min_exploration=0.0, draws=20_000).allocate(data, np.random.default_rng(0))
+    strong = ThompsonSampling(min_exploration=0.0, draws=20_000).allocate(data, np.random.default_rng(0), BetaPrior(50, 950))
+    assert flat["c1"] > 0.7
+    assert strong["c1"] == pytest.approx(0.5, abs=0.05)
+    exact = stats.beta(51, 969).expect(lambda x: stats.beta(50, 970).cdf(x))  # P(c1 > c0) under the strong prior
+    assert strong["c1"] == pytest.approx(exact, abs=0.01)
 
 
 def test_retired_arms_get_no_traffic():

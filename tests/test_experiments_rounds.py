@@ -1,5 +1,6 @@
 """Rounds: decisions stored with evidence, idempotent, exclusive, and never double counting."""
 
+import math
 import threading
 
 import numpy as np
@@ -8,9 +9,13 @@ from sqlalchemy import select
 
 from creative.db import open_database
 from experiments import tables as t
-from experiments.errors import ExperimentConcluded, RoundInProgress, RoundNotFound
+from experiments.decisions import evaluate_round
+from experiments.errors import ExperimentConcluded, InvalidExperiment, RoundInProgress, RoundNotFound
+from experiments.model import ArmSnapshot, ArmState, ExperimentConfig
+from experiments.policies import make_policy
 from experiments.rounds import _acquire, _release, load_round, round_history, run_round
 from experiments.simulator import Audience, make_creatives
+from experiments.stats.srm import srm_check
 from experiments.store import ExperimentStore
 
 
@@ -153,16 +158,66 @@ def test_a_clearly_better_creative_is_promoted_and_the_experiment_concludes(stor
         run_round(store.engine, exp)
 
 
-def test_the_round_limit_stops_the_experiment_naming_the_best_arm(store):
+def test_the_round_limit_promotes_the_leader_only_with_enough_evidence(store):
     exp = store.create_experiment("r", make_creatives(3, seed=0), "thompson", config={"max_rounds": 2})
     feed(store, exp, 500, 1, "a")
     assert run_round(store.engine, exp).decision.kind == "continue"
-    feed(store, exp, 500, 2, "b")  # an empty round would not count against the limit
+    feed(store, exp, 500, 2, "b")
     result = run_round(store.engine, exp)
-    assert result.decision.kind == "stop" and result.decision.best is not None
+    leader = max(result.arms, key=lambda a: a.p_best)
+    assert leader.p_best >= 0.95 and leader.impressions >= 200  # the creative with twice the others' CTR
+    assert result.decision.kind == "promote" and result.decision.winner == leader.creative_id
     assert "round limit 2 reached" in result.decision.reason
-    assert 0 <= result.decision.confidence <= 1
-    assert store.status(exp).status == "stopped"
+    assert store.status(exp).status == "promoted" and store.status(exp).allocation[leader.creative_id] == 1.0
+
+
+def test_the_round_limit_without_enough_evidence_names_no_winner_and_keeps_the_allocation(store):
+    exp = store.create_experiment("r", make_creatives(3, seed=0), "fixed", config={"max_rounds": 1})
+    feed(store, exp, 150, 1, "a")
+    result = run_round(store.engine, exp)
+    assert result.decision.kind == "stop" and result.decision.winner is None
+    assert "no winner" in result.decision.reason and "keep the current allocation" in result.decision.reason
+    status = store.status(exp)
+    assert status.status == "stopped" and status.winner is None
+    assert status.allocation == pytest.approx({a.creative_id: 1 / 3 for a in result.arms})
+
+
+def decide_round(counts, round_no=5, round_impressions=100, **config):
+    """evaluate_round over arms given as (impressions, clicks), each with `round_impressions` new this round."""
+    arms = [ArmSnapshot(f"c{i}", ArmState.ACTIVE, n, c, min(n, round_impressions)) for i, (n, c) in enumerate(counts)]
+    shares = {a.creative_id: 1 / len(arms) for a in arms}
+    srm = srm_check([a.round_impressions for a in arms], list(shares.values()))
+    return evaluate_round(arms, round_no, ExperimentConfig(**config), make_policy("thompson"), shares, srm=srm)
+
+
+def test_an_arm_with_no_data_is_not_crowned_at_the_round_limit():
+    out = decide_round([(30, 0), (5000, 125), (5000, 125), (5000, 125)], round_no=30, round_impressions=0, max_rounds=30)
+    assert out.decision.kind == "stop" and out.decision.winner is None
+    out = decide_round([(30, 0), (5000, 125), (5000, 125), (5000, 125)], round_no=30, round_impressions=10, max_rounds=30)
+    assert out.decision.kind == "stop" and out.decision.winner is None
+    assert out.decision.best != "c0"  # 0/30 has the highest posterior mean (1/32) but not the evidence to lead
+    assert out.allocation_next == pytest.approx({"c0": 0.25, "c1": 0.25, "c2": 0.25, "c3": 0.25})
+
+
+def test_an_arm_starved_to_a_few_clicks_is_not_retired_before_it_has_the_minimum_evidence():
+    # the pooled CTR is 126/5300, so 10 expected clicks take 421 impressions (more than min_impressions_per_arm=200)
+    starved = decide_round([(5000, 125), (300, 1)])
+    assert starved.decision.kind == "continue"
+    assert starved.decision.evidence["min_impressions"] == math.ceil(10 * 5300 / 126) == 421
+    assert decide_round([(20_000, 500), (3000, 30)]).decision.kind == "promote"
+
+
+def test_an_empty_round_after_a_sample_ratio_alarm_decides_nothing():
+    clear = [(20_000, 500), (20_000, 300), (20_000, 480)]
+    assert decide_round(clear).decision.kind == "retire"
+    after_alarm = decide_round(clear, round_impressions=0)  # same counts, nothing new: the alarm's hold is not lifted
+    assert after_alarm.decision.kind == "continue" and after_alarm.decision.retired == ()
+    assert "no new impressions" in after_alarm.decision.reason
+
+
+def test_the_bayesian_rule_unsafe_under_repeated_looks_is_refused():
+    with pytest.raises(InvalidExperiment, match="choose one of sequential, naive"):
+        ExperimentConfig(rule="bayesian")
 
 
 def test_traffic_that_does_not_follow_the_allocation_raises_the_srm_alarm_and_blocks_decisions(store):

@@ -78,7 +78,8 @@ def test_msprt_likelihood_ratio_equals_the_mixture_integral():
     cfg = SequentialConfig(tau=0.004)
     res = msprt(control, treatment, cfg)
     diff = 470 / 20_000 - 400 / 20_000
-    var = (0.02 * 0.98 + 0.0235 * 0.9765) / 20_000
+    pooled = 870 / 40_000  # the variance of the difference under the null, from both arms' clicks
+    var = pooled * (1 - pooled) * (1 / 20_000 + 1 / 20_000)
     ratio = lambda th: stats.norm.pdf(diff, th, math.sqrt(var)) / stats.norm.pdf(diff, 0, math.sqrt(var)) * stats.norm.pdf(th, 0, 0.004)
     integral, _ = integrate.quad(ratio, -0.05, 0.05, points=[0, diff], limit=400)
     assert res.log_lr == pytest.approx(math.log(integral), rel=1e-6)
@@ -91,6 +92,21 @@ def test_msprt_confidence_sequence_excludes_zero_exactly_when_p_is_below_alpha()
     c_t, c_c = rng.binomial(n, 0.022), rng.binomial(n, 0.02)
     _, _, p, low, high, _ = msprt_arrays(n, c_t, n, c_c, SequentialConfig(alpha=0.05))
     assert np.array_equal(p <= 0.05, (low > 0) | (high < 0))
+
+
+def test_msprt_variance_is_pooled_so_a_starved_arm_with_no_clicks_is_not_significantly_worse():
+    leader, starved = ProportionStatistic(5000, 125), ProportionStatistic(30, 0)
+    res = msprt(starved, leader, SequentialConfig(alpha=0.05))
+    pooled = 125 / 5030
+    v, tau2 = pooled * (1 - pooled) * (1 / 5000 + 1 / 30), (0.2 * pooled) ** 2
+    assert res.log_lr == pytest.approx(0.5 * math.log(v / (v + tau2)) + tau2 * 0.025**2 / (2 * v * (v + tau2)), rel=1e-9)
+    assert res.p_value == 1.0  # with the starved arm's own variance (0) it would be z = 11 and "significant"
+
+
+def test_msprt_confidence_sequence_stays_inside_the_range_of_a_ctr_difference():
+    _, _, _, low, high, _ = msprt_arrays([3, 10], [3, 0], [2, 10], [0, 10], SequentialConfig(alpha=0.01))
+    assert np.all(low >= -1.0) and np.all(high <= 1.0)
+    assert low[0] == -1.0 or high[0] == 1.0  # unclipped, 3/3 against 0/2 would span more than [-1, 1]
 
 
 def test_msprt_stays_valid_under_continuous_peeking_where_a_z_test_does_not():

@@ -39,7 +39,7 @@ def experiment_group() -> None:
 @click.option("--policy", type=click.Choice(POLICY_NAMES), default=DEFAULT_POLICY, show_default=True, help="Allocation policy.")
 @click.option("--name", default=None, help="Experiment name (default: the manifest's directory name).")
 @click.option("--min-exploration", type=float, default=None, help="Total traffic share spread evenly over active arms.")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Experiment setting, e.g. alpha=0.05, max_rounds=30, rule=bayesian.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Experiment setting, e.g. alpha=0.05, max_rounds=30, min_impressions_per_arm=500.")
 @json_option
 @click.pass_context
 def create(ctx, manifest, policy, name, min_exploration, settings, as_json):

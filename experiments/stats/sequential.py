@@ -8,6 +8,11 @@ Johari, Koomen, Pekelis & Walsh (2017), "Peeking at A/B tests": with the normal 
 is a martingale under Δ = 0, so p = min(1, 1/Λ) is an always-valid p-value: however often one looks,
 P(p ever <= α) <= α. Inverting it gives a confidence sequence for Δ.
 
+Variance: V = p̄(1 − p̄)(1/n_t + 1/n_c) with p̄ the pooled CTR of the pair, the variance of Δ̂ under the
+null the test guards. Per-arm variances p_k(1 − p_k)/n_k would let an arm that adaptive allocation starved to
+0–2 clicks collapse its own variance and look "significantly" worse; the pooled one cannot.
+The interval is clipped to [−1, 1], the range of a CTR difference.
+
 Tuning parameter τ (``tau``): the standard deviation of the effect sizes the test is tuned to detect,
 on the absolute CTR-difference scale. The test is most powerful for |Δ| near τ; a τ far too small or too
 large wastes samples but never breaks validity. By default τ = ``tau_relative`` × pooled CTR
@@ -65,8 +70,8 @@ def msprt_arrays(n_t, c_t, n_c, c_c, config: SequentialConfig = SequentialConfig
     with np.errstate(divide="ignore", invalid="ignore"):
         p_t = np.where(n_t > 0, c_t / n_t, 0.0)
         p_c = np.where(n_c > 0, c_c / n_c, 0.0)
-        var = np.where((n_t > 0) & (n_c > 0), p_t * (1 - p_t) / np.maximum(n_t, 1) + p_c * (1 - p_c) / np.maximum(n_c, 1), 0.0)
         pooled = np.where(n_t + n_c > 0, (c_t + c_c) / np.maximum(n_t + n_c, 1), 0.0)
+        var = np.where((n_t > 0) & (n_c > 0), pooled * (1 - pooled) * (1 / np.maximum(n_t, 1) + 1 / np.maximum(n_c, 1)), 0.0)
         tau = mixture_tau(config, pooled)
         tau2 = tau * tau
         diff = p_t - p_c
@@ -76,7 +81,7 @@ def msprt_arrays(n_t, c_t, n_c, c_c, config: SequentialConfig = SequentialConfig
         p_value = np.minimum(1.0, np.exp(-log_lr))
         half = np.sqrt(v * (v + tau2) / tau2 * (2 * np.log(1 / alpha) + np.log((v + tau2) / v)))
         half = np.where(ok, half, 1.0)
-    return diff, log_lr, p_value, diff - half, diff + half, tau
+    return diff, log_lr, p_value, np.maximum(diff - half, -1.0), np.minimum(diff + half, 1.0), tau
 
 
 def msprt(control: ProportionStatistic, treatment: ProportionStatistic, config: SequentialConfig = SequentialConfig()) -> SequentialResult:
