@@ -1,8 +1,12 @@
 """The event wire format and its parsing: one JSON object per line (or one CSV row).
 
     {"event_id": "e1", "type": "impression", "ts": "2025-05-01T12:00:00Z", "experiment": "exp-…",
-     "creative": "c1", "user": "u1", "size": "300x250", "user_features": {...}}
+     "creative": "c1", "user": "u1", "size": "300x250", "user_features": {...}, "round": 3, "holdout": false}
     {"event_id": "e2", "type": "click", "impression_id": "e1", ...}
+
+Optional: `round`, the experiment's round the impression was served in (a late event then counts
+against the allocation of that round, not of the round open at ingestion); `holdout`, true for traffic
+served outside the experiment (preference-aware serving): stored, never counted in the arms' statistics.
 
 Parsing is pure; `experiments.ingest` checks events against the rules and the database and stores them.
 Every line ends accepted, duplicate (idempotent re-delivery) or rejected with one of REJECT_REASONS.
@@ -51,7 +55,7 @@ IMPRESSION, CLICK = "i", "c"
 _TYPES = {"impression": IMPRESSION, "click": CLICK}
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of undecodable bytes
 _REQUIRED = ("event_id", "type", "ts", "experiment", "creative", "user")
-CSV_COLUMNS = ("event_id", "type", "ts", "experiment", "creative", "user", "size", "impression_id", "user_features")
+CSV_COLUMNS = ("event_id", "type", "ts", "experiment", "creative", "user", "size", "impression_id", "user_features", "round", "holdout")
 
 
 class MalformedEvent(ValueError):
@@ -73,6 +77,8 @@ class Event(NamedTuple):
     size: str | None = None
     impression_id: str | None = None
     user_features: Mapping[str, Any] | None = None
+    served_round: int | None = None  # the round it was served in; None: the round open at ingestion
+    holdout: bool | None = None  # True: outside the experiment, never counted (None rather than False: stored as NULL)
 
     def to_wire(self) -> dict[str, Any]:
         out = {
@@ -88,6 +94,10 @@ class Event(NamedTuple):
             out["impression_id"] = self.impression_id
         if self.user_features:
             out["user_features"] = dict(self.user_features)
+        if self.served_round is not None:
+            out["round"] = self.served_round
+        if self.holdout:
+            out["holdout"] = True
         return out
 
 
@@ -138,9 +148,10 @@ def event_from_mapping(raw: Any) -> Event:
         get = raw.get
         eid, exp, cre, user, kind = get("event_id"), get("experiment"), get("creative"), get("user"), _TYPES.get(get("type"))
         if (kind is IMPRESSION and type(eid) is str and type(exp) is str and type(cre) is str and type(user) is str
-                and eid and exp and cre and user and get("user_features") is None):
+                and eid and exp and cre and user and get("user_features") is None and get("holdout") is None
+                and ((rnd := get("round")) is None or (type(rnd) is int and rnd > 0))):
             size = get("size")
-            return Event(eid, kind, parse_ts(get("ts")), exp, cre, user, size if type(size) is str and size else None, None, None)
+            return Event(eid, kind, parse_ts(get("ts")), exp, cre, user, size if type(size) is str and size else None, None, None, rnd)
     return _checked_event(raw)
 
 
@@ -167,6 +178,8 @@ def _checked_event(raw: Any) -> Event:
         raise MalformedEvent("user_features must be an object")
     size = raw.get("size")
     return Event(
+        served_round=_served_round(raw.get("round")),
+        holdout=_holdout(raw.get("holdout")),
         event_id=_text(raw, "event_id"),
         kind=kind,
         ts_ms=parse_ts(raw.get("ts")),
@@ -179,8 +192,26 @@ def _checked_event(raw: Any) -> Event:
     )
 
 
+def _served_round(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if type(value) is not int or value < 1:
+        raise MalformedEvent(f"round must be the positive round number the event was served in, got {value!r}")
+    return value
+
+
+def _holdout(value: Any) -> bool | None:
+    if value in (None, "", False, "false", "0", 0):
+        return None
+    if value in (True, "true", "1", 1):
+        return True
+    raise MalformedEvent(f"holdout must be true or false, got {value!r}")
+
+
 # Event fields by position: ingestion reads them by the million, and tuple indexing beats attribute access
-EID, KIND, TS, EXP, CREATIVE, USER, SIZE, IMPRESSION_ID, FEATURES = range(9)
+EID, KIND, TS, EXP, CREATIVE, USER, SIZE, IMPRESSION_ID, FEATURES, SERVED_ROUND, HOLDOUT = range(11)
 
 # A parsed line: (line number or None, Event) or (line number, MalformedEvent)
 ParsedLine = tuple[int | None, Event | MalformedEvent]
@@ -199,11 +230,12 @@ def parse_jsonl(lines: Iterable[str], first_line: int = 1) -> Iterator[ParsedLin
             get = raw.get
             eid, exp, cre, user, ts = get("event_id"), get("experiment"), get("creative"), get("user"), get("ts")
             if (types.get(get("type")) is IMPRESSION and type(eid) is str and type(exp) is str and type(cre) is str
-                    and type(user) is str and eid and exp and cre and user and get("user_features") is None):
+                    and type(user) is str and eid and exp and cre and user and get("user_features") is None
+                    and get("holdout") is None and ((rnd := get("round")) is None or (type(rnd) is int and rnd > 0))):
                 ms = cache.get(ts) if type(ts) is str else None
                 if ms is not None:
                     size = get("size")
-                    yield number, new((eid, IMPRESSION, ms, exp, cre, user, size if type(size) is str and size else None, None, None))
+                    yield number, new((eid, IMPRESSION, ms, exp, cre, user, size if type(size) is str and size else None, None, None, rnd, None))
                     continue
         try:
             yield number, event_from_mapping(raw)
@@ -229,12 +261,12 @@ def parse_jsonl_lines(lines: list[bytes | str]) -> list[Event | MalformedEvent |
         # inlined fast path of event_from_mapping for a well-formed impression whose ts was seen before;
         # anything else (a missing key, a non-object, an unseen ts) takes the checked path below
         try:
-            if raw["type"] == "impression" and "user_features" not in raw:
-                eid, exp, cre, user, ms = raw["event_id"], raw["experiment"], raw["creative"], raw["user"], cache[raw["ts"]]
+            if raw["type"] == "impression" and "user_features" not in raw and "holdout" not in raw:
+                eid, exp, cre, user, ms, rnd = raw["event_id"], raw["experiment"], raw["creative"], raw["user"], cache[raw["ts"]], raw.get("round")
                 if (type(eid) is str and type(exp) is str and type(cre) is str and type(user) is str
-                        and eid and exp and cre and user):
+                        and eid and exp and cre and user and (rnd is None or (type(rnd) is int and rnd > 0))):
                     size = raw.get("size")
-                    append(new(cls, (eid, IMPRESSION, ms, exp, cre, user, size if type(size) is str and size else None, None, None)))
+                    append(new(cls, (eid, IMPRESSION, ms, exp, cre, user, size if type(size) is str and size else None, None, None, rnd, None)))
                     continue
         except (KeyError, TypeError):
             pass

@@ -44,6 +44,9 @@ class DecisionKind(StrEnum):
         return self in (DecisionKind.PROMOTE, DecisionKind.STOP)
 
 DECISION_RULES = ("sequential", "naive")  # "bayesian" (P(best) at every look) was removed: unsafe under repeated looks
+# An experiment's unit is a placement, the ad size a request asks for: allocation, SRM and decisions are
+# per placement. Arms without a size form one placement, which a request without a size is served from.
+UNSIZED_PLACEMENT = "*"
 # Preference tags' defaults, settable per experiment (ExperimentConfig) and read by experiments.tags.TagConfig.
 TAG_MIN_IMPRESSIONS = 50  # a user must have seen this many creatives carrying the attribute
 TAG_MIN_PROBABILITY = 0.9  # posterior probability that the user prefers the value
@@ -57,6 +60,10 @@ class CreativeArm:
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     size: str | None = None
     template: str | None = None
+
+    @property
+    def placement(self) -> str:
+        return self.size or UNSIZED_PLACEMENT
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "CreativeArm":
@@ -102,6 +109,7 @@ class ExperimentConfig:
     min_round_impressions: int = 100  # new impressions each placement served this round needs before the round closes...
     max_round_minutes: float = 24 * 60  # ...unless the allocation has been in force this long (and some data came)
     max_clock_skew_minutes: float = 10.0  # events stamped further in the future are rejected (clock or forgery)
+    holdout_share: float = 0.0  # requests served preference-aware outside the experiment (marked holdout, never counted)
 
     def __post_init__(self) -> None:
         def bad(key: str, reason: str) -> InvalidExperiment:
@@ -135,6 +143,8 @@ class ExperimentConfig:
             raise bad("tag_min_impressions", "must be >= 1")
         if not 0.5 <= self.tag_min_probability < 1:
             raise bad("tag_min_probability", "must be in [0.5, 1)")
+        if not 0 <= self.holdout_share < 1:
+            raise bad("holdout_share", "must be in [0, 1): the share of requests kept out of the experiment")
         if self.min_round_impressions < 1:
             raise bad("min_round_impressions", "must be >= 1 (a round never closes on no data)")
         if not self.max_round_minutes > 0:
@@ -204,6 +214,16 @@ class Decision:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", DecisionKind(self.kind))  # a stored "promote" reads back as the enum
 
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (exp_rounds.evidence): plain JSON types."""
+        return {"kind": str(self.kind), "winner": self.winner, "retired": list(self.retired), "best": self.best,
+                "confidence": self.confidence, "reason": self.reason, "evidence": dict(self.evidence)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "Decision":
+        return cls(DecisionKind(raw["kind"]), raw.get("winner"), tuple(raw.get("retired") or ()), raw.get("best"), raw.get("confidence"),
+                   raw.get("reason", ""), raw.get("evidence") or {})
+
 
 @dataclass(frozen=True)
 class SRMSummary:
@@ -223,6 +243,7 @@ class RoundResult:
     impressions: int
     clicks: int
     replayed: bool = False
+    placements: Mapping[str, Decision] = field(default_factory=dict)  # per placement, when the experiment has several
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -248,6 +269,7 @@ class IngestReport:
     duplicates: int
     rejected: Mapping[str, int]
     samples: tuple[RejectedLine, ...] = ()
+    holdout: int = 0  # accepted events of holdout traffic: stored, never counted in the arms' statistics
 
     @property
     def rejected_total(self) -> int:

@@ -22,7 +22,6 @@ from typing import Any, Iterator
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from experiments import messages, tables as t
-from experiments.decisions import evaluate_round
 from experiments.errors import (
     ExperimentArchived,
     ExperimentConcluded,
@@ -32,7 +31,18 @@ from experiments.errors import (
     RoundInProgress,
     RoundNotFound,
 )
-from experiments.model import ArmRoundStats, ArmState, Decision, DecisionKind, ExperimentConfig, ExperimentState, RoundResult, SRMSummary
+from experiments.model import (
+    ArmRoundStats,
+    ArmState,
+    CreativeArm,
+    Decision,
+    DecisionKind,
+    ExperimentConfig,
+    ExperimentState,
+    RoundResult,
+    SRMSummary,
+)
+from experiments.placements import evaluate_placements, srm_strata
 from experiments.policies import make_policy
 from experiments.readiness import RoundNotReady, open_round_impressions, round_readiness
 from experiments.store import arm_snapshots, utcnow
@@ -135,7 +145,11 @@ def _close(conn, exp) -> RoundResult:
     config = ExperimentConfig.from_dict(exp.config)
     policy = make_policy(exp.policy, **exp.policy_params)
     snaps = arm_snapshots(conn, experiment_id, round_no)
-    outcome = evaluate_round(snaps, _looks(conn, experiment_id, snaps), config, policy, exp.allocation)
+    placement = dict(conn.execute(select(t.arms.c.creative_id, t.arms.c.size).where(t.arms.c.experiment_id == experiment_id)).all())
+    placement = {cid: CreativeArm(cid, size=size).placement for cid, size in placement.items()}
+    strata = srm_strata(snaps, placement, exp.allocation, *_late(conn, experiment_id, round_no))
+    evaluated = evaluate_placements(snaps, placement, _looks(conn, experiment_id, snaps), config, policy, exp.allocation, strata)
+    outcome = evaluated.outcome
     decision = outcome.decision
     now = utcnow()
     arms_out = []
@@ -167,7 +181,21 @@ def _close(conn, exp) -> RoundResult:
                                  winner=decision.winner, updated_at=now)).rowcount
     if moved != 1:  # cannot happen while we hold the lock; refuse rather than double count
         raise RoundInProgress(messages.ROUND_BUSY.format(experiment_id=experiment_id, since="(round moved concurrently)"))
-    return RoundResult(experiment_id, round_no, decision, tuple(arms_out), dict(outcome.allocation_next), srm, impressions, clicks)
+    return RoundResult(experiment_id, round_no, decision, tuple(arms_out), dict(outcome.allocation_next), srm, impressions, clicks,
+                       placements=evaluated.decisions)
+
+
+def _late(conn, experiment_id: str, round_no: int) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, float]]]:
+    """Impressions of round `round_no`'s bucket served in earlier rounds, and the allocations then in force."""
+    late: dict[int, dict[str, int]] = {}
+    for served, cid, n in conn.execute(select(t.late_stats.c.served_round, t.late_stats.c.creative_id, t.late_stats.c.impressions)
+                                       .where(t.late_stats.c.experiment_id == experiment_id, t.late_stats.c.round_no == round_no)):
+        late.setdefault(served, {})[cid] = int(n)
+    if not late:
+        return {}, {}
+    then = dict(conn.execute(select(t.rounds.c.round_no, t.rounds.c.allocation_used)
+                             .where(t.rounds.c.experiment_id == experiment_id, t.rounds.c.round_no.in_(sorted(late)))).all())
+    return late, then
 
 
 def _looks(conn, experiment_id: str, snaps) -> int:
@@ -189,8 +217,7 @@ def _finite(value: Any) -> Any:
 
 
 def _decision_json(decision: Decision) -> dict[str, Any]:
-    return _finite({"kind": decision.kind, "winner": decision.winner, "retired": list(decision.retired), "best": decision.best,
-            "confidence": decision.confidence, "reason": decision.reason, "evidence": dict(decision.evidence)})
+    return _finite(decision.to_dict())
 
 
 def load_round(engine: Engine, experiment_id: str, round_no: int, *, replayed: bool = False) -> RoundResult:
@@ -203,8 +230,8 @@ def load_round(engine: Engine, experiment_id: str, round_no: int, *, replayed: b
                 raise ExperimentNotFound(messages.NOT_FOUND.format(experiment_id=experiment_id))
             raise RoundNotFound(messages.ROUND_NOT_FOUND.format(experiment_id=experiment_id, round_no=round_no, current=cur))
         arm_rows = conn.execute(select(t.round_arms).where(t.round_arms.c.experiment_id == experiment_id, t.round_arms.c.round_no == round_no)).all()
-    ev = r.evidence
-    decision = Decision(DecisionKind(ev["kind"]), ev.get("winner"), tuple(ev.get("retired") or ()), ev.get("best"), ev.get("confidence"), ev.get("reason", ""), ev.get("evidence") or {})
+    decision = Decision.from_dict(r.evidence)
+    placements = {p: Decision.from_dict(d) for p, d in (decision.evidence.get("placements") or {}).items()}
     order = {k: i for i, k in enumerate(r.allocation_next)}
     arms = tuple(sorted((ArmRoundStats(
         creative_id=a.creative_id, state=a.state, impressions=a.impressions, clicks=a.clicks, round_impressions=a.round_impressions,
@@ -212,7 +239,8 @@ def load_round(engine: Engine, experiment_id: str, round_no: int, *, replayed: b
         p_best=a.p_best, expected_loss=a.expected_loss, share_used=a.share_used, share_next=a.share_next) for a in arm_rows),
         key=lambda a: order.get(a.creative_id, len(order))))
     srm = SRMSummary(float("nan"), r.srm_p if r.srm_p is not None else 1.0, bool(r.srm_alarm))
-    return RoundResult(experiment_id, round_no, decision, arms, dict(r.allocation_next), srm, r.impressions, r.clicks, replayed=replayed)
+    return RoundResult(experiment_id, round_no, decision, arms, dict(r.allocation_next), srm, r.impressions, r.clicks, replayed=replayed,
+                       placements=placements)
 
 
 def round_history(engine: Engine, experiment_id: str) -> list[RoundResult]:

@@ -64,7 +64,9 @@ events = Table(
     Column("user_id", String(200), nullable=False),
     Column("size", String(20)),
     Column("impression_id", String(100)),
-    Column("round_no", Integer, nullable=False),
+    Column("round_no", Integer, nullable=False),  # the round open at ingestion: its bucket counts the event
+    Column("served_round", Integer),  # an impression's earlier round of service (late event); NULL: round_no
+    Column("holdout", Boolean),  # true: traffic outside the experiment (and clicks on it), never counted; NULL: counted
     sqlite_with_rowid=False,  # clustered on the key: one B-tree per insert instead of two
 )
 
@@ -80,6 +82,18 @@ arm_stats = Table(
     Column("creative_id", String(200), primary_key=True),
     Column("impressions", BigInteger, nullable=False),
     Column("clicks", BigInteger, nullable=False),
+)
+
+# Impressions of a round's bucket that were served in an earlier round: the round's SRM check compares
+# them with the allocation then in force (exp_rounds.allocation_used of served_round), not with its own.
+late_stats = Table(
+    "exp_late_stats",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("round_no", Integer, primary_key=True),
+    Column("served_round", Integer, primary_key=True),
+    Column("creative_id", String(200), primary_key=True),
+    Column("impressions", BigInteger, nullable=False),
 )
 
 user_stats = Table(

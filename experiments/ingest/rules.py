@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import AbstractSet, Iterable, Mapping
 
 from experiments.events import (
@@ -25,9 +26,11 @@ from experiments.events import (
     EXP,
     FEATURES,
     FUTURE_TIMESTAMP,
+    HOLDOUT,
     IMPRESSION,
     KIND,
     MALFORMED,
+    SERVED_ROUND,
     TS,
     UNKNOWN_CREATIVE,
     UNKNOWN_EXPERIMENT,
@@ -39,6 +42,8 @@ from experiments.events import (
 from experiments.model import ExperimentConfig, IngestReport, RejectedLine
 
 SAMPLE_LIMIT = 20
+_holdout = itemgetter(HOLDOUT)
+_served_round = itemgetter(SERVED_ROUND)
 
 # (user, epoch minute): the rate limit's bucket
 Bucket = tuple[str, int]
@@ -82,7 +87,7 @@ class IngestRules:
         self.skew_minutes = config.max_clock_skew_minutes
         self.latest_ms = int((time.time() + 60 * config.max_clock_skew_minutes) * 1000)
         self.limit = config.max_events_per_user_minute
-        self.lines = self.accepted = self.impressions = self.clicks = self.duplicates = 0
+        self.lines = self.accepted = self.impressions = self.clicks = self.duplicates = self.holdout = 0
         self.rejected: Counter[str] = Counter()
         self.samples: list[RejectedLine] = []
         self.seen: set[str] = set()
@@ -177,8 +182,10 @@ class IngestRules:
         self.saturated_before |= full
         clicks += self.pending
         self.pending = []
+        held = sum(map(bool, map(_holdout, impressions))) if any(map(_holdout, impressions)) else 0
         self.accepted += len(impressions)
-        self.impressions += len(impressions)
+        self.impressions += len(impressions) - held
+        self.holdout += held
         return out
 
     def judge_clicks(self, clicks: list[tuple[int | None, Event]], impressions: Mapping[str, Event],
@@ -209,13 +216,27 @@ class IngestRules:
                 self.reject(line, DUPLICATE_CLICK, f"line {line}: impression {ev.impression_id!r} already has a click")
             else:
                 self.clicked.add(ev.impression_id)  # type: ignore[arg-type]
-                accepted.append(ev)
+                # a click is holdout traffic exactly when its impression is
+                accepted.append(ev if ev[HOLDOUT] == imp[HOLDOUT] else ev._replace(holdout=imp[HOLDOUT]))
+        held = sum(1 for ev in accepted if ev[HOLDOUT])
         self.accepted += len(accepted)
-        self.clicks += len(accepted)
+        self.clicks += len(accepted) - held
+        self.holdout += held
         return accepted
 
     def report(self, source: str) -> IngestReport:
         return IngestReport(
             experiment_id=self.experiment_id, source=source, lines=self.lines, accepted=self.accepted,
             impressions=self.impressions, clicks=self.clicks, duplicates=self.duplicates,
-            rejected=dict(sorted(self.rejected.items())), samples=tuple(self.samples))
+            rejected=dict(sorted(self.rejected.items())), samples=tuple(self.samples), holdout=self.holdout)
+
+
+def settle_served_rounds(events: list[Event], round_no: int) -> None:
+    """In place: an event's round of service is kept only when it is earlier than `round_no`, the round
+    open at ingestion (a late event); served in the open round, or claiming a later one, it counts there."""
+    if not any(map(_served_round, events)):
+        return
+    for k, ev in enumerate(events):
+        served = ev[SERVED_ROUND]
+        if served is not None and served >= round_no:
+            events[k] = ev._replace(served_round=None)

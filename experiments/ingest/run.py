@@ -15,7 +15,7 @@ from typing import BinaryIO, Iterable, Iterator
 from sqlalchemy import Engine
 
 from experiments.events import ParsedLine, parse_jsonl_lines
-from experiments.ingest.rules import IngestRules
+from experiments.ingest.rules import IngestRules, settle_served_rounds
 from experiments.ingest.sql import IngestSql, arms_and_saturated
 from experiments.model import ExperimentConfig, IngestReport
 
@@ -83,6 +83,7 @@ def _chunk(engine: Engine, db: IngestSql, rules: IngestRules, events: list, line
         return
     with engine.begin() as conn:
         round_no = db.lock(conn)  # the first statement writes (see module doc)
+        settle_served_rounds(fresh.events, round_no)
         admitted = rules.admit(fresh, db.claim(conn, fresh.events, round_no))
         db.unclaim(conn, admitted.dropped)
         clicks = []

@@ -18,17 +18,22 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from experiments import tables as t
-from experiments.events import CLICK, CREATIVE, EID, IMPRESSION, KIND, SIZE, TS, USER, Event
+from experiments.events import CLICK, CREATIVE, EID, HOLDOUT, IMPRESSION, KIND, SERVED_ROUND, SIZE, TS, USER, Event
 
 IN_CHUNK = 2_000  # ids per IN (...) list
 SQLITE_CACHE_KIB = 131_072
 VALUES_ROWS = 100  # rows per SQLite INSERT statement
-EVENT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-EVENT_INSERT = "INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no) VALUES "
+EVENT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+EVENT_INSERT = ("INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no, "
+                "served_round, holdout) VALUES ")
 ARM_STATS_UPSERT = (
     "INSERT INTO exp_arm_stats (experiment_id, round_no, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (experiment_id, round_no, creative_id) DO UPDATE SET "
     "impressions = exp_arm_stats.impressions + excluded.impressions, clicks = exp_arm_stats.clicks + excluded.clicks")
+LATE_STATS_UPSERT = (
+    "INSERT INTO exp_late_stats (experiment_id, round_no, served_round, creative_id, impressions) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (experiment_id, round_no, served_round, creative_id) DO UPDATE SET "
+    "impressions = exp_late_stats.impressions + excluded.impressions")
 USER_STATS_INSERT = "INSERT INTO exp_user_stats (experiment_id, user_id, creative_id, impressions, clicks) VALUES "
 USER_STATS_VALUES = "(?, ?, ?, ?, ?)"
 USER_STATS_CONFLICT = (
@@ -40,6 +45,9 @@ _row_user = itemgetter(1)
 _event_id = itemgetter(EID)
 _creative = itemgetter(CREATIVE)
 _user_creative = itemgetter(USER, CREATIVE)
+_holdout = itemgetter(HOLDOUT)
+_served_round = itemgetter(SERVED_ROUND)
+_late_key = itemgetter(SERVED_ROUND, CREATIVE)
 
 
 def arms_and_saturated(engine: Engine, experiment_id: str) -> tuple[set[str], list[tuple[str, int, int]]]:
@@ -95,39 +103,52 @@ class IngestSql:
 
     def impressions(self, conn: Connection, ids: list[str], admitted: list[Event]) -> dict[str, Event]:
         """The impressions of `ids` (clicks' impression ids) the store knows, with `admitted`, this chunk's
-        impressions; on SQLite `claim` stored those already. Stored ones come back as Events without size."""
+        impressions; on SQLite `claim` stored those already. Stored ones come back as Events without size,
+        with their holdout mark (a click counts only if its impression does)."""
         found: dict[str, Event] = {} if self.sqlite else dict(zip(map(_event_id, admitted), admitted))
         missing = [i for i in ids if i not in found]
         exp = self.experiment_id
         for i in range(0, len(missing), IN_CHUNK):
-            q = select(t.events.c.event_id, t.events.c.ts_ms, t.events.c.creative_id, t.events.c.user_id).where(
+            q = select(t.events.c.event_id, t.events.c.ts_ms, t.events.c.creative_id, t.events.c.user_id, t.events.c.holdout).where(
                 t.events.c.experiment_id == exp, t.events.c.kind == IMPRESSION, t.events.c.event_id.in_(missing[i : i + IN_CHUNK]))
-            found.update((r[0], Event(r[0], IMPRESSION, r[1], exp, r[2], r[3])) for r in conn.execute(q))
+            found.update((r[0], Event(r[0], IMPRESSION, r[1], exp, r[2], r[3], holdout=r[4] or None)) for r in conn.execute(q))
         return found
 
     def write(self, conn: Connection, round_no: int, impressions: list[Event], clicks: list[Event], features: Mapping[str, Mapping]) -> None:
-        """Store the admitted events (the impressions unless `claim` did) and add them to the round's aggregates."""
+        """Store the admitted events (the impressions unless `claim` did) and add them to the round's aggregates:
+        holdout traffic is stored, not counted; impressions served in an earlier round are counted here and
+        also per round of service (exp_late_stats) for the SRM check."""
         exp = self.experiment_id
-        rows = [] if self.sqlite else [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no) for ev in impressions]
-        rows += [(exp, ev.event_id, CLICK, ev.ts_ms, ev.creative, ev.user, ev.size, ev.impression_id, round_no) for ev in clicks]
+        rows = [] if self.sqlite else [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no, ev[SERVED_ROUND], ev[HOLDOUT])
+                                       for ev in impressions]
+        rows += [(exp, ev.event_id, CLICK, ev.ts_ms, ev.creative, ev.user, ev.size, ev.impression_id, round_no, None, ev.holdout) for ev in clicks]
         # key order turns random B-tree inserts into mostly sequential ones (about 1.7x faster on SQLite)
         if rows:
             rows.sort(key=_row_event_id)
             self._insert(conn, EVENT_INSERT, EVENT_VALUES, "", rows)
+        if any(map(_holdout, impressions)):
+            impressions = [ev for ev in impressions if not ev[HOLDOUT]]
+        if any(map(_holdout, clicks)):
+            clicks = [ev for ev in clicks if not ev[HOLDOUT]]
+        if any(map(_served_round, impressions)):
+            late = Counter(map(_late_key, (ev for ev in impressions if ev[SERVED_ROUND] is not None)))
+            conn.exec_driver_sql(self._sql(LATE_STATS_UPSERT), [(exp, round_no, s, c, n) for (s, c), n in sorted(late.items())])
         # impressions per creative and per (user, creative), counted in C (an Event has them where a row does)
         arm_delta = Counter(map(_creative, impressions))
         user_delta = Counter(map(_user_creative, impressions))
         arm_clicks = Counter(map(_creative, clicks))
         user_clicks = Counter(map(_user_creative, clicks))
         arm_keys = arm_delta.keys() | arm_clicks.keys() if arm_clicks else arm_delta.keys()
-        conn.exec_driver_sql(self._sql(ARM_STATS_UPSERT), [(exp, round_no, c, arm_delta.get(c, 0), arm_clicks.get(c, 0)) for c in sorted(arm_keys)])
+        if arm_keys:
+            conn.exec_driver_sql(self._sql(ARM_STATS_UPSERT), [(exp, round_no, c, arm_delta.get(c, 0), arm_clicks.get(c, 0)) for c in sorted(arm_keys)])
         if user_clicks:
             user_rows = [(exp, u, c, n, 0) for (u, c), n in user_delta.items() if (u, c) not in user_clicks]
             user_rows += [(exp, u, c, user_delta.get((u, c), 0), n) for (u, c), n in user_clicks.items()]
         else:
             user_rows = [(exp, u, c, n, 0) for (u, c), n in user_delta.items()]
         user_rows.sort(key=_row_user)  # the user alone: 4x cheaper than (user, creative), the same pages
-        self._insert(conn, USER_STATS_INSERT, USER_STATS_VALUES, USER_STATS_CONFLICT, user_rows)
+        if user_rows:
+            self._insert(conn, USER_STATS_INSERT, USER_STATS_VALUES, USER_STATS_CONFLICT, user_rows)
         if features:
             dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             stmt = dialect_insert(t.users)
@@ -152,7 +173,7 @@ class IngestSql:
         Ingestion holds the write lock, so nothing changes in between. Clicks are looked up first (they
         are few). Returns the ids found stored."""
         exp = self.experiment_id
-        rows = [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no)
+        rows = [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no, ev[SERVED_ROUND], ev[HOLDOUT])
                 for ev in fresh if ev[KIND] == IMPRESSION]
         known = self._stored(conn, "event_id", [ev[EID] for ev in fresh if ev[KIND] != IMPRESSION]) if len(rows) < len(fresh) else set()
         rows.sort(key=_row_event_id)
