@@ -46,6 +46,9 @@ def initial_allocation(arms: Sequence[CreativeArm], shares: Mapping[str, float] 
 
 def validate_shares_per_placement(shares: Mapping[str, float], groups: Placements) -> None:
     known = {cid for ids in groups.values() for cid in ids}
+    if len(groups) == 1:
+        validate_shares(shares, list(known))
+        return
     missing = sorted(set(shares) - known)
     if missing:
         raise InvalidAllocation(messages.SHARES_ARMS.format(missing=missing))

@@ -20,7 +20,8 @@ from experiments.errors import ExperimentNotFound, InvalidExperiment
 from experiments.events import Event, open_event_source, parse_python
 from experiments.ingest.run import ingest_jsonl, ingest_parsed
 from experiments.model import ArmSnapshot, ArmState, CreativeArm, ExperimentConfig, ExperimentState, ExperimentStatus, IngestReport, UserExposures
-from experiments.policies import FixedSplit, make_policy, validate_shares
+from experiments.placements import allocation_with_new_arms, initial_allocation
+from experiments.policies import FixedSplit, make_policy
 
 
 def utcnow() -> datetime:
@@ -63,13 +64,7 @@ class ExperimentStore:
         _check_arms(name, arms)
         cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
         pol = make_policy(policy, **dict(policy_params or {}))
-        ids = [a.id for a in arms]
-        if isinstance(pol, FixedSplit) and pol.shares is not None:
-            validate_shares(pol.shares, ids)
-            allocation = {i: pol.shares.get(i, 0.0) for i in ids}
-        else:
-            allocation = {i: 1.0 / len(ids) for i in ids}
-        validate_shares(allocation, ids)
+        allocation = initial_allocation(arms, pol.shares if isinstance(pol, FixedSplit) else None)  # shares sum to 1 per placement
         experiment_id = experiment_id or f"exp-{uuid.uuid4().hex[:12]}"
         now = utcnow()
         with self.engine.begin() as conn:
@@ -95,7 +90,7 @@ class ExperimentStore:
             row = self._experiment_row(experiment_id, conn)
             if row.status != ExperimentState.RUNNING:
                 raise ExperimentConcluded(messages.CONCLUDED.format(experiment_id=experiment_id, decision=row.status, round_no=row.current_round - 1))
-            existing = list(conn.execute(select(t.arms.c.creative_id, t.arms.c.state).where(t.arms.c.experiment_id == experiment_id)))
+            existing = list(conn.execute(select(t.arms.c.creative_id, t.arms.c.state, t.arms.c.size).where(t.arms.c.experiment_id == experiment_id)))
             clash = sorted({a.id for a in new} & {r[0] for r in existing})
             if clash:
                 raise InvalidExperiment(messages.DUPLICATE_ARMS.format(ids=", ".join(clash[:10])))
@@ -105,10 +100,7 @@ class ExperimentStore:
                 raise InvalidExperiment(messages.DUPLICATE_ARMS.format(ids=", ".join(dups[:10])))
             if not new:
                 return []
-            active = sum(1 for r in existing if r[1] != ArmState.RETIRED) + len(new)
-            keep = 1.0 - len(new) / active
-            allocation = {k: v * keep for k, v in row.allocation.items()}
-            allocation.update({a.id: 1.0 / active for a in new})
+            allocation = allocation_with_new_arms(row.allocation, [CreativeArm(r[0], size=r[2]) for r in existing if r[1] != ArmState.RETIRED], new)
             conn.execute(insert(t.arms), [self._arm_row(experiment_id, a, row.current_round) for a in new])
             conn.execute(update(t.experiments).where(t.experiments.c.experiment_id == experiment_id).values(allocation=allocation, updated_at=utcnow()))
         return [a.id for a in new]
