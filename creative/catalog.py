@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from creative.errors import CatalogRejected, ProductNotFound
 from creative.tables import products as products_table
+from creative.text import unsafe_character
 
 LANGUAGES = ("en", "zh")
 REQUIRED_COLUMNS = ("product_id", "name", "brand", "category", "price", "language", "landing_url")
 OPTIONAL_COLUMNS = ("sale_price", "discount", "features", "keywords", "images")
 LIST_SEPARATOR = "|"  # inside one CSV cell
+IMPORT_CHUNK = 1_000  # rows a statement: 13 columns x 1,000 stays far below PostgreSQL's 65,535 parameters
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CatalogRejected(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        except RecursionError:
+            raise CatalogRejected(f"{path}: JSON nested too deeply; a catalog is an array of flat product objects") from None
         if isinstance(data, dict) and "products" in data:
             data = data["products"]
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -82,7 +86,10 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
         missing = [c for c in REQUIRED_COLUMNS if c not in reader.fieldnames]
         if missing:
             raise CatalogRejected(f"{path}: missing column(s) {', '.join(missing)}; the header must include {', '.join(REQUIRED_COLUMNS)}")
-        return list(reader)
+        try:
+            return list(reader)
+        except csv.Error as exc:  # e.g. a cell over csv.field_size_limit() (131,072 characters)
+            raise CatalogRejected(f"{path}: row {reader.line_num}: {exc}; a catalog cell holds at most {csv.field_size_limit():,} characters") from None
     raise CatalogRejected(f"{path}: unknown catalog format {suffix or '(none)'}; use a .csv or .json file")
 
 
@@ -91,7 +98,27 @@ def _text(record: dict, column: str, source: Path, row: int, required: bool = Tr
     value = "" if value is None else str(value).strip()
     if required and not value:
         raise _bad(source, row, column, "is missing or empty")
+    return _clean(value, column, source, row)
+
+
+def _clean(value: str, column: str, source: Path, row: int) -> str:
+    bad = unsafe_character(value)
+    if bad:
+        raise _bad(source, row, column, f"contains {bad}, which would hide or reorder what people see; remove it")
     return value
+
+
+def _landing_url(record: dict, source: Path, row: int) -> str:
+    """An http(s) URL with a host, no credentials, no whitespace or control characters (no header injection)."""
+    url = _text(record, "landing_url", source, row)
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise _bad(source, row, "landing_url", f"{url[:200]!r} is not an http(s) URL")
+    if any(ch.isspace() for ch in url):
+        raise _bad(source, row, "landing_url", f"{url[:200]!r} contains whitespace; percent-encode it (%20)")
+    if parsed.username is not None or parsed.password is not None:
+        raise _bad(source, row, "landing_url", "carries a user name or password (user:pw@host); remove the credentials")
+    return url
 
 
 def _number(record: dict, column: str, source: Path, row: int, required: bool = True) -> float | None:
@@ -110,12 +137,12 @@ def _number(record: dict, column: str, source: Path, row: int, required: bool = 
     return number
 
 
-def _list(record: dict, column: str) -> list[str]:
+def _list(record: dict, column: str, source: Path, row: int) -> list[str]:
     value = record.get(column)
     if value is None:
         return []
     items = value if isinstance(value, list) else str(value).split(LIST_SEPARATOR)
-    return [str(i).strip() for i in items if str(i).strip()]
+    return [_clean(str(i).strip(), column, source, row) for i in items if str(i).strip()]
 
 
 def parse_record(record: dict[str, Any], source: Path, row: int, resolve_image: Callable[[str], str | None]) -> Product:
@@ -141,12 +168,9 @@ def parse_record(record: dict[str, Any], source: Path, row: int, resolve_image: 
     language = _text(record, "language", source, row).lower()
     if language not in LANGUAGES:
         raise _bad(source, row, "language", f"{language!r} is not one of {', '.join(LANGUAGES)}")
-    url = _text(record, "landing_url", source, row)
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise _bad(source, row, "landing_url", f"{url!r} is not an http(s) URL")
+    url = _landing_url(record, source, row)
     images = []
-    for ref in _list(record, "images"):
+    for ref in _list(record, "images", source, row):
         code = resolve_image(ref)
         if code is None:
             raise _bad(source, row, "images", f"no product element with code or file name {ref!r}; add it with `creative elements add FILE --kind product` first")
@@ -155,7 +179,7 @@ def parse_record(record: dict[str, Any], source: Path, row: int, resolve_image: 
         product_id=_text(record, "product_id", source, row), name=_text(record, "name", source, row),
         brand=_text(record, "brand", source, row), category=_text(record, "category", source, row),
         price=price, sale_price=sale_price, discount_pct=discount,
-        features=_list(record, "features"), keywords=_list(record, "keywords"),
+        features=_list(record, "features", source, row), keywords=_list(record, "keywords", source, row),
         language=language, landing_url=url, images=images,
     )
 
@@ -182,26 +206,40 @@ def _columns(p: Product) -> dict[str, Any]:
 
 
 def import_catalog(engine: Engine, path: Path, resolve_image: Callable[[str], str | None]) -> ImportReport:
-    """Upsert every product of the file in one transaction; a bad row imports nothing."""
+    """Upsert every product of the file in one transaction; a bad row imports nothing.
+
+    Reads and writes go in chunks of IMPORT_CHUNK rows (PostgreSQL takes at most 65,535 parameters a
+    statement), as executemany batches rather than a statement per row, so a 100k-row file holds the
+    SQLite write lock for seconds, not minutes."""
     products = parse_catalog(Path(path), resolve_image)
-    added = updated = unchanged = 0
     now = datetime.now(timezone.utc)
+    ids = [p.product_id for p in products]
+    fresh: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    unchanged = 0
     with engine.begin() as conn:
-        existing = {r.product_id: r for r in conn.execute(
-            select(products_table).where(products_table.c.product_id.in_([p.product_id for p in products])))}
+        existing: dict[str, Any] = {}
+        for i in range(0, len(ids), IMPORT_CHUNK):
+            rows = conn.execute(select(products_table).where(products_table.c.product_id.in_(ids[i : i + IMPORT_CHUNK])))
+            existing.update((r.product_id, r) for r in rows)
         for product in products:
             values = _columns(product)
             old = existing.get(product.product_id)
             if old is None:
-                conn.execute(products_table.insert().values(product_id=product.product_id, updated_at=now, **values))
-                added += 1
+                fresh.append({"product_id": product.product_id, "updated_at": now, **values})
             elif all(getattr(old, k) == v for k, v in values.items()):
                 unchanged += 1
             else:
-                conn.execute(products_table.update().where(products_table.c.product_id == product.product_id)
-                             .values(updated_at=now, **values))
-                updated += 1
-    return ImportReport(source=Path(path), added=added, updated=updated, unchanged=unchanged)
+                changed.append({"key": product.product_id, "stamp": now, **{f"new_{k}": v for k, v in values.items()}})
+        for i in range(0, len(fresh), IMPORT_CHUNK):
+            conn.execute(products_table.insert(), fresh[i : i + IMPORT_CHUNK])
+        if changed:
+            columns = [k for k in changed[0] if k.startswith("new_")]
+            stmt = (products_table.update().where(products_table.c.product_id == bindparam("key"))
+                    .values(updated_at=bindparam("stamp"), **{k[4:]: bindparam(k) for k in columns}))
+            for i in range(0, len(changed), IMPORT_CHUNK):
+                conn.execute(stmt, changed[i : i + IMPORT_CHUNK])
+    return ImportReport(source=Path(path), added=len(fresh), updated=len(changed), unchanged=unchanged)
 
 
 def _row_to_product(row: Any) -> Product:

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from creative.errors import CreativeError, USER_ERRORS
+from creative.errors import USER_ERRORS
 from creative.home import resolve_home
 
 SUBCOMMANDS = {

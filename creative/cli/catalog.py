@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from creative.catalog import import_catalog, list_products
-from creative.cli.common import engine_of, json_option, print_json, store_of
+from creative.cli.common import engine_of, json_option, print_json, row, store_of
 
 
 @click.group("catalog")
@@ -42,5 +42,5 @@ def list_(ctx, as_json):
     table = Table("id", "name", "brand", "category", "price", "sale", "lang", "images")
     for p in products:
         sale = f"{p.sale_price:g} (-{p.discount_pct:g}%)" if p.sale_price else ""
-        table.add_row(p.product_id, p.name, p.brand, p.category, f"{p.price:g}", sale, p.language, ",".join(p.images))
+        table.add_row(*row(p.product_id, p.name, p.brand, p.category, f"{p.price:g}", sale, p.language, ",".join(p.images)))
     Console().print(table)

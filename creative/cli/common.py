@@ -7,12 +7,18 @@ import sys
 from typing import Any
 
 import click
+from rich.text import Text
 from sqlalchemy import Engine
 
 from creative.db import open_database
 from creative.elements.store import ElementStore
 from creative.home import Home
 from creative.services import Workspace
+
+def row(*values: object) -> list[Text]:
+    """Table cells shown as typed: a name like "[/x]" is text, not rich markup."""
+    return [Text("" if v is None else str(v)) for v in values]
+
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 

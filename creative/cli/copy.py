@@ -8,9 +8,11 @@ from typing import Any, Callable, Iterable
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from creative.cli.common import engine_of, json_option, print_json, store_of, workspace_of
+from creative.cli.common import engine_of, json_option, print_json, row, store_of, workspace_of
 from creative.copy.errors import CopyError
 from creative.copy.limits import LIMITS
 from creative.copy.styles import label, parse_styles
@@ -45,7 +47,7 @@ def _run(products, work: Callable[[Any], list], quiet: bool) -> list:
                   console=err, transient=True, disable=quiet or len(products) < 2) as bar:
         task = bar.add_task("copy", total=len(products))
         for product in products:
-            bar.update(task, description=f"copy {product.product_id}")
+            bar.update(task, description=f"copy {escape(product.product_id)}")
             results.append((product, work(product)))
             bar.advance(task)
     return results
@@ -64,14 +66,14 @@ def _reason_summary(cands: Iterable) -> str:
 
 
 def _print_titles(product, cands, n: int) -> None:
-    table = Table(title=f"{product.product_id} {product.name} ({product.language})", show_lines=False)
+    table = Table(title=Text(f"{product.product_id} {product.name} ({product.language})"), show_lines=False)
     for col in ("style", "code", "engine", "score", "text"):
         table.add_column(col, overflow="fold")
     for style in dict.fromkeys(c.style for c in cands):
         mine = [c for c in cands if c.style == style]
         shown = [c for c in mine if c.status == "accepted"][:n]
         for c in shown:
-            table.add_row(label(style, c.language), c.code or "-", c.engine, f"{c.score:.3f}", c.text)
+            table.add_row(*row(label(style, c.language), c.code or "-", c.engine, f"{c.score:.3f}", c.text))
         rejected = [c for c in mine if c.status == "rejected"]
         accepted = sum(c.status == "accepted" for c in mine)
         table.add_row(label(style, product.language), "", "", "",
@@ -79,7 +81,7 @@ def _print_titles(product, cands, n: int) -> None:
     Console().print(table)
     notes = {note for c in cands for note in c.notes}
     for note in notes:
-        err.print(f"[yellow]note:[/yellow] {note}")
+        err.print(f"[yellow]note:[/yellow] {escape(note)}")
 
 
 @click.group("copy")
@@ -163,19 +165,19 @@ def article_command(ctx, product_id, all_products, engine, model, seed, keywords
     for product, cands in results:
         articles = [c for c in cands if c.kind == "article"]
         best = next((c for c in articles if c.status == "accepted"), None)
-        console.rule(f"{product.product_id} {product.name}")
+        console.rule(Text(f"{product.product_id} {product.name}"))
         if best is None:
             console.print("[red]no article passed the guardrails[/red]")
         else:
             console.print(f"[bold]{best.code or '(not stored)'}[/bold] engine={best.engine} score={best.score:.3f}")
             for s in best.sections or []:
                 console.print(f"[dim]{s['section']} ({s['engine']})[/dim]")
-                console.print(s["text"])
+                console.print(Text(s["text"]))
         for c in articles:
             if c.status == "rejected":
-                console.print(f"[yellow]rejected {c.engine} article:[/yellow] {'; '.join(c.reasons)}")
+                console.print(f"[yellow]rejected {c.engine} article:[/yellow] {escape('; '.join(c.reasons))}")
         sections = [c for c in cands if c.kind == "section"]
         if sections:
             console.print(f"[dim]{len(sections)} model section drafts rejected ({_reason_summary(sections)})[/dim]")
         for note in {n for c in articles for n in c.notes}:
-            err.print(f"[yellow]note:[/yellow] {note}")
+            err.print(f"[yellow]note:[/yellow] {escape(note)}")

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from creative.cli.common import json_option, print_json, store_of
+from creative.cli.common import json_option, print_json, row, store_of
 from creative.elements import IMAGE_KINDS, KINDS
 from creative.errors import ElementRejected
 
@@ -62,7 +62,7 @@ def list_(ctx, kind, as_json):
     table = Table("code", "kind", "name", "brand", "size", "palette")
     for e in found:
         size = f"{e.width}x{e.height}" if e.width else f"{len(e.text or '')} chars"
-        table.add_row(e.code, e.kind, e.name, e.brand or "", size, " ".join(e.attributes.get("palette", [])[:3]))
+        table.add_row(*row(e.code, e.kind, e.name, e.brand or "", size, " ".join(e.attributes.get("palette", [])[:3])))
     Console().print(table)
 
 
