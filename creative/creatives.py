@@ -18,6 +18,7 @@ from sqlalchemy import Engine, delete, select
 
 from creative.errors import CreativeError
 from creative.tables import creatives as creatives_table, products as products_table
+from creative.text import unsafe_character
 
 SCHEMA_VERSION = 2  # 1: the offer was an "offer" slot inside "elements"
 MANIFEST = "manifest.json"
@@ -69,6 +70,8 @@ class Creative:
         if not isinstance(cid, str) or not cid.strip() or len(cid) > MAX_ID_LENGTH:
             raise ManifestRejected(f"{where}: 'id' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
         where = f"{where} ({cid!r})"
+        if unsafe_character(cid):
+            raise ManifestRejected(f"{where}: the id contains {unsafe_character(cid)}; compose the batch again")
         for key in ("template", "size", "file"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise ManifestRejected(f"{where}: '{key}' must be a non-empty string")

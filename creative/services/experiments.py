@@ -14,9 +14,8 @@ from creative.errors import CreativeError
 from creative.services.workspace import Workspace
 from experiments import lifecycle
 from experiments.effects import fit_effects, thompson_scorer
-from experiments.errors import ExperimentNotFound
 from experiments.lifecycle import StateChange
-from experiments.model import CreativeArm, ExperimentState, ExperimentStatus
+from experiments.model import CreativeArm, ExperimentStatus
 from experiments.policies import DEFAULT_POLICY
 
 SERVABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -41,25 +40,19 @@ def create_experiment(ws: Workspace, name: str, creatives: Sequence[Creative], p
     """An experiment over the usable creatives (registered first, so serving finds their files and offers).
 
     Idempotent: the same name over the same usable creatives gives the experiment created first (its id
-    is derived from both, so two requests at once cannot both insert it), unless that one was archived."""
+    is derived from both, so two requests at once cannot both insert it); after it is archived, a new one."""
     register(ws.engine, creatives)
     usable = [c for c in creatives if c.usable]
     ids = tuple(c.creative_id for c in usable)
     excluded = tuple((c.creative_id, c.violations) for c in creatives if not c.usable)
-    twin = lifecycle.twin_id(name, ids)
-    try:
-        archived = lifecycle.state_of(ws.engine, twin) == ExperimentState.ARCHIVED
-    except ExperimentNotFound:
-        archived = False
-    else:
-        if not archived:
-            return CreatedExperiment(twin, ids, excluded, existing=True)
-    try:
-        experiment_id = ws.experiments.create_experiment(name, [arm_of(c) for c in usable], policy, policy_params=policy_params,
-                                                         config=config, experiment_id=None if archived else twin)
-    except IntegrityError:  # the same creation committed first (a double click)
-        return CreatedExperiment(twin, ids, excluded, existing=True)
-    return CreatedExperiment(experiment_id, ids, excluded)
+    experiment_id, exists = lifecycle.creation_id(ws.engine, name, ids)
+    if not exists:
+        try:
+            ws.experiments.create_experiment(name, [arm_of(c) for c in usable], policy, policy_params=policy_params,
+                                             config=config, experiment_id=experiment_id)
+        except IntegrityError:  # the same creation committed first (a double click)
+            exists = True
+    return CreatedExperiment(experiment_id, ids, excluded, existing=exists)
 
 
 @dataclass(frozen=True)
