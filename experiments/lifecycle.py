@@ -63,9 +63,7 @@ def next_state(experiment_id: str, status: str, step: str) -> ExperimentState:
         raise LifecycleRefused(messages.ALREADY.format(experiment_id=experiment_id, status=state))
     if step == "archive":
         raise LifecycleRefused(messages.ARCHIVE_RUNNING.format(experiment_id=experiment_id, status=state))
-    if state.concluded:
-        raise ExperimentConcluded(messages.ENDED.format(experiment_id=experiment_id, status=state))
-    raise LifecycleRefused(messages.NOT_PAUSED.format(experiment_id=experiment_id, status=state))
+    raise ExperimentConcluded(messages.ENDED.format(experiment_id=experiment_id, status=state))  # pause, resume or stop after the end
 
 
 def change_state(engine: Engine, experiment_id: str, step: str, *, wait: float = 30.0) -> StateChange:
@@ -105,10 +103,24 @@ def listed_experiment_ids(engine: Engine, *, archived: bool = False) -> list[str
         return list(conn.execute(query).scalars())
 
 
-def twin_id(name: str, creative_ids: Sequence[str]) -> str:
+def twin_id(name: str, creative_ids: Sequence[str], generation: int = 0) -> str:
     """The id an experiment named `name` over these creatives gets: creating it twice finds the first."""
-    key = "\x00".join([name.strip(), *sorted(creative_ids)])
+    key = "\x00".join([name.strip(), *sorted(creative_ids)] + ([str(generation)] if generation else []))
     return f"exp-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}"
+
+
+def creation_id(engine: Engine, name: str, creative_ids: Sequence[str]) -> tuple[str, bool]:
+    """(id, exists): the first not archived of the ids `name` over these creatives can have. Creating twice finds the
+    first experiment; once it is archived, the next creation starts a new one, which later creations find in turn."""
+    generation = 0
+    while True:
+        experiment_id = twin_id(name, creative_ids, generation)
+        try:
+            if state_of(engine, experiment_id) != S.ARCHIVED:
+                return experiment_id, True
+        except ExperimentNotFound:
+            return experiment_id, False
+        generation += 1
 
 
 def state_of(engine: Engine, experiment_id: str) -> ExperimentState:

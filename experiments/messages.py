@@ -20,7 +20,6 @@ PAUSED = "experiment {experiment_id} is paused: serving keeps its current alloca
 ARCHIVED = "experiment {experiment_id} is archived: it can be read (status, report, tags export) but not changed"
 ENDED = "experiment {experiment_id} has already ended ({status}); it can only be read or archived (`creative experiment archive {experiment_id}`)"
 ALREADY = "experiment {experiment_id} is already {status}; nothing to do"
-NOT_PAUSED = "experiment {experiment_id} is {status}, not paused; only a paused experiment resumes"
 ARCHIVE_RUNNING = "experiment {experiment_id} is {status}; stop it first (`creative experiment stop {experiment_id}`), then archive it"
 SRM_HOLD = "sample ratio mismatch (p={p:.2g}); no promotion or retirement until serving is fixed"
 NO_NEW_IMPRESSIONS = "no new impressions this round: the counts were already judged, so nothing is promoted or retired (an earlier sample-ratio alarm still stands)"

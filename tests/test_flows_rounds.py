@@ -1,4 +1,5 @@
-"""experiment_round: ingest the inbox, close the round, tags and report; overlapping runs count once."""
+"""experiment_round: ingest the inbox, close the round on data, tags and report; overlapping runs count once;
+a concluded experiment pauses the schedule that looks at it."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import threading
 import numpy as np
 
 from creative.db import open_database
+from creative.services import Workspace, pause_experiment, resume_experiment
 from experiments.inbox import drop_file, pending_files
 from experiments.simulator import Audience, make_creatives
 from experiments.store import ExperimentStore
 from flows.rounds import RoundParams, experiment_round
 
 
-def _experiment(home):
+def _experiment(home, config=None):
     engine = open_database(home.db_url)
     arms = make_creatives(4, seed=1)
-    experiment_id = ExperimentStore(engine).create_experiment("flow test", arms, "thompson")
+    experiment_id = ExperimentStore(engine).create_experiment("flow test", arms, "thompson", config=config)
     return engine, arms, experiment_id
 
 
@@ -59,7 +61,8 @@ def test_overlapping_rounds_never_count_an_event_twice(home):
     for t in threads:
         t.join()
     assert not errors, errors
-    assert sorted(r["round"] for r in results) == [1, 2]
+    # the first closes round 1 with every event; the second finds no new data and closes nothing
+    assert sorted((r["status"], r["round"]) for r in results) == [("closed", 1), ("waiting", None)]
     status = ExperimentStore(engine).status(experiment_id)
     assert sum(a.impressions for a in status.arms) == impressions
     assert sum(a.clicks for a in status.arms) == clicks
@@ -68,3 +71,45 @@ def test_overlapping_rounds_never_count_an_event_twice(home):
     experiment_round.fn(params)
     status = ExperimentStore(engine).status(experiment_id)
     assert sum(a.impressions for a in status.arms) == impressions
+
+
+def test_a_look_without_enough_data_closes_nothing_and_says_so(home):
+    engine, arms, experiment_id = _experiment(home, {"min_round_impressions": 1000})
+    _drop_round(home, experiment_id, arms, 300, 5, "thin")
+    result = experiment_round.fn(RoundParams(home=str(home.root), experiment_id=experiment_id, write_report=False))
+    assert result["status"] == "waiting" and result["ingested"]["files"] == 1
+    assert "not closed: waiting for data" in result["message"] and "of 1000 impressions" in result["message"]
+    assert ExperimentStore(engine).status(experiment_id).rounds_closed == 0
+
+
+def test_after_the_last_round_the_flow_exits_cleanly_and_a_paused_one_waits(home):
+    engine, arms, experiment_id = _experiment(home, {"max_rounds": 1, "min_round_impressions": 10})
+    params = RoundParams(home=str(home.root), experiment_id=experiment_id, write_report=False)
+    pause_experiment(Workspace.of(home), experiment_id)
+    assert experiment_round.fn(params)["status"] == "paused"
+    resume_experiment(Workspace.of(home), experiment_id)
+    _drop_round(home, experiment_id, arms, 500, 6, "only")
+    last = experiment_round.fn(params)
+    assert (last["status"], last["decision"], last["schedule_paused"]) == ("concluded", "stop", None)  # not run by a deployment
+    for _ in range(3):  # the looks a schedule would still make: no failure, a summary
+        after = experiment_round.fn(params)
+        assert after["status"] == "concluded" and "has concluded (stopped)" in after["message"]
+
+
+def test_the_round_that_ends_the_experiment_pauses_its_deployment(prefect_harness, home, monkeypatch):
+    from prefect import get_client
+
+    engine, arms, experiment_id = _experiment(home, {"max_rounds": 1, "min_round_impressions": 10})
+    params = RoundParams(home=str(home.root), experiment_id=experiment_id, write_report=False)
+    deployment_id = experiment_round.to_deployment(name=f"rounds-{experiment_id}", interval=3600,
+                                                   parameters={"params": params.model_dump()}).apply()
+    with get_client(sync_client=True) as client:
+        assert not client.read_deployment(deployment_id).paused
+    # the run as its deployment starts it (prefect.runtime reads these)
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(deployment_id))
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__NAME", f"rounds-{experiment_id}")
+    _drop_round(home, experiment_id, arms, 500, 7, "only")
+    result = experiment_round(params)
+    assert result["status"] == "concluded" and result["schedule_paused"] == f"rounds-{experiment_id}"
+    with get_client(sync_client=True) as client:
+        assert client.read_deployment(deployment_id).paused

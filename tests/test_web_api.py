@@ -360,7 +360,7 @@ def test_scheduled_rounds_run_when_due_and_close_like_every_other_front(world, c
     from experiments.rounds import load_round
     from experiments.tag_store import tag_round
 
-    experiment_id = make_experiment(world.home, name="scheduled")
+    experiment_id = make_experiment(world.home, name="scheduled", config={"min_round_impressions": 5})  # closes on the 5 served below
     r = admin.post(f"/experiments/{experiment_id}/schedule", data={"csrf": admin.headers["x-csrf-token"], "every_minutes": "30"}, follow_redirects=True)
     assert "every 30 minutes" in r.text
     for i in range(5):
