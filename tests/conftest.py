@@ -24,17 +24,19 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("CREATIVE_HOME", None)
 os.environ.pop("CREATIVE_DB_URL", None)
 
-from creative.db import open_database  # noqa: E402
-from creative.elements.store import ElementStore  # noqa: E402
-from creative.home import Home, resolve_home  # noqa: E402
 from support.postgres import throwaway_database  # noqa: E402
 from support.processes import PATIENCE_S  # noqa: E402
 
+from creative.db import open_database  # noqa: E402
+from creative.elements.store import ElementStore  # noqa: E402
+from creative.home import Home, resolve_home  # noqa: E402
+
 
 def pytest_collection_modifyitems(items) -> None:
-    """Browser tests start Chromium and click through for a minute each: they belong to the full run only."""
+    """Count as slow, for the fast run to skip: browser tests (Chromium, a minute each) and flow tests on the
+    Prefect harness (a server start, then flows through it); the library code under them has fast tests of its own."""
     for item in items:
-        if item.get_closest_marker("browser"):
+        if item.get_closest_marker("browser") or "prefect_harness" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
 
 

@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from support.processes import PATIENCE_S
 
 from assets.samples import SAMPLES_DIR, sample_files
-from support.processes import PATIENCE_S
 
 CREATIVE = [sys.executable, "-c", "from creative.cli import main; main()"]
 
@@ -26,9 +25,9 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 
 def _all_commands():
-    from creative.cli import cli
-
     import click
+
+    from creative.cli import cli
 
     def walk(cmd, path):
         yield path

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from creative.db import open_database
 from experiments.errors import RoundInProgress

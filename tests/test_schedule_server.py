@@ -10,12 +10,12 @@ import sys
 import httpx
 import numpy as np
 import pytest
+from support.processes import free_port, stop_process_group, wait_until
 
 from creative.db import open_database
 from experiments.inbox import drop_file
 from experiments.simulator import Audience, make_creatives
 from experiments.store import ExperimentStore
-from support.processes import free_port, stop_process_group, wait_until
 
 
 @pytest.fixture
