@@ -42,7 +42,8 @@ def test_create_ingest_round_status_report_and_export_tags(home, manifest, tmp_p
     exp = created["experiment_id"]
     assert created["name"] == "batch1" and len(created["arms"]) == 6
     assert created["excluded"] == [{"id": "broken", "violations": ["title overflows its slot"]}]
-    assert run(experiment_group, home, "create", "--manifest", str(manifest)).strip().startswith("exp-")
+    again = run(experiment_group, home, "create", "--manifest", str(manifest))
+    assert again.splitlines()[0] == exp and "exists already" in again  # the same batch and name: one experiment
 
     events = tmp_path / "events.jsonl"
     sim = json.loads(run(experiment_group, home, "simulate", exp, "--out", str(events), "--impressions", "20000", "--users", "400", "--json"))
@@ -112,3 +113,32 @@ def test_a_manifest_naming_a_file_outside_its_batch_folder_is_refused(home, mani
     with pytest.raises(USER_ERRORS, match=r"outside the batch folder"):
         run(experiment_group, home, "create", "--manifest", str(manifest))
     assert run(experiment_group, home, "status", "--all", "--json").strip() == "[]"  # nothing half-created
+
+
+def test_pause_resume_stop_archive_from_the_command_line(home, manifest, tmp_path):
+    from experiments.errors import ExperimentArchived, ExperimentPaused, LifecycleRefused
+
+    exp = json.loads(run(experiment_group, home, "create", "--manifest", str(manifest), "--set", "min_round_impressions=50", "--json"))["experiment_id"]
+    events = tmp_path / "events.jsonl"
+    run(experiment_group, home, "simulate", exp, "--out", str(events), "--impressions", "40", "--json")
+    run(experiment_group, home, "ingest", exp, str(events))
+    waiting = json.loads(run(experiment_group, home, "round", exp, "--json"))
+    assert waiting["closed"] is False and waiting["needed"] == 50 and "waiting for data (40 of 50 impressions)" in waiting["message"]
+
+    paused = json.loads(run(experiment_group, home, "pause", exp, "--json"))
+    assert (paused["previous"], paused["status"]) == ("running", "paused")
+    with pytest.raises(ExperimentPaused, match="resume it with"):
+        run(experiment_group, home, "round", exp, "--force")
+    assert "resumed" in run(experiment_group, home, "resume", exp)
+    forced = json.loads(run(experiment_group, home, "round", exp, "--force", "--json"))
+    assert forced["closed"] is True and forced["round_no"] == 1 and forced["impressions"] == 40
+
+    with pytest.raises(LifecycleRefused, match="stop it first"):
+        run(experiment_group, home, "archive", exp)
+    assert json.loads(run(experiment_group, home, "stop", exp, "--json"))["status"] == "stopped"
+    assert "archived" in run(experiment_group, home, "archive", exp)
+    assert exp not in run(experiment_group, home, "status", "--all")
+    listing = json.loads(run(experiment_group, home, "status", "--all", "--archived", "--json"))
+    assert [x["status"] for x in listing if x["experiment_id"] == exp] == ["archived"]
+    with pytest.raises(ExperimentArchived, match="can be read"):
+        run(experiment_group, home, "pause", exp)
