@@ -1,14 +1,15 @@
 """Preference-aware serving: choose a creative for one user from the round's allocation and their tags.
 
 Weights are share_k · boost^(tags of the user the creative matches); arms with share 0 (retired) are
-never served, so personalisation bends the experiment's allocation without overriding its decisions.
+never served. Personalised choices bias the arms' comparison (tagged users are not a random sample of
+each arm's traffic), so they run only outside the experiment: on the holdout share of requests, or once
+the experiment has concluded (`in_holdout`); those impressions are marked holdout and never counted.
 Each choice returns its probability, which a logger can keep for inverse-propensity estimates.
-SRM checks compare round impressions with the allocation, so a round served with a large boost to
-tagged users can alarm; use boost 1.0 (plain allocation) for arms still under test if that matters.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -18,6 +19,12 @@ from experiments.errors import InvalidAllocation
 from experiments.model import AttributeValue, CreativeArm
 from experiments.policies import validate_shares
 from experiments.tags import PreferenceTag
+
+
+def in_holdout(randomised: bool, holdout_share: float, rnd: random.Random) -> bool:
+    """Whether a request is served outside the experiment: always once it no longer randomises (concluded),
+    else with probability `holdout_share`, drawn independently of the user so the rest stays a random sample."""
+    return not randomised or (holdout_share > 0 and rnd.random() < holdout_share)
 
 
 @dataclass(frozen=True)

@@ -197,24 +197,33 @@ def test_a_concluded_experiment_serves_its_winner(world, client):
     assert picks == {"c2-300x250"}
 
 
-def test_tagged_users_are_served_by_the_preference_aware_policy(world, client):
+def test_tagged_users_get_preference_aware_choices_only_in_the_holdout_which_no_round_counts(world, client):
     from experiments.tag_store import save_tags
     from experiments.tags import PreferenceTag, PriorFit, TagConfig, TagResult
 
-    experiment_id = make_experiment(world.home, name="tags")
-    assert client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json()["matched_tags"] == []
+    experiment_id = make_experiment(world.home, name="tags", config={"holdout_share": 0.5, "max_events_per_user_minute": 1000})
+    untagged = client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json()
+    assert untagged["matched_tags"] == []
     # what close_round stores for a green lover after round 1; serving picks it up on its next refresh
     fan = PreferenceTag("fan", "colour", "green", 0.99, 2.5, 80, 9)
     with world.engine.begin() as conn:
         save_tags(conn, experiment_id, 1, TagResult((fan,), PriorFit(0.9, 0.0, 0.5), 40, 120), TagConfig())
+    served = [untagged, client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json()]
     for _ in range(400):  # bounded by count: the view re-reads the tags' round at most once per refresh interval
-        if client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json()["matched_tags"]:
+        if served[-1]["matched_tags"]:
             break
         threading.Event().wait(0.05)
-    served = [client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json() for _ in range(12)]
+        served.append(client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json())
+    served += [client.get("/v1/serve", params={"experiment": experiment_id, "user": "fan"}).json() for _ in range(40)]
     assert any(s["matched_tags"] == ["colour=green"] for s in served)
+    assert all(s["holdout"] for s in served if s["matched_tags"])  # personalised only outside the experiment
+    assert any(not s["holdout"] for s in served)
     plain = client.get("/v1/serve", params={"experiment": experiment_id, "user": "someone-else"}).json()
     assert plain["matched_tags"] == []
+    wait_stored(client)
+    result = run_round(world.engine, experiment_id)
+    assert result.impressions == sum(1 for s in served + [plain] if not s["holdout"])
+    assert event_count(world.engine, experiment_id, "i") == len(served) + 1  # holdout impressions are stored, not counted
 
 
 # ---- /v1/events ------------------------------------------------------------------------------------

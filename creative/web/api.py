@@ -76,11 +76,14 @@ async def serve(request: Request) -> Response:
     choice = view.choose(user, size, state.serving.rnd, state.serving.np_rng)
     if choice is None:
         return _error(404, f"experiment {experiment_id} has no active creative of size {size}; sizes: {', '.join(sorted(k for k in view.tables if k != '*')) or 'none'}")
-    creative_id, matched = choice
+    creative_id, holdout = choice.creative_id, choice.holdout or None
     impression_id = f"w{os.urandom(10).hex()}"
     arm = view.arms[creative_id]
-    state.recorder.record(Event(impression_id, IMPRESSION, now_ms, experiment_id, creative_id, user, size or arm.size))
-    token = state.signer.sign(Impression(experiment_id, creative_id, user, impression_id, now_ms, size or arm.size))
+    # the round of service: a late-ingested impression is checked against the allocation it was served by
+    state.recorder.record(Event(impression_id, IMPRESSION, now_ms, experiment_id, creative_id, user, size or arm.size,
+                                served_round=view.current_round, holdout=holdout))
+    token = state.signer.sign(Impression(experiment_id, creative_id, user, impression_id, now_ms, size or arm.size,
+                                         view.current_round, choice.holdout))
     base = _base_url(request)
     return JSONResponse({
         "experiment": experiment_id,
@@ -90,7 +93,9 @@ async def serve(request: Request) -> Response:
         "image_url": f"{base}/v1/creatives/{quote(experiment_id, safe='')}/{quote(creative_id, safe='')}",
         "click_url": f"{base}/v1/click?token={token}",
         "token": token,
-        "matched_tags": list(matched),
+        "matched_tags": list(choice.matched),
+        "round": view.current_round,
+        "holdout": choice.holdout,
     }, headers=NO_STORE)
 
 
@@ -120,7 +125,7 @@ async def click(request: Request) -> Response:
     else:
         # one event id per impression: a second click on the same ad is an idempotent duplicate
         state.recorder.record(Event(f"c{imp.impression_id}", CLICK, max(now_ms, imp.ts_ms), imp.experiment, imp.creative, imp.user,
-                                    imp.size, impression_id=imp.impression_id))
+                                    imp.size, impression_id=imp.impression_id, holdout=imp.holdout or None))
         headers["x-click-recorded"] = "yes"
     return RedirectResponse(arm.landing_url, status_code=302, headers=headers)
 

@@ -1,4 +1,9 @@
-"""What /v1/serve shows: the experiment's current allocation, bent by preference tags for tagged users.
+"""What /v1/serve shows: the requested placement's allocation; preference tags only outside the experiment.
+
+Each size is a placement with its own shares. A request is randomised by them, unless it falls in the
+experiment's holdout (`holdout_share` of requests, drawn independently of the user) or the experiment
+has concluded: then tagged users get preference-aware choices and the impression is marked holdout,
+so it never counts in the arms' statistics (experiments.serving.in_holdout).
 
 An `ExperimentView` answers every request from memory (a bisect over cumulative shares), which keeps
 serving off the database. Only the first request (or the first after `invalidate`) reads it on the
@@ -25,9 +30,9 @@ import numpy as np
 from creative.services import Workspace, served_creatives
 from creative.services.experiments import ServedCreative
 from experiments.errors import ExperimentNotFound
-from experiments.model import AttributeValue, CreativeArm, ExperimentConfig, ExperimentState, ExperimentStatus
+from experiments.model import ArmState, AttributeValue, CreativeArm, ExperimentConfig, ExperimentState, ExperimentStatus
 from experiments.rounds import load_round
-from experiments.serving import PreferenceAwareServer
+from experiments.serving import PreferenceAwareServer, in_holdout
 from experiments.tag_store import latest_tags, tag_round
 from experiments.tags import tags_by_user
 
@@ -62,6 +67,13 @@ class _Tags:
     by_user: UserTags
 
 
+@dataclass(frozen=True)
+class Served:
+    creative_id: str
+    matched: tuple[str, ...]  # the user's tags that steered the choice (holdout only)
+    holdout: bool  # outside the experiment's randomised traffic: recorded, never counted
+
+
 @dataclass
 class ExperimentView:
     experiment_id: str
@@ -76,16 +88,18 @@ class ExperimentView:
     loaded_arms: _Arms | None = None  # kept for the next refresh, which reuses them while the arms are the same
     loaded_tags: _Tags | None = None  # likewise while the stored tags' round is the same
 
-    def choose(self, user: str, size: str | None, rnd: random.Random, np_rng: np.random.Generator) -> tuple[str, tuple[str, ...]] | None:
-        """(creative id, tags that steered the choice), or None when no creative has that size."""
+    def choose(self, user: str, size: str | None, rnd: random.Random, np_rng: np.random.Generator) -> Served | None:
+        """The creative for one request, or None when no creative has that size."""
         table = self.tables.get(size or ANY_SIZE)
         if table is None:
             return None
+        if not in_holdout(not ExperimentState(self.status).concluded, self.config.holdout_share, rnd):
+            return Served(table.pick(rnd), (), False)
         user_tags = self.tags.get(user)
         if user_tags and table.preference is not None:
             choice = table.preference.choose(user_tags, np_rng)
-            return choice.creative_id, choice.matched
-        return table.pick(rnd), ()
+            return Served(choice.creative_id, choice.matched, True)
+        return Served(table.pick(rnd), (), True)
 
 
 def _tables(arms: _Arms, allocation: Mapping[str, float], with_preference: bool) -> dict[str, _SizeTable]:
@@ -175,14 +189,24 @@ class ServingCache:
             stored = latest_tags(self.ws.engine, experiment_id)
             tags = _Tags(stored.round_no, {u: [(t.attribute, t.value) for t in ts] for u, ts in tags_by_user(stored.result.tags).items()})
         allocation = {k: float(v) for k, v in (status.allocation or {}).items() if k in arms.served}
-        if ExperimentState(status.status).concluded and (leader := self._leader(status)) in arms.served:  # paused: allocation as is
-            allocation = {leader: 1.0}
+        if ExperimentState(status.status).concluded:  # paused: allocation as is
+            placement = {a.id: a.placement for a in arms.arms}
+            for p, leader in self._leaders(status, placement).items():
+                allocation.update({cid: float(cid == leader) for cid in allocation if placement.get(cid) == p})
         return ExperimentView(experiment_id, status.status, status.current_round, ExperimentConfig.from_dict(status.config),
                               arms.served, allocation, _tables(arms, allocation, with_preference=bool(tags.by_user)),
                               time.monotonic(), tags.by_user, arms, tags)
 
-    def _leader(self, status: ExperimentStatus) -> str | None:
-        """What a concluded experiment shows: its winner, else (stopped) the last closed round's best arm."""
-        if status.winner or not status.rounds_closed:
-            return status.winner
-        return load_round(self.ws.engine, status.experiment_id, status.current_round - 1).decision.best
+    def _leaders(self, status: ExperimentStatus, placement: Mapping[str, str]) -> dict[str, str]:
+        """What a concluded experiment shows per placement: its winner, else (stopped) the last closed round's best arm.
+        A placement with neither keeps its allocation."""
+        leaders = {placement[s.creative_id]: s.creative_id for s in status.arms if s.state == ArmState.WINNER and s.creative_id in placement}
+        if status.winner in placement:
+            leaders.setdefault(placement[status.winner], status.winner)
+        if status.rounds_closed:
+            last = load_round(self.ws.engine, status.experiment_id, status.current_round - 1)
+            bests = [d.best for d in last.placements.values()] or [last.decision.best]
+            for best in bests:
+                if best in placement:
+                    leaders.setdefault(placement[best], best)
+        return leaders

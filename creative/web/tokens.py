@@ -1,6 +1,7 @@
 """Signed impression tokens: a click is only recorded for an impression this server served.
 
-A token carries the impression's facts (experiment, creative, user, impression id, time, size) and
+A token carries the impression's facts (experiment, creative, user, impression id, time, size, round
+of service, holdout mark) and
 an HMAC-SHA256 over them; changing any byte, or minting one without the server's secret, fails.
 """
 
@@ -26,6 +27,8 @@ class Impression:
     impression_id: str
     ts_ms: int
     size: str | None
+    served_round: int | None = None
+    holdout: bool = False
 
 
 def _b64(data: bytes) -> str:
@@ -45,7 +48,7 @@ class ImpressionSigner:
         return hmac.new(self._key, body, hashlib.sha256).digest()[:_TAG_BYTES]
 
     def sign(self, imp: Impression) -> str:
-        body = json.dumps([imp.experiment, imp.creative, imp.user, imp.impression_id, imp.ts_ms, imp.size],
+        body = json.dumps([imp.experiment, imp.creative, imp.user, imp.impression_id, imp.ts_ms, imp.size, imp.served_round, imp.holdout],
                           separators=(",", ":"), ensure_ascii=False).encode()
         return f"{_b64(body)}.{_b64(self._tag(body))}"
 
@@ -60,5 +63,6 @@ class ImpressionSigner:
             raise BadToken("the click token is not valid base64; use the token /v1/serve returned") from None
         if not hmac.compare_digest(tag, self._tag(body)):
             raise BadToken("the click token's signature does not match; it was not issued by this server or was altered")
-        exp, creative, user, imp_id, ts_ms, size = json.loads(body)
-        return Impression(exp, creative, user, imp_id, int(ts_ms), size)
+        exp, creative, user, imp_id, ts_ms, size, *served = json.loads(body)  # tokens signed before rounds were added have 6 fields
+        served_round, holdout = (served + [None, False])[:2]
+        return Impression(exp, creative, user, imp_id, int(ts_ms), size, served_round, bool(holdout))
