@@ -1,4 +1,4 @@
-"""Scheduled rounds against a real Prefect server: `creative schedule rounds` closes rounds by itself."""
+"""Scheduled rounds against a real Prefect server: `creative schedule rounds` closes rounds on data and stops itself at the end."""
 
 from __future__ import annotations
 
@@ -39,35 +39,47 @@ def prefect_server(tmp_path):
     stop_process_group(server)
 
 
+def _drop(home, experiment_id, arms, name, seed):
+    events = list(Audience(100, base_ctr=0.05, seed=seed).events(experiment_id, arms, {a.id: 1 / 3 for a in arms}, 500,
+                                                                 rng=np.random.default_rng(seed), id_prefix=f"{name}-"))
+    drop_file(home.root, experiment_id, f"{name}.jsonl", [json.dumps(e) for e in events])
+    return sum(e["type"] == "impression" for e in events)
+
+
 @pytest.mark.slow
-def test_schedule_rounds_closes_rounds_on_a_real_server(prefect_server, home, tmp_path):
+def test_schedule_rounds_closes_rounds_on_data_and_stops_itself_on_a_real_server(prefect_server, home, tmp_path):
     engine = open_database(home.db_url)
     arms = make_creatives(3, seed=2)
     store = ExperimentStore(engine)
-    experiment_id = store.create_experiment("scheduled", arms, "thompson")
-    events = list(Audience(100, base_ctr=0.05, seed=2).events(experiment_id, arms, {a.id: 1 / 3 for a in arms}, 500,
-                                                              rng=np.random.default_rng(2)))
-    drop_file(home.root, experiment_id, "batch.jsonl", [json.dumps(e) for e in events])
+    experiment_id = store.create_experiment("scheduled", arms, "thompson", config={"max_rounds": 2, "min_round_impressions": 50})
+    impressions = _drop(home, experiment_id, arms, "batch1", 2)
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "CREATIVE_HOME": str(home.root),
            "PREFECT_HOME": str(tmp_path / "prefect-client")}
     log = open(tmp_path / "schedule.log", "wb")
     command = subprocess.Popen([sys.executable, "-c", "from creative.cli import main; main()", "schedule", "rounds", experiment_id, "--every", "10s"],
                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    def completed_runs() -> int:
+
+    def runs(state: str) -> int:
         if command.poll() is not None:
             pytest.fail((tmp_path / "schedule.log").read_text()[-3000:])
-        completed = {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
         try:
-            return len(httpx.post(f"{prefect_server}/flow_runs/filter", json=completed, timeout=60).json())
+            return len(httpx.post(f"{prefect_server}/flow_runs/filter", json={"flow_runs": {"state": {"type": {"any_": [state]}}}}, timeout=60).json())
         except httpx.HTTPError:  # a loaded server answering slowly: ask again
             return 0
 
+    def deployment() -> dict:
+        return httpx.get(f"{prefect_server}/deployments/name/experiment_round/rounds-{experiment_id}", timeout=60).json()
+
     try:
-        wait_until(lambda: completed_runs() >= 2, "two completed scheduled rounds")
+        wait_until(lambda: runs("COMPLETED") >= 2, "two completed scheduled looks")
+        assert store.status(experiment_id).rounds_closed == 1  # the look after round 1 found no new data and closed nothing
+        impressions += _drop(home, experiment_id, arms, "batch2", 3)
+        wait_until(lambda: runs("COMPLETED") and deployment().get("paused") is True, "the schedule to pause itself at the round limit")
+        assert runs("FAILED") == 0
     finally:
         stop_process_group(command)
     output = (tmp_path / "schedule.log").read_text()
     assert f"using the Prefect server at PREFECT_API_URL={prefect_server}" in output
     status = store.status(experiment_id)
-    assert sum(a.impressions for a in status.arms) == sum(e["type"] == "impression" for e in events)  # counted once
-    assert status.rounds_closed >= 2
+    assert sum(a.impressions for a in status.arms) == impressions  # counted once
+    assert (status.status, status.rounds_closed, status.last_decision) == ("stopped", 2, "stop")
