@@ -13,7 +13,11 @@ Store and ingestion (experiments.store)
     store.status(exp_id) -> ExperimentStatus; store.arms(exp_id) -> list[CreativeArm]
 
 Rounds (experiments.rounds; creative.services.close_round is the one caller outside tests)
-    run_round(engine, exp_id, wait=0.0, expected_round=None) -> RoundResult;  stop_experiment(engine, exp_id)
+    run_round(engine, exp_id, wait=0.0, expected_round=None, when_ready=False) -> RoundResult
+    experiments.readiness: when a round may close (min_round_impressions per placement, or max_round_minutes)
+
+Lifecycle (experiments.lifecycle): pause / resume / stop / archive_experiment(engine, exp_id) -> StateChange;
+    listed_experiment_ids(engine, archived=False); creation_id(engine, name, creative_ids) for idempotent creation
 
 Stored tags (experiments.tag_store)
     refresh_tags(engine, exp_id, round_no) -> StoredTags;  latest_tags(engine, exp_id) -> StoredTags

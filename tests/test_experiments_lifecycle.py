@@ -125,7 +125,7 @@ def test_serving_a_paused_experiment_keeps_its_allocation_and_a_stopped_one_show
         assert close_round(ws, exp).closed
         stop_experiment(ws, exp)
         serving.invalidate(exp)
-        assert list(serving.view(exp).allocation.values()) == [1.0]
+        assert sorted(serving.view(exp).allocation.values(), reverse=True)[:2] == [1.0, 0.0]  # the leader only
     finally:
         serving.close()
 

@@ -1,5 +1,8 @@
 """`creative schedule rounds EXPERIMENT --every 15m`: serve experiment_round on an interval.
 
+Each look closes a round only when enough new impressions came (or the experiment's max_round_minutes
+passed); when the experiment concludes, the flow pauses this deployment and later looks exit cleanly.
+
 Prefect runs schedules only with a real server: the command uses PREFECT_API_URL when set, else a
 server already listening on 127.0.0.1:4200, else starts `prefect server start` there, and says which.
 """
@@ -89,5 +92,6 @@ def rounds(ctx, experiment_id, every):
     from flows.rounds import RoundParams, experiment_round
 
     params = RoundParams(home=str(ctx.obj.root), db_url=ctx.obj.db_url, experiment_id=experiment_id)
-    click.echo(f"serving deployment experiment_round/rounds-{experiment_id} every {interval}; Ctrl-C to stop")
+    click.echo(f"serving deployment experiment_round/rounds-{experiment_id} every {interval}; a round closes once enough data came; "
+               "the schedule pauses itself when the experiment concludes; Ctrl-C to stop")
     experiment_round.serve(name=f"rounds-{experiment_id}", interval=interval, parameters={"params": params.model_dump()})
