@@ -226,6 +226,38 @@ def test_tagged_users_get_preference_aware_choices_only_in_the_holdout_which_no_
     assert event_count(world.engine, experiment_id, "i") == len(served) + 1  # holdout impressions are stored, not counted
 
 
+def test_a_two_size_experiment_served_one_size_at_a_time_promotes_per_size_without_srm_alarm(world, client):
+    from experiments.model import ArmState, ExperimentState
+
+    experiment_id = make_experiment(world.home, n=2, name="two sizes", policy="fixed", sizes=("300x250", "728x90"),
+                                    config={"min_impressions_per_arm": 30, "max_events_per_user_minute": 1000})
+    results = []
+    # each round serves one size only (300x250 in odd rounds); users click every c1 banner, never a c0 one.
+    # Round 1 is too short to decide 300x250, so 728x90 concludes first while 300x250, which has had
+    # traffic, holds the experiment open until it concludes too.
+    for r in range(1, 9):
+        size = ("728x90", "300x250")[r % 2]
+        served = [client.get("/v1/serve", params={"experiment": experiment_id, "user": f"r{r}u{i}", "size": size}).json()
+                  for i in range(40 if r == 1 else 80)]
+        assert {s["size"] for s in served} == {size} and {s["round"] for s in served} == {r}
+        for s in served:
+            if s["creative"].startswith("c1-"):
+                assert client.get("/v1/click", params={"token": s["token"]}).status_code == 302
+        wait_stored(client)
+        results.append(run_round(world.engine, experiment_id))
+        world.server.app.state.serving.invalidate(experiment_id)
+        if results[-1].decision.kind.concludes:
+            break
+    assert not any(res.srm.alarm for res in results)
+    assert results[1].placements["728x90"].kind == "promote" and results[1].decision.kind == "retire"  # one size done, not the experiment
+    status = world.server.app.state.experiment_store.status(experiment_id)
+    assert status.status == ExperimentState.PROMOTED
+    assert {a.creative_id for a in status.arms if a.state == ArmState.WINNER} == {"c1-300x250", "c1-728x90"}
+    for size in ("300x250", "728x90"):
+        picks = {client.get("/v1/serve", params={"experiment": experiment_id, "user": f"after{i}", "size": size}).json()["creative"] for i in range(10)}
+        assert picks == {f"c1-{size}"}
+
+
 # ---- /v1/events ------------------------------------------------------------------------------------
 def _lines(experiment_id: str) -> bytes:
     events = [
