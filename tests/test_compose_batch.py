@@ -32,17 +32,18 @@ def test_every_template_at_every_size_has_zero_hard_violations(library, tmp_path
                                models=_codes(home, "model")[:1], templates=("all",), sizes=("all",))
     result = compose_batch(home, engine, selection, tmp_path / "out", workers=2)
     assert result.rejected == []
-    seen = {(c["template"], c["size"]) for c in result.creatives}
+    seen = {(c.template, c.size) for c in result.creatives}
     assert seen == {(t, s.name) for t in builtin_templates() for s in ALL_SIZES}
     for c in result.creatives:
-        assert not [v for v in c["violations"] if v["hard"]], c["id"]
-        assert c["metrics"]["readability"] >= 1.0 and c["metrics"]["out_of_bounds"] == 0
-        with Image.open(tmp_path / "out" / c["file"]) as im:
-            assert f"{im.width}x{im.height}" == c["size"]
-    languages = {c["attributes"]["language"] for c in result.creatives}
+        assert not c.violations, c.creative_id
+        assert c.metrics["readability"] >= 1.0 and c.metrics["out_of_bounds"] == 0
+        with Image.open(c.file) as im:
+            assert f"{im.width}x{im.height}" == c.size
+    languages = {c.attributes["language"] for c in result.creatives}
     assert languages == {"en", "zh"}  # the CJK catalog is in there too
-    tiny = [c for c in result.creatives if c["size"] == "320x50" and c["template"] == "hero"]
-    assert all(any(v["code"] == "slot_dropped" and not v["hard"] for v in c["warnings"]) for c in tiny)
+    tiny = [c for c in result.creatives if c.size == "320x50" and c.template == "hero"]
+    # slots a tiny format cannot hold are soft notes, not violations
+    assert all(any("not in the strip layout" in w for w in c.warnings) and not c.violations for c in tiny)
 
 
 def test_manifest_gallery_and_library_records(library, tmp_path):
@@ -73,7 +74,7 @@ def test_manifest_gallery_and_library_records(library, tmp_path):
     again = compose_batch(home, engine, selection, out, workers=1)
     with engine.connect() as conn:
         assert len(conn.execute(select(creatives)).all()) == len(rows)
-    assert {x["id"] for x in again.creatives} == {x["id"] for x in manifest["creatives"]}
+    assert {x.creative_id for x in again.creatives} == {x["id"] for x in manifest["creatives"]}
     assert not list(tmp_path.glob(".out.*"))
 
 
@@ -124,9 +125,9 @@ def test_title_elements_are_used_and_a_title_too_long_is_rejected_with_a_reason(
     sneaker = next(e.code for e in store.list("product") if e.name == "sneaker-red")
     selection = BatchSelection(products=(sneaker,), titles=(short.code, long.code), templates=("hero",), sizes=("300x250", "320x50"))
     result = compose_batch(home, engine, selection, tmp_path / "out", workers=1)
-    styles = {c["attributes"]["title_style"] for c in result.creatives}
+    styles = {c.attributes["title_style"] for c in result.creatives}
     assert "benefit" in styles
-    assert any(c["elements"].get("title") == short.code for c in result.creatives)
+    assert any(c.elements.get("title") == short.code for c in result.creatives)
     rejected = [r for r in result.rejected if r["elements"].get("title") == long.code]
     assert rejected and all("does not fit" in r["reasons"][0] for r in rejected)
     assert not (tmp_path / "out" / f"{rejected[0]['id']}.jpg").exists()
@@ -188,7 +189,7 @@ def test_chunks_can_be_rendered_by_a_caller_supplied_runner(library, tmp_path):
     selection = BatchSelection(products=_codes(home, "product")[:2], templates=("hero", "minimal"), sizes=("300x250", "320x100"))
     result = compose_batch(home, engine, selection, tmp_path / "out", render=as_tasks)
     assert len(calls) > 1 and sum(calls) == len(result.creatives) + len(result.rejected)
-    assert all((tmp_path / "out" / c["file"]).is_file() for c in result.creatives)
+    assert all(Path(c.file).is_file() and Path(c.file).parent == tmp_path / "out" for c in result.creatives)
 
 
 def test_manifest_feeds_an_experiment_without_losing_creatives(library, tmp_path):
