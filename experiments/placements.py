@@ -6,7 +6,10 @@ between sizes, is no mismatch), and it gets its own decision and winner. The rul
 it concludes when every placement that has had traffic has concluded (promoted a winner or stopped);
 it is promoted if at least one of them promoted, else stopped. A placement never served does not hold
 it open, and keeps its allocation. An experiment with one placement is decided exactly as before.
-Pure functions: rounds.py reads and writes, this decides.
+Not yet built: pooling a concept's evidence across placements (the marketer's choice). Arms carry no
+concept id (the creatives registry knows each creative's elements); it needs `CreativeArm.concept`, set
+by services.arm_of from the elements, and a config flag under which decisions use each concept's counts
+summed over placements while SRM stays per placement. Pure functions: rounds.py reads and writes, this decides.
 """
 
 from __future__ import annotations
