@@ -7,6 +7,7 @@ so two banners differing in an element the template does not show are never both
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from itertools import product as cartesian
@@ -43,7 +44,7 @@ class Resolved:
     sizes: tuple[Size, ...]
     products: list[tuple[str, str | None]]  # (product element code, catalog product id)
     titles: dict[tuple[str, str | None], list[str | None]]
-    logos: list[str | None]
+    logos: dict[tuple[str, str | None], list[str | None]]  # per product: only logos of its own brand
     models: list[str | None]
     backgrounds: list[str | None]
     notes: list[str] = field(default_factory=list)
@@ -106,7 +107,7 @@ def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> 
             out.append(code)
         return out or [None]
 
-    logos = load(selection.logos, "logo")
+    logo_codes = [c for c in load(selection.logos, "logo") if c]
     models = load(selection.models, "model")
     backgrounds = load(selection.backgrounds, "background")
     title_codes = [c for c in load(selection.titles, "title") if c]
@@ -125,7 +126,25 @@ def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> 
         if title_codes and not matching:
             notes.append(f"no selected title fits product {key[1] or key[0]} (language or product differs); its catalog name is used")
         titles[key] = matching or [None]
+    logos = {key: [c for c in logo_codes if same_brand(elements[c].brand, product_brand(key, elements, offers))] or [None]
+             for key in products}
+    used = {c for fitting in logos.values() for c in fitting}
+    for code in logo_codes:
+        if code not in used:
+            owner = elements[code].brand
+            notes.append(f"logo {code} ({'brand ' + owner if owner else 'no brand'}) fits no selected product's brand and is not used")
     return Resolved(ElementPack(elements, offers), templates, sizes, products, titles, logos, models, backgrounds, notes)
+
+
+def product_brand(key: tuple[str, str | None], elements: dict[str, ElementInfo], offers: dict[str, Product]) -> str | None:
+    """A banner's brand: its catalog offer's, else the product picture's."""
+    offer = offers.get(key[1]) if key[1] else None
+    return offer.brand if offer is not None else elements[key[0]].brand
+
+
+def same_brand(logo: str | None, product: str | None) -> bool:
+    """A logo goes only on its own brand's products; an unbranded logo only where the product has no brand either."""
+    return (logo or "").strip().casefold() == (product or "").strip().casefold()
 
 
 def _template_axes(resolved: Resolved, template: LayoutTemplate) -> tuple[list, list[str]] | None:
@@ -136,20 +155,20 @@ def _template_axes(resolved: Resolved, template: LayoutTemplate) -> tuple[list, 
         offer = resolved.pack.offers.get(key[1]) if key[1] else None
         if need_price and offer is None:
             continue
-        pairs.extend((key, t) for t in resolved.titles[key])
+        logos = resolved.logos[key] if template.uses("logo") else [None]
+        if template.requires("logo") and logos == [None]:
+            continue  # no logo of this product's brand
+        pairs.extend((key, t, logo) for t in resolved.titles[key] for logo in logos)
     if not pairs:
         return None
     models = resolved.models if template.uses("model") else [None]
     if template.requires("model") and models == [None]:
         return None
-    logos = resolved.logos if template.uses("logo") else [None]
-    if template.requires("logo") and logos == [None]:
-        return None
-    return [resolved.sizes, pairs, models, logos, resolved.backgrounds]
+    return [resolved.sizes, pairs, models, resolved.backgrounds]
 
 
-def _spec(template: str, size: Size, pair, model, logo, background) -> CreativeSpec:
-    (code, offer), title = pair
+def _spec(template: str, size: Size, branded, model, background) -> CreativeSpec:
+    (code, offer), title, logo = branded
     return CreativeSpec(template, size.name, code, offer, model, logo, background, title)
 
 
@@ -165,7 +184,7 @@ def enumerate_specs(resolved: Resolved, max_n: int | None = None, seed: int = 0)
             skipped.append(f"template {template.name} skipped: it needs {', '.join(need)} and the selection has none that fit")
             continue
         spaces.append((template, axes))
-    sizes_of = [len(a[0]) * len(a[1]) * len(a[2]) * len(a[3]) * len(a[4]) for _, a in spaces]
+    sizes_of = [math.prod(len(axis) for axis in axes) for _, axes in spaces]
     total = sum(sizes_of)
     if max_n is not None and max_n < total:
         picks = sorted(random.Random(seed).sample(range(total), max_n))
