@@ -28,5 +28,9 @@ class ConfigError(CreativeError):
     """The home directory or database URL cannot be used."""
 
 
+class StorageFull(CreativeError):
+    """The disk or the database has no room left; nothing from the operation was kept."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (CreativeError, LayoutError, ExperimentError)
 """Every library's base error: the fronts show these as one line (CLI exit 1, HTTP 400), never a traceback."""

@@ -31,9 +31,7 @@ def alpha_bbox(img: Image.Image) -> tuple[int, int, int, int]:
 
 def palette(img: Image.Image, colours: int = PALETTE_SIZE) -> list[str]:
     """Dominant colours of the opaque pixels, by median cut on a small copy."""
-    small = img.copy()
-    small.thumbnail((128, 128))
-    arr = np.asarray(small)
+    arr = np.asarray(thumbnail(img, 128, Image.Resampling.BICUBIC))
     opaque = arr[arr[..., 3] > 128][:, :3]
     if len(opaque) == 0:
         opaque = arr.reshape(-1, 4)[:, :3]
@@ -47,35 +45,56 @@ def palette(img: Image.Image, colours: int = PALETTE_SIZE) -> list[str]:
     return result
 
 
-def thumbnail(img: Image.Image, side: int = THUMBNAIL_SIDE) -> Image.Image:
-    thumb = img.copy()
-    thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
+def thumbnail(img: Image.Image, side: int = THUMBNAIL_SIDE, resample: Image.Resampling = Image.Resampling.LANCZOS) -> Image.Image:
+    """A small copy; Image.reduce first, so a large image is never copied at full size."""
+    factor = max(1, max(img.size) // (2 * side))  # still twice the final size: reduce() is a box filter
+    thumb = img.reduce(factor) if factor > 1 else img.copy()
+    thumb.thumbnail((side, side), resample)
     return thumb
 
 
-def _border(arr: np.ndarray, width: int) -> np.ndarray:
-    return np.concatenate([arr[:width].reshape(-1, 3), arr[-width:].reshape(-1, 3), arr[:, :width].reshape(-1, 3), arr[:, -width:].reshape(-1, 3)])
+def _border_width(img: Image.Image) -> int:
+    return max(2, min(img.size) // 50)
+
+
+def _border(img: Image.Image) -> np.ndarray:
+    """The RGB pixels of the four border strips, without touching the inside of the image."""
+    w, h, b = img.width, img.height, _border_width(img)
+    strips = [img.crop(box).convert("RGB") for box in ((0, 0, w, b), (0, h - b, w, h), (0, 0, b, h), (w - b, 0, w, h))]
+    return np.concatenate([np.asarray(s).reshape(-1, 3) for s in strips]).astype(np.float32)
 
 
 def has_plain_light_background(img: Image.Image) -> bool:
-    rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
-    if np.asarray(img.getchannel("A")).min() < 250:
+    if img.getextrema()[3][0] < 250:
         return False  # already transparent somewhere: nothing to cut
-    border = _border(rgb, max(2, min(img.size) // 50))
+    border = _border(img)
     luma = border @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return float(luma.mean()) >= LIGHT_BORDER_MIN_LUMA and float(border.std(axis=0).max()) <= LIGHT_BORDER_MAX_STD
 
 
+def _near(img: Image.Image, colour: np.ndarray, distance: float, rows: int = 256) -> np.ndarray:
+    """Pixels within `distance` (RGB) of `colour`, a band of rows at a time: one byte a pixel at most."""
+    near = np.empty((img.height, img.width), dtype=bool)
+    for top in range(0, img.height, rows):
+        band = np.asarray(img.crop((0, top, img.width, min(img.height, top + rows))).convert("RGB"), dtype=np.float32)
+        near[top:top + rows] = ((band - colour) ** 2).sum(axis=2) < distance**2
+    return near
+
+
 def cutout(img: Image.Image) -> Image.Image:
     """Make the light background connected to the image border transparent, with a soft edge."""
-    rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
-    bg = np.median(_border(rgb, max(2, min(img.size) // 50)), axis=0)
-    close = np.linalg.norm(rgb - bg, axis=2) < BACKGROUND_DISTANCE
-    labels, _ = ndimage.label(close)
+    close = _near(img, np.median(_border(img), axis=0), BACKGROUND_DISTANCE)
+    labels, count = ndimage.label(close)
+    del close
     edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    background = np.isin(labels, edge_labels[edge_labels > 0])
+    is_edge = np.zeros(count + 1, dtype=bool)
+    is_edge[edge_labels[edge_labels > 0]] = True
+    background = is_edge[labels]
+    del labels
     background = ndimage.binary_opening(background, iterations=1, border_value=1)
-    alpha = Image.fromarray(np.where(background, 0, 255).astype(np.uint8), "L").filter(ImageFilter.GaussianBlur(0.8))
+    np.logical_not(background, out=background)
+    alpha = Image.fromarray(background.view(np.uint8) * np.uint8(255), "L").filter(ImageFilter.GaussianBlur(0.8))
+    del background
     out = img.convert("RGBA")
     out.putalpha(alpha)
     return out

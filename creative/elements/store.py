@@ -1,33 +1,42 @@
 """Content-addressed element store: files under home/objects, one metadata row per element.
 
-An upload is all-or-nothing: every file is validated before anything is written, files land
-through a temporary directory and a rename, and rows are inserted in one transaction.
+An upload is all-or-nothing: files are checked, decoded and derived one at a time into a staging
+directory (so a batch's memory is one image's, whatever its length), then moved into place and
+their rows inserted in one transaction; on any failure the staged and placed files are removed.
+Bytes already in the library are recognised by their hash before anything is decoded.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from PIL import Image
 from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import OperationalError
 
 from creative.elements import CODE_PREFIX, IMAGE_KINDS, KINDS, TEXT_KINDS, Element
 from creative.elements.derive import derive
-from creative.elements.validation import ValidatedImage, load_image
-from creative.errors import ElementNotFound, ElementRejected
+from creative.elements.validation import check_file, load_image
+from creative.errors import ElementNotFound, ElementRejected, StorageFull
 from creative.home import Home
 from creative.tables import elements as elements_table
 
 _UNSAFE_NAME = re.compile(r"(\.\.|[/\\\x00-\x1f\x7f])")
 MAX_NAME_LENGTH = 200
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_SQLITE_FULL = "database or disk is full"
+_PG_DISK_FULL = "53100"
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,35 @@ class AddResult:
     element: Element
     created: bool  # False when the same bytes were already in the library
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """One new file of a batch, checked and derived, waiting for the transaction: no pixels kept."""
+    source_name: str
+    label: str
+    sha256: str
+    width: int
+    height: int
+    original: str  # file name in the object directory
+    notes: tuple[str, ...]
+    derived: dict[str, Any]  # bbox, palette, has_cutout
+    directory: Path | None  # staged files to move into the object directory; None when nothing to add
+
+
+@contextmanager
+def _storage_errors(where: Path) -> Iterator[None]:
+    """A full disk or database becomes one line with a next step, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _FULL_ERRNOS:
+            raise
+        raise StorageFull(f"no space left on the disk holding {where} ({exc.strerror}); free some space and run it again; nothing was stored") from None
+    except OperationalError as exc:
+        if _SQLITE_FULL not in str(exc.orig) and getattr(exc.orig, "sqlstate", None) != _PG_DISK_FULL:
+            raise
+        raise StorageFull(f"the database is full ({str(exc.orig).splitlines()[0]}); free disk space for it and run it again; nothing was stored") from None
 
 
 def check_name(name: str, source: str) -> str:
@@ -54,13 +92,14 @@ def _derived_name(kind: str) -> str:
     return "derived-product.json" if kind == "product" else "derived-image.json"
 
 
-def _write_derived(image: Image.Image, kind: str, directory: Path) -> None:
+def _write_derived(image: Image.Image, kind: str, directory: Path) -> dict[str, Any]:
     derived = derive(image, kind)
     derived.thumbnail.save(directory / "thumb.png")
     if derived.cutout is not None:
         derived.cutout.save(directory / "cutout.png")
     meta = {"bbox": list(derived.bbox), "palette": derived.palette, "has_cutout": derived.cutout is not None}
     (directory / _derived_name(kind)).write_text(json.dumps(meta))
+    return meta
 
 
 def _row_to_element(row: Any) -> Element:
@@ -147,7 +186,7 @@ class ElementStore:
         self, paths: Iterable[Path], kind: str, name: str | None = None, brand: str | None = None,
         tags: dict[str, str] | None = None,
     ) -> list[AddResult]:
-        """Validate every file, then store them all or none."""
+        """Validate and store every file, or none; memory stays that of one image whatever the batch size."""
         if kind not in IMAGE_KINDS:
             raise ElementRejected(f"kind {kind!r} is not an image kind; use one of {', '.join(IMAGE_KINDS)}")
         paths = [Path(p) for p in paths]
@@ -155,75 +194,105 @@ class ElementStore:
             raise ElementRejected("no files given; pass one or more image paths")
         if name is not None and len(paths) > 1:
             raise ElementRejected("--name applies to one file; add files one at a time to name each, or omit --name to use file names")
-        checked = [(load_image(p), check_name(name or p.stem, str(p))) for p in paths]
-        return self._store_images(checked, kind, brand, dict(tags or {}))
+        labels = [check_name(name or p.stem, str(p)) for p in paths]
+        staging_root = self.home.objects_dir / ".staging"
+        plan: list[AddResult | _Staged] = []
+        try:
+            with _storage_errors(self.home.objects_dir):
+                staging_root.mkdir(parents=True, exist_ok=True)
+                seen: dict[str, _Staged] = {}
+                for path, label in zip(paths, labels):
+                    plan.append(self._plan_one(path, label, kind, staging_root, seen))
+                return self._commit(plan, kind, brand, dict(tags or {}))
+        finally:
+            for item in plan:
+                if isinstance(item, _Staged) and item.directory is not None:
+                    shutil.rmtree(item.directory, ignore_errors=True)  # gone already once moved into place
 
-    def _store_images(self, checked: list[tuple[ValidatedImage, str]], kind: str, brand: str | None, tags: dict[str, str]) -> list[AddResult]:
+    def _plan_one(self, path: Path, label: str, kind: str, staging_root: Path, seen: dict[str, _Staged]) -> AddResult | _Staged:
+        """Hash first: known bytes are never decoded; new ones are decoded, derived and staged, then let go."""
+        sha = check_file(path)
+        if sha in seen:
+            return seen[sha]  # the same bytes twice in one batch: one element
+        with self.engine.connect() as conn:
+            existing = self._existing(conn, kind, sha)
+        if existing is not None:
+            return AddResult(existing, created=False, notes=("same bytes already in the library",))
+        staged = self._stage_known(path, label, sha, kind, staging_root) if self.object_dir(sha).exists() \
+            else self._stage_new(path, label, sha, kind, staging_root)
+        seen[sha] = staged
+        return staged
+
+    def _stage_new(self, path: Path, label: str, sha: str, kind: str, staging_root: Path) -> _Staged:
+        upload = load_image(path)
+        directory = Path(tempfile.mkdtemp(dir=staging_root))
+        original = f"original.{upload.extension}"
+        shutil.copyfile(path, directory / original)
+        upload.image.save(directory / "rgba.png")
+        derived = _write_derived(upload.image, kind, directory)
+        return _Staged(path.name, label, sha, upload.image.width, upload.image.height, original, upload.notes, derived, directory)
+
+    def _stage_known(self, path: Path, label: str, sha: str, kind: str, staging_root: Path) -> _Staged:
+        """The same bytes stored under another kind: reuse its files, derive only what this kind adds."""
+        final = self.object_dir(sha)
+        original = next(final.glob("original.*")).name
+        with self.engine.connect() as conn:
+            known = conn.execute(select(elements_table.c.attributes).where(elements_table.c.sha256 == sha)).first()
+        notes = tuple((known.attributes or {}).get("notes", ())) if known else ()
+        derived_file, directory = final / _derived_name(kind), None
+        with Image.open(final / "rgba.png") as img:
+            width, height = img.size
+            if derived_file.exists():
+                derived = json.loads(derived_file.read_text())
+            else:
+                directory = Path(tempfile.mkdtemp(dir=staging_root))
+                derived = _write_derived(img.convert("RGBA"), kind, directory)
+        return _Staged(path.name, label, sha, width, height, original, notes, derived, directory)
+
+    def _commit(self, plan: list[AddResult | _Staged], kind: str, brand: str | None, tags: dict[str, str]) -> list[AddResult]:
+        """One transaction for the whole batch; the object directories it placed are removed if it fails."""
         now = datetime.now(timezone.utc)
         results: list[AddResult] = []
         placed: list[Path] = []
-        staging_root = self.home.objects_dir / ".staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
         try:
             with self.engine.begin() as conn:
-                taken: set[str] = set()
-                rows = []
-                for upload, label in checked:
-                    sha = hashlib.sha256(upload.data).hexdigest()
-                    existing = self._existing(conn, kind, sha) or next(
-                        (r.element for r in results if r.element.sha256 == sha), None)
+                made: dict[str, Element] = {}
+                for item in plan:
+                    if isinstance(item, AddResult):
+                        results.append(item)
+                        continue
+                    existing = made.get(item.sha256) or self._existing(conn, kind, item.sha256)
                     if existing is not None:
                         results.append(AddResult(existing, created=False, notes=("same bytes already in the library",)))
                         continue
-                    placed.extend(self._write_files(upload, sha, kind, staging_root))
-                    derived = self._derived_attributes(sha, kind)
-                    code = self._new_code(conn, kind, sha, taken)
-                    taken.add(code)
-                    attributes = {
-                        "original": f"original.{upload.extension}",
-                        "source_name": upload.source.name,
-                        "format": upload.extension,
-                        "notes": list(upload.notes),
-                        "tags": tags,
-                        **derived,
-                    }
-                    element = Element(code=code, kind=kind, sha256=sha, name=label, brand=brand,
-                                      width=upload.image.width, height=upload.image.height, text=None,
-                                      attributes=attributes, created_at=now)
-                    rows.append(element)
-                    results.append(AddResult(element, created=True, notes=upload.notes))
-                if rows:
-                    conn.execute(elements_table.insert(), [self._row(e) for e in rows])
+                    code = self._new_code(conn, kind, item.sha256, {e.code for e in made.values()})
+                    attributes = {"original": item.original, "source_name": item.source_name,
+                                  "format": item.original.split(".", 1)[1], "notes": list(item.notes), "tags": tags, **item.derived}
+                    made[item.sha256] = Element(code=code, kind=kind, sha256=item.sha256, name=item.label, brand=brand,
+                                                width=item.width, height=item.height, text=None, attributes=attributes, created_at=now)
+                    results.append(AddResult(made[item.sha256], created=True, notes=item.notes))
+                    placed.extend(self._place(item))
+                if made:
+                    conn.execute(elements_table.insert(), [self._row(e) for e in made.values()])
         except Exception:
             for directory in placed:
                 shutil.rmtree(directory, ignore_errors=True)
             raise
         return results
 
-    def _write_files(self, upload: ValidatedImage, sha: str, kind: str, staging_root: Path) -> list[Path]:
-        """Write original + derived files; return the directories this call created (to undo on failure)."""
-        final = self.object_dir(sha)
-        if final.exists():  # same bytes stored under another kind: derived data is added lazily
+    def _place(self, item: _Staged) -> list[Path]:
+        """Move staged files into the object directory; return the directories this created (to undo on failure)."""
+        if item.directory is None:
             return []
-        staging = Path(tempfile.mkdtemp(dir=staging_root))
-        try:
-            (staging / f"original.{upload.extension}").write_bytes(upload.data)
-            upload.image.save(staging / "rgba.png")
-            _write_derived(upload.image, kind, staging)
+        final = self.object_dir(item.sha256)
+        if not final.exists():
             final.parent.mkdir(parents=True, exist_ok=True)
-            staging.rename(final)
-        except Exception:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return [final]
-
-    def _derived_attributes(self, sha: str, kind: str) -> dict[str, Any]:
-        directory = self.object_dir(sha)
-        path = directory / _derived_name(kind)
-        if not path.exists():
-            with Image.open(directory / "rgba.png") as img:
-                _write_derived(img.convert("RGBA"), kind, directory)
-        return json.loads(path.read_text())
+            item.directory.rename(final)
+            return [final]
+        # derived files for one more kind: the data file last, so it never names a missing picture
+        for staged_file in sorted(item.directory.iterdir(), key=lambda f: f.suffix == ".json"):
+            os.replace(staged_file, final / staged_file.name)
+        return []
 
     @staticmethod
     def _row(e: Element) -> dict[str, Any]:
