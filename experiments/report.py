@@ -1,23 +1,21 @@
-"""HTML reports: one experiment (CTR and intervals over rounds, allocation, element effects, tags) and
-the validation figures. Jinja2 templates in experiments/templates; matplotlib PNGs written beside the HTML.
+"""HTML reports: one experiment (the marketer's summary with thumbnails, charts over rounds, the effects
+of creative choices, tags) and the validation figures. Jinja2 templates in experiments/templates; matplotlib PNGs written beside the HTML.
 """
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from experiments.effects import EffectsResult, attribute_space, fit_effects, propose_combinations
-from experiments.model import RoundResult
+from experiments.effects import attribute_space, fit_effects, propose_combinations
 from experiments.rounds import round_history
 from experiments.store import ExperimentStore
+from experiments.summary import CHART_TOP, ChartSeries, ChoiceEffect, chart_series, choice_effects, describe_choices, experiment_summary
 from experiments.tags import TagResult
 from experiments.validation import ValidationSummary
-
-MAX_LINES = 12  # per-creative lines drawn; the rest are summarised in the table
 
 
 def _env() -> Environment:
@@ -54,61 +52,45 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
-def _shown(history: Sequence[RoundResult]) -> list[str]:
-    last = history[-1]
-    ranked = sorted(last.arms, key=lambda a: -a.mean)
-    return [a.creative_id for a in ranked[:MAX_LINES]]
-
-
-def plot_ctr(history: Sequence[RoundResult], path: Path) -> str:
+def _lines(ax, series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
+    """One line per series, 'others' grey and dashed; the legend beside the plot, never over the lines."""
+    for name, points in series.items():
+        if points:
+            xs, ys = zip(*points)
+            style = {"color": "grey", "ls": "--"} if name.startswith("others") else {}
+            ax.plot(xs, ys, marker="o", ms=3, label=name, **style)
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for cid in _shown(history):
-        xs, mean, low, high = [], [], [], []
-        for r in history:
-            arm = next((a for a in r.arms if a.creative_id == cid), None)
-            if arm is not None and arm.impressions:
-                xs.append(r.round_no)
-                mean.append(arm.mean)
-                low.append(arm.ci_low)
-                high.append(arm.ci_high)
-        if xs:
-            line, = ax.plot(xs, mean, marker="o", ms=3, label=cid)
-            ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.12)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{100 * y:.1f}%"))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("round")
-    ax.set_ylabel("CTR (posterior mean, 95% CrI)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+
+
+def plot_ctr(series: ChartSeries, path: Path) -> str:
+    fig, ax = _plt().subplots(figsize=(8, 3.6))
+    _lines(ax, series.ctr)
+    ax.set_ylabel("click-through rate")
     return _save(fig, path)
 
 
-def plot_allocation(history: Sequence[RoundResult], path: Path) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    shown = _shown(history)
-    xs = [r.round_no for r in history]
-    stacks = [[r.allocation_next.get(cid, 0.0) for r in history] for cid in shown]
-    other = [1.0 - sum(col) for col in zip(*stacks)] if stacks else []
-    labels = shown + (["other"] if any(x > 1e-9 for x in other) else [])
-    if any(x > 1e-9 for x in other):
-        stacks.append(other)
-    ax.stackplot(xs, stacks, labels=labels, step="post")
+def plot_traffic(series: ChartSeries, path: Path) -> str:
+    fig, ax = _plt().subplots(figsize=(8, 3.6))
+    _lines(ax, series.traffic)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("after round")
-    ax.set_ylabel("traffic share")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.set_ylabel("share of impressions")
     return _save(fig, path)
 
 
-def plot_effects(effects: EffectsResult, path: Path) -> str:
-    plt = _plt()
-    ranked = effects.ranked()
-    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(ranked) + 1)))
-    ys = list(range(len(ranked)))
-    ax.errorbar([e.coef for e in ranked], ys, xerr=[[e.coef - e.ci_low for e in ranked], [e.ci_high - e.coef for e in ranked]], fmt="o")
+def plot_choices(choices: Sequence[ChoiceEffect], path: Path) -> str:
+    """Each creative choice's change in clicks with its interval, on the % scale the table uses."""
+    fig, ax = _plt().subplots(figsize=(8, max(2.2, 0.38 * len(choices) + 1)))
+    ys = list(range(len(choices)))
+    ax.errorbar([100 * c.change for c in choices], ys, fmt="o",
+                xerr=[[100 * (c.change - c.low) for c in choices], [100 * (c.high - c.change) for c in choices]])
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(ys, [f"{e.attribute}={e.value} (vs {e.baseline})" for e in ranked], fontsize=7)
+    ax.set_yticks(ys, [f"{c.choice} {c.value} (vs {c.baseline})" for c in choices], fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("effect on log-odds of a click (95% interval)")
+    ax.set_xlabel("change in clicks, % (95% interval)")
     return _save(fig, path)
 
 
@@ -125,30 +107,35 @@ def plot_tags(tags: TagResult, path: Path) -> str:
     return _save(fig, path)
 
 
-def write_report(engine, experiment_id: str, out_dir: str | Path, tags: TagResult) -> Path:
+def write_report(engine, experiment_id: str, out_dir: str | Path, tags: TagResult, *, thumbnails: Mapping[str, str] | None = None,
+                 vs: str = "control") -> Path:
     """Write out_dir/index.html (+ PNGs beside it) for one experiment; returns the HTML path.
 
-    `tags` are the stored ones (experiments.tag_store), so the report shows what serving uses."""
+    `tags` are the stored ones (experiments.tag_store), so the report shows what serving uses. `thumbnails`
+    map creative ids to images relative to out_dir: the caller knows the creatives' files, this library does not."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = ExperimentStore(engine)
     status = store.status(experiment_id)
     history = round_history(engine, experiment_id)
     arms = store.arms(experiment_id)
+    summary = experiment_summary(status, arms, history, vs)
     counts = {s.creative_id: (s.impressions, s.clicks) for s in status.arms}
     images: dict[str, str] = {}
     effects = fit_effects(arms, counts) if sum(c[0] for c in counts.values()) else None
+    choices = choice_effects(effects.effects) if effects else []
     proposals = propose_combinations(effects, attribute_space(arms), n=6, exclude=[a.attributes for a in arms]) if effects and effects.effects else []
     if history:
-        images["ctr"] = plot_ctr(history, out / "ctr.png")
-        images["allocation"] = plot_allocation(history, out / "allocation.png")
-    if effects is not None and effects.effects:
-        images["effects"] = plot_effects(effects, out / "effects.png")
+        series = chart_series(history, summary)
+        images["ctr"] = plot_ctr(series, out / "ctr.png")
+        images["traffic"] = plot_traffic(series, out / "traffic.png")
+    if choices:
+        images["choices"] = plot_choices(choices, out / "choices.png")
     if tags.tags:
         images["tags"] = plot_tags(tags, out / "tags.png")
     page = _env().get_template("experiment.html.j2").render(
-        status=status, history=history, last=history[-1] if history else None, effects=effects, proposals=proposals,
-        tags=tags, images=images, ingests=store.ingest_log(experiment_id))
+        status=status, summary=summary, history=history, choices=choices, tags=tags, images=images, thumbnails=thumbnails or {},
+        proposals=[(describe_choices(p.attributes), p) for p in proposals], ingests=store.ingest_log(experiment_id), chart_top=CHART_TOP)
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path

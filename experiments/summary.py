@@ -25,21 +25,22 @@ DETECTABLE_LIFT = 0.10  # the smallest relative difference the estimate of N aim
 CHART_TOP = 8  # series drawn per chart; the rest are pooled into "others"
 REFERENCES = ("control", "best")  # or a creative id
 
-# Creative choices a marketer makes, in their words; every other attribute (title_px, aspect_class, ...) is technical.
+# The creative choices a marketer makes, in their words: effects are shown and users tagged (experiments.tags) on
+# these only; every other attribute is technical (title_px, aspect_class) or a product fact (brand, category).
 CREATIVE_CHOICES: Mapping[str, str] = {
     "template": "Template", "title_style": "Title style", "colour_family": "Colour", "background_kind": "Background",
-    "has_model": "Model", "has_price_badge": "Price badge", "has_discount_badge": "Discount badge", "logo_position": "Logo position",
+    "has_model": "Model", "has_price_badge": "Price badge", "logo_position": "Logo position",
 }
 
-WINNER = "{winner} beats the others: {lift} clicks vs {other} ({interval}); promote it."
+WINNER = "{winner} beats the others: {lift} clicks vs the next best, {other} ({interval}); promote it."
 WINNER_PLAIN = "{winner} won; promote it."
 ON_HOLD = "On hold: traffic did not follow the planned split (sample-ratio mismatch), so no creative can be called better until serving is fixed."
 NO_DATA = "No data yet: serve the experiment to collect impressions."
 NO_CLICKS = "No winner yet: not enough clicks to compare after {impressions} impressions; keep serving."
-LEADING = "No winner yet: {leader} leads with {lift} clicks vs {other} ({interval}); need about {more} more impressions."
-LEADING_CLOSE = "No winner yet: {leader} leads with {lift} clicks vs {other} ({interval}); a few more rounds should decide."
+LEADING = "No winner yet: {leader} leads with {lift} clicks vs the next best, {other} ({interval}); need about {more} more impressions."
+LEADING_CLOSE = "No winner yet: {leader} leads with {lift} clicks vs the next best, {other} ({interval}); a few more rounds should decide."
 ENDED_PLAIN = "Ended with no winner: the creatives could not be told apart."
-ENDED = "Ended with no winner: {leader} led with {lift} clicks vs {other} ({interval}), not enough to call it."
+ENDED = "Ended with no winner: {leader} led with {lift} clicks vs the next best, {other} ({interval}), not enough to call it."
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class ArmLine:
 
     creative_id: str
     name: str
-    label: str
+    detail: str  # "hero, 300x250": template and placement
     placement: str | None
     state: str
     impressions: int
@@ -137,6 +138,10 @@ class ArmLine:
     lift: Lift | None
     reference: bool
     share: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.detail})" if self.detail else self.name
 
     @property
     def ctr(self) -> float:
@@ -169,13 +174,12 @@ class ResultsSummary:
     placements: tuple[PlacementResult, ...]  # one per size when there are several
 
     @property
+    def control_name(self) -> str:
+        return banner_name(0)
+
+    @property
     def names(self) -> dict[str, str]:
         return {line.creative_id: line.name for line in self.lines}
-
-
-def _label(name: str, figures: ArmFigures) -> str:
-    detail = ", ".join(x for x in (figures.template, figures.placement) if x)
-    return f"{name} ({detail})" if detail else name
 
 
 def _lines(arms: Sequence[ArmFigures], names: Mapping[str, str], vs: str, config: ExperimentConfig) -> tuple[list[ArmLine], str | None]:
@@ -197,13 +201,16 @@ def _lines(arms: Sequence[ArmFigures], names: Mapping[str, str], vs: str, config
         a = arms[i]
         lift = None if ref is None or a.creative_id == reference else relative_lift(
             ProportionStatistic(a.impressions, a.clicks), ProportionStatistic(ref.impressions, ref.clicks))
-        lines.append(ArmLine(a.creative_id, names[a.creative_id], _label(names[a.creative_id], a), a.placement, a.state,
+        lines.append(ArmLine(a.creative_id, names[a.creative_id], ", ".join(x for x in (a.template, a.placement) if x), a.placement, a.state,
                              a.impressions, a.clicks, float(p_best[i]), lift, a.creative_id == reference, a.share))
     return lines, reference
 
 
 def verdict(lines: Sequence[ArmLine], *, winner: str | None, ended: bool, srm_alarm: bool, config: ExperimentConfig) -> Verdict:
-    """One sentence: who wins and by how much, or why nobody does yet and what it takes. `lines` best first."""
+    """One sentence: who wins and by how much, or why nobody does yet and what it takes. `lines` best first.
+
+    The leader is measured against the next best: "beats the others" is decided there, and a control
+    starved of traffic would only give a wide interval."""
     impressions = sum(line.impressions for line in lines)
     if srm_alarm:
         return Verdict("on_hold", ON_HOLD)
@@ -212,8 +219,7 @@ def verdict(lines: Sequence[ArmLine], *, winner: str | None, ended: bool, srm_al
     won = winner is not None and any(line.creative_id == winner for line in lines)
     leader = next(line for line in lines if line.creative_id == winner) if won else lines[0]
     rivals = [line for line in lines if line.creative_id != leader.creative_id and line.impressions]
-    # against the reference when the leader is not it, else against the runner-up
-    other = next((line for line in rivals if line.reference), rivals[0] if rivals else None)
+    other = rivals[0] if rivals else None
     lift = relative_lift(leader.stat, other.stat) if other else None
     if lift is None:
         if won:
@@ -226,8 +232,8 @@ def verdict(lines: Sequence[ArmLine], *, winner: str | None, ended: bool, srm_al
         return Verdict("winner", WINNER.format(winner=leader.label, **words))
     if ended:
         return Verdict("ended", ENDED.format(leader=leader.label, **words))
-    # how long until the leader and its closest rival can be told apart
-    per_arm = impressions_needed(leader.ctr, rivals[0].ctr, alpha=config.alpha)
+    # how long until the leader and the next best can be told apart
+    per_arm = impressions_needed(leader.ctr, other.ctr, alpha=config.alpha)
     active = [line for line in lines if line.state != "retired"]
     more = sum(max(0, per_arm - line.impressions) for line in active)
     if more == 0:
@@ -269,7 +275,7 @@ def experiment_summary(status: ExperimentStatus, arms: Sequence[CreativeArm], hi
         n, c = (closed.impressions, closed.clicks) if closed else (snap.impressions, snap.clicks) if snap else (0, 0)
         figures.append(ArmFigures(arm.id, n, c, closed.p_best if closed else None, arm.size, arm.template,
                                   snap.state if snap else ArmState.ACTIVE, float(status.allocation.get(arm.id, 0.0))))
-    ended = status.status in (ExperimentState.PROMOTED, ExperimentState.STOPPED)
+    ended = ExperimentState(status.status).concluded
     return summarise(figures, config=ExperimentConfig.from_dict(status.config), winner=status.winner, ended=ended,
                      srm_alarm=bool(history) and history[-1].srm.alarm, vs=vs)
 
@@ -324,35 +330,29 @@ def describe_choices(attributes: Mapping[str, AttributeValue]) -> str:
 class ChartSeries:
     """Per series name, (round, value) points: the top creatives by name and the rest pooled as 'others'."""
 
-    allocation: dict[str, list[tuple[int, float]]]
-    ctr: dict[str, list[tuple[int, float]]]
+    traffic: dict[str, list[tuple[int, float]]]  # share of the round's impressions
+    ctr: dict[str, list[tuple[int, float]]]  # cumulative click-through rate at the round's close
 
 
 def chart_series(history: Sequence[RoundResult], summary: ResultsSummary, top: int = CHART_TOP) -> ChartSeries:
-    """Traffic share (round 0: the starting split) and cumulative CTR per round, best `top` creatives plus 'others'."""
+    """Per round, the share of impressions each creative got and its CTR so far: the best `top` creatives plus 'others'.
+
+    Served shares, not allocations: allocations are per placement and do not add up across sizes."""
     names = summary.names
-    shown = [line.creative_id for line in summary.lines[:top]]
+    groups = [(names[line.creative_id], [line.creative_id]) for line in summary.lines[:top]]
     rest = [line.creative_id for line in summary.lines[top:]]
-    others = f"others ({len(rest)})"
-    allocation: dict[str, list[tuple[int, float]]] = {names[i]: [] for i in shown}
-    ctr: dict[str, list[tuple[int, float]]] = {names[i]: [] for i in shown}
     if rest:
-        allocation[others], ctr[others] = [], []
+        groups.append((f"others ({len(rest)})", rest))
+    traffic: dict[str, list[tuple[int, float]]] = {name: [] for name, _ in groups}
+    ctr: dict[str, list[tuple[int, float]]] = {name: [] for name, _ in groups}
     for r in history:
         arms = {a.creative_id: a for a in r.arms}
-        if r is history[0]:
-            for i in shown:
-                if i in arms:
-                    allocation[names[i]].append((0, arms[i].share_used))
-            if rest:
-                allocation[others].append((0, sum(arms[i].share_used for i in rest if i in arms)))
-        for i in shown:
-            allocation[names[i]].append((r.round_no, r.allocation_next.get(i, 0.0)))
-            if i in arms and arms[i].impressions:
-                ctr[names[i]].append((r.round_no, arms[i].ctr))
-        if rest:
-            allocation[others].append((r.round_no, sum(r.allocation_next.get(i, 0.0) for i in rest)))
-            n = sum(arms[i].impressions for i in rest if i in arms)
+        served = sum(a.round_impressions for a in r.arms)
+        for name, ids in groups:
+            members = [arms[i] for i in ids if i in arms]
+            if served:
+                traffic[name].append((r.round_no, sum(a.round_impressions for a in members) / served))
+            n = sum(a.impressions for a in members)
             if n:
-                ctr[others].append((r.round_no, sum(arms[i].clicks for i in rest if i in arms) / n))
-    return ChartSeries(allocation, ctr)
+                ctr[name].append((r.round_no, sum(a.clicks for a in members) / n))
+    return ChartSeries(traffic, ctr)

@@ -26,6 +26,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import optimize, special
 
 from experiments.model import TAG_MIN_IMPRESSIONS, TAG_MIN_PROBABILITY, AttributeValue, CreativeArm, ExperimentConfig, UserExposures
+from experiments.summary import CREATIVE_CHOICES
 
 MAX_TAG_LEVELS = 12
 QUADRATURE_NODES = 16
@@ -40,8 +41,7 @@ class TagConfig:
     move together with the creative choices in a small batch, so tagging them too mostly repeats a
     preference under another name."""
 
-    attributes: tuple[str, ...] | None = ("template", "title_style", "colour_family", "background_kind",
-                                          "has_model", "has_price_badge", "logo_position")
+    attributes: tuple[str, ...] | None = tuple(CREATIVE_CHOICES)
     min_probability: float = TAG_MIN_PROBABILITY
     min_impressions: int = TAG_MIN_IMPRESSIONS
     lift: float = 1.0

@@ -73,7 +73,8 @@ def test_create_ingest_round_status_report_and_export_tags(home, manifest, tmp_p
     report = json.loads(run(experiment_group, home, "report", exp, "--out", str(tmp_path / "report"), "--json"))
     page = (tmp_path / "report" / "index.html").read_text()
     assert report["report"].endswith("index.html")
-    for needle in ("CTR and 95% credible interval", "Allocation over rounds", "Element effects", "User preference tags", "ctr.png"):
+    for needle in ('id="verdict"', "Click-through rate over rounds", "Share of impressions over rounds", "What the creative choices do",
+                   "User preference tags", "ctr.png"):
         assert needle in page
     assert (tmp_path / "report" / "ctr.png").stat().st_size > 1000
 

@@ -69,12 +69,13 @@ def arms(*counts, size="300x250", template="hero", p_best=None):
 def test_a_promoted_winner_gets_one_sentence_with_its_lift_and_interval():
     figures = arms((5000, 100), (5000, 200), (5000, 110), p_best=[0.0, 0.99, 0.01])
     s = summarise(figures, config=CONFIG, winner="id-300x250-1", ended=True)
-    lift = relative_lift(ProportionStatistic(5000, 200), ProportionStatistic(5000, 100))
+    lift = relative_lift(ProportionStatistic(5000, 200), ProportionStatistic(5000, 110))  # against the next best
     assert s.verdict.kind == "winner"
-    assert s.verdict.text == (f"Banner B (hero, 300x250) beats the others: +100% clicks vs Banner A "
+    assert s.verdict.text == (f"Banner B (hero, 300x250) beats the others: +82% clicks vs the next best, Banner C "
                               f"(95% interval {signed_pct(lift.low)} to {signed_pct(lift.high)}); promote it.")
     assert [line.name for line in s.lines] == ["Banner B", "Banner C", "Banner A"]  # best first, names in arm order
-    assert s.lines[0].lift == lift and s.lines[2].reference and s.lines[2].lift is None
+    assert s.lines[0].lift == relative_lift(ProportionStatistic(5000, 200), ProportionStatistic(5000, 100))  # the table: vs the control
+    assert s.lines[2].reference and s.lines[2].lift is None
     assert [line.p_best for line in s.lines] == [0.99, 0.01, 0.0]  # the stored figures, as given
 
 
@@ -93,7 +94,7 @@ def test_no_winner_yet_says_how_many_more_impressions_are_needed():
     s = summarise(figures, config=CONFIG)
     per_arm = impressions_needed(24 / 1000, 20 / 1000, alpha=CONFIG.alpha)  # leader against its closest rival
     assert s.verdict.kind == "leading"
-    assert s.verdict.text.startswith("No winner yet: Banner B (hero, 300x250) leads with +20% clicks vs Banner A (95% interval ")
+    assert s.verdict.text.startswith("No winner yet: Banner B (hero, 300x250) leads with +20% clicks vs the next best, Banner A (95% interval ")
     assert s.verdict.text.endswith(f"need about {about(3 * per_arm - 3000)} more impressions.")
     assert sum(line.p_best for line in s.lines) == pytest.approx(1.0)  # computed from the counts when none is stored
 
@@ -104,7 +105,7 @@ def test_verdicts_for_no_data_no_clicks_an_alarm_and_an_ending_without_winner():
     alarm = summarise(arms((5000, 100), (5000, 200)), config=CONFIG, srm_alarm=True).verdict
     assert alarm.kind == "on_hold" and "sample-ratio mismatch" in alarm.text
     ended = summarise(arms((5000, 100), (5000, 104)), config=CONFIG, ended=True).verdict
-    assert ended.kind == "ended" and ended.text.startswith("Ended with no winner: Banner B (hero, 300x250) led with +4.0% clicks vs Banner A")
+    assert ended.kind == "ended" and ended.text.startswith("Ended with no winner: Banner B (hero, 300x250) led with +4.0% clicks vs the next best, Banner A")
 
 
 def test_results_per_placement_compare_creatives_within_their_size():
@@ -142,21 +143,21 @@ def test_element_effects_speak_of_creative_choices_only_as_change_in_clicks():
         "Template hero, Model not shown, Logo position top left"
 
 
-def round_result(round_no, counts, shares):
-    arm_stats = tuple(ArmRoundStats(cid, "active", n, c, n, c, c / n if n else 0.0, 0, 0, 0, 0, 0, shares[cid], shares[cid])
+def round_result(round_no, counts, served):
+    arm_stats = tuple(ArmRoundStats(cid, "active", n, c, served[cid], 0, c / n if n else 0.0, 0, 0, 0, 0, 0, 0, 0)
                       for cid, (n, c) in counts.items())
-    return RoundResult("exp", round_no, Decision("continue"), arm_stats, dict(shares), SRMSummary(0, 1, False), 0, 0)
+    return RoundResult("exp", round_no, Decision("continue"), arm_stats, {}, SRMSummary(0, 1, False), 0, 0)
 
 
 def test_charts_with_forty_creatives_show_the_top_eight_and_pool_the_others():
     counts = {f"id{i}": (1000, 10 + i) for i in range(40)}
-    shares = {cid: 1 / 40 for cid in counts}
-    history = [round_result(1, counts, shares), round_result(2, {k: (2 * n, 2 * c) for k, (n, c) in counts.items()}, shares)]
+    served = {cid: 25 for cid in counts}
+    history = [round_result(1, counts, served), round_result(2, {k: (2 * n, 2 * c) for k, (n, c) in counts.items()}, served)]
     s = summarise([ArmFigures(cid, n, c) for cid, (n, c) in counts.items()], config=CONFIG)
     series = chart_series(history, s)
-    assert list(series.ctr) == [line.name for line in s.lines[:8]] + ["others (32)"]
+    assert list(series.ctr) == list(series.traffic) == [line.name for line in s.lines[:8]] + ["others (32)"]
     assert list(series.ctr)[0] == "Banner AN"  # the most clicks, arm 39
-    assert all(sum(points[k][1] for points in series.allocation.values()) == pytest.approx(1.0) for k in range(3))
-    assert series.allocation["others (32)"][0] == (0, pytest.approx(32 / 40))
+    assert all(sum(points[k][1] for points in series.traffic.values()) == pytest.approx(1.0) for k in range(2))
+    assert series.traffic["others (32)"] == [(1, pytest.approx(32 / 40)), (2, pytest.approx(32 / 40))]
     pooled = sum(10 + i for i in range(32)) / 32_000
     assert series.ctr["others (32)"] == [(1, pytest.approx(pooled)), (2, pytest.approx(pooled))]

@@ -16,9 +16,12 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
+from test_web_support import ADMIN, PASSWORD, LiveServer, make_experiment, rendered_experiment, seeded_home, serve_rounds
 
-from test_web_support import ADMIN, PASSWORD, LiveServer, make_experiment, seeded_home
+from creative.services import Workspace
+from creative.services.rounds import experiment_report
 from creative.web import WebSettings, create_app
+from experiments.summary import CREATIVE_CHOICES
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -55,7 +58,8 @@ def page(browser, live, tmp_path):
     context.set_default_timeout(TIMEOUT_MS)
     pg = context.new_page()
     pg.dialogs = []
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.accept_dialogs = False  # a test that confirms (say, Stop) sets it
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.accept() if pg.accept_dialogs else d.dismiss()))
     pg.console_errors = []
     pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
     yield pg
@@ -163,7 +167,7 @@ def test_launch_a_batch_see_the_gallery_start_an_experiment_and_watch_a_round(pa
     page.click("#start-experiment")
     page.wait_for_url(re.compile(r"/experiments/exp-[0-9a-f]+$"))
     experiment_id = page.url.rsplit("/", 1)[1]
-    assert page.locator("#chart-allocation").get_attribute("data-points") == "0"
+    assert page.locator("#chart-traffic").get_attribute("data-points") == "0"
 
     with httpx.Client(base_url=server.url) as ads:
         served = [ads.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}", "size": "300x250"}).json() for i in range(60)]
@@ -173,19 +177,20 @@ def test_launch_a_batch_see_the_gallery_start_an_experiment_and_watch_a_round(pa
     page.wait_for_selector("#flash")
     assert page.locator("#flash").inner_text().startswith("round 1 closed")
     assert page.locator("#exp-round").inner_text() == "2"
-    points = int(page.locator("#chart-allocation").get_attribute("data-points"))
-    assert points >= 2 * n_banners  # the starting split and round 1's, per creative
+    points = int(page.locator("#chart-traffic").get_attribute("data-points"))
+    assert points == n_banners  # round 1's share of impressions, per creative
     assert int(page.locator("#chart-ctr").get_attribute("data-points")) == n_banners
-    assert page.locator("#rounds tbody tr").first.locator("td").nth(1).inner_text() == "60"
-    assert sum(int(t) for t in page.locator("#arms tbody tr td:nth-child(4)").all_inner_texts()) == 9
+    assert page.locator("#rounds tbody tr").first.locator("td").nth(1).text_content() == "60"
+    assert sum(int(t) for t in page.locator("#arms tbody tr td:nth-child(3)").all_inner_texts()) == 9
     page.screenshot(path=str(shots / "experiment-detail.png"), full_page=True)
 
     page.click("#run-round")
     page.wait_for_selector("#flash")
-    assert int(page.locator("#chart-allocation").get_attribute("data-points")) > points  # the chart grew
+    assert int(page.locator("#chart-traffic").get_attribute("data-points")) > points  # the chart grew
 
+    page.accept_dialogs = True
     page.click("#stop-experiment")
-    expect(page.locator("#flash")).to_contain_text("experiment stopped")
+    expect(page.locator("#flash")).to_contain_text("stopped: no more rounds")
     assert page.locator("#exp-status").inner_text() == "stopped"
     expect(page.locator("#run-round")).to_be_disabled()
 
@@ -231,3 +236,106 @@ def test_generate_titles_review_them_and_approve_one(page, shots):
     page.locator(".copy-batch").first.locator("tr.approved button.reject").first.click()
     expect(page.locator("#flash")).to_contain_text("rejected")
     assert page.locator("#titles").filter(has_text=title).count() == 0
+
+
+@pytest.fixture(scope="module")
+def results(live):
+    """A 40-creative, two-size experiment over real rendered banners after a few rounds of traffic; one banner clicks best."""
+    home, _ = live
+    experiment_id = rendered_experiment(home, n=40, sizes=("300x250", "728x90"), name="spring sale")
+    best = Workspace.of(home).experiments.arms(experiment_id)[5].id
+    serve_rounds(home, experiment_id, lambda creative: 0.05 if creative == best else 0.02, rounds=5, per_round=6000)
+    return experiment_id
+
+
+VERDICT = re.compile(r"^(Banner [A-Z]+ \(.+\) beats the others: [+-][\d.]+% clicks vs the next best, Banner [A-Z]+ \(95% interval .+\); promote it\."
+                     r"|No winner yet: Banner [A-Z]+ \(.+\) leads with [+-][\d.]+% clicks vs the next best, Banner [A-Z]+ \(95% interval .+\); .+\.)$")
+
+
+def test_results_page_shows_thumbnails_lift_p_best_and_a_verdict(page, results, shots):
+    log_in(page, start=f"/experiments/{results}")
+    assert VERDICT.match(page.locator("#verdict").inner_text())
+    rows = page.locator("#arms tbody tr")
+    assert rows.count() == 40
+    for i in range(40):  # every creative beside its banner, loaded as the reader scrolls to it
+        rows.nth(i).scroll_into_view_if_needed()
+        expect(rows.nth(i).locator("img.thumb")).to_have_js_property("complete", True)
+        assert rows.nth(i).locator("img.thumb").evaluate("img => img.naturalWidth") > 0
+    top = rows.first
+    assert re.fullmatch(r"\d+%|<1%", top.locator("td.pbest").inner_text())
+    assert re.match(r"[+-][\d.]+%", top.locator("td.lift").inner_text())  # the leader against the control
+    assert page.locator("#arms td.lift", has_text="reference").count() == 1
+    legends = page.locator("#chart-ctr .legend").all_text_contents()
+    assert len(legends) == 9 and legends[-1] == "others (32)" and not any("…" in t for t in legends)
+    assert page.locator(".placement").count() == 2
+    assert all(VERDICT.match(t) or t.startswith("No winner yet") for t in page.locator(".placement .verdict").all_inner_texts())
+    choices = [t.split("\n")[0] for t in page.locator("#effects tbody td:first-child strong").all_inner_texts()]
+    assert choices and set(choices) <= set(CREATIVE_CHOICES.values())
+    assert "title_px" not in page.content() and "log-odds" not in page.content()
+    page.screenshot(path=str(shots / "results-page.png"), full_page=True)
+
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing spills sideways but the table's own scroller
+    assert page.locator("#verdict").is_visible()
+    page.screenshot(path=str(shots / "results-page-mobile.png"), full_page=True)
+
+    # compared with the current best, the leader becomes the reference
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.select_option("#compare-with", "best")
+    page.click("form.compare button")
+    expect(page.locator("#arms tbody tr").first.locator("td.lift")).to_have_text("reference")
+
+
+def test_the_report_says_what_the_page_says_with_thumbnails(page, live, results, shots, tmp_path):
+    home, _ = live
+    log_in(page, start=f"/experiments/{results}")
+    verdict = page.locator("#verdict").inner_text()
+    lifts = page.locator("#arms td.lift").all_inner_texts()
+    report = experiment_report(Workspace.of(home), results, tmp_path / "report")
+    page.goto(report.as_uri())
+    assert page.locator("#verdict").inner_text() == verdict
+    assert [t.replace("\n", " ") for t in page.locator("#arms td.l:not(.creative)").all_inner_texts()] == [t.replace("\n", " ") for t in lifts]
+    thumbs = page.locator("#arms img.thumb")
+    assert thumbs.count() == 40
+    assert all(w > 0 for w in thumbs.evaluate_all("imgs => imgs.map(i => i.naturalWidth)"))
+    assert page.locator("img.chart").count() >= 3  # CTR, traffic share, creative choices
+    page.screenshot(path=str(shots / "experiment-report.png"), full_page=True)
+
+
+def test_tag_thresholds_and_the_lifecycle_from_the_experiment_page(page, live):
+    home, _ = live
+    experiment_id = make_experiment(home, name="lifecycle")
+    serve_rounds(home, experiment_id, lambda creative: 0.1, rounds=1, per_round=1500, users=20)
+    log_in(page, start=f"/experiments/{experiment_id}")
+    page.fill("input[name=tag_min_impressions]", "3")
+    page.fill("input[name=tag_min_probability]", "0.6")
+    page.click("#save-settings")
+    expect(page.locator("#flash")).to_contain_text("tag thresholds saved: at least 3 impressions and probability 0.6")
+    assert page.locator("input[name=tag_min_impressions]").input_value() == "3"
+    page.fill("input[name=tag_min_probability]", "1.5")
+    page.click("#save-settings")  # the browser refuses it before it is sent
+    assert page.locator("input[name=tag_min_probability]").evaluate("e => e.validity.valid") is False
+
+    page.goto(f"/tags?experiment={experiment_id}")
+    assert page.locator("#tag-thresholds").inner_text().startswith("A tag needs at least 3 impressions of a choice and a probability of 0.6")
+    shown = int(page.locator("#tag-count").inner_text())
+    with page.expect_download() as download:
+        page.click("#export")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert len(lines) - 1 == shown  # the export is the page's tags, header aside
+
+    page.goto(f"/experiments/{experiment_id}")
+    page.click("#pause-experiment")
+    expect(page.locator("#exp-status")).to_have_text("paused")
+    expect(page.locator("#run-round")).to_be_disabled()
+    page.click("#resume-experiment")
+    expect(page.locator("#exp-status")).to_have_text("running")
+    page.click("#stop-experiment")  # the confirmation is dismissed: nothing happens
+    expect(page.locator("#exp-status")).to_have_text("running")
+    page.accept_dialogs = True
+    page.click("#stop-experiment")
+    expect(page.locator("#exp-status")).to_have_text("stopped")
+    page.click("#archive-experiment")
+    expect(page.locator("#exp-status")).to_have_text("archived")
+    assert page.locator("#pause-experiment, #resume-experiment, #stop-experiment, #archive-experiment").count() == 0

@@ -99,6 +99,51 @@ def make_experiment(home: Home, n: int = 3, *, name: str = "web test", config: d
     return create_experiment(ws, name, creatives, policy, config=config).experiment_id
 
 
+def rendered_experiment(home: Home, *, n: int = 12, sizes: tuple[str, ...] = ("300x250", "728x90"), name: str = "spring sale",
+                        policy: str = "thompson", config: dict | None = None) -> str:
+    """An experiment over a real batch rendered from the sample elements (every template, `sizes`)."""
+    from creative.compose import BatchSelection
+    from creative.services import ExperimentPlan, Workspace, launch_batch
+
+    ws = Workspace.of(home)
+    codes: dict[str, list[str]] = {}
+    for e in ws.elements.list():
+        codes.setdefault(e.kind, []).append(e.code)
+    selection = BatchSelection(products=tuple(codes["product"][:4]), logos=tuple(codes["logo"][:1]), models=tuple(codes["model"][:1]),
+                               backgrounds=tuple(codes["background"][:2]), sizes=sizes)
+    launched = launch_batch(ws, selection, home.output_dir / f"rendered-{name.replace(' ', '-')}", max_n=n, workers=1,
+                            experiment=ExperimentPlan(name, policy, config=config or {}))
+    return launched.experiment.experiment_id
+
+
+def serve_rounds(home: Home, experiment_id: str, ctr, *, rounds: int = 3, per_round: int = 3000, users: int = 300, seed: int = 0) -> None:
+    """Traffic as serving sends it: each round's impressions split by the allocation in force, a click with
+    probability `ctr(creative_id)`, then the round closed through close_round (as the schedule does)."""
+    import random
+
+    from creative.services import Workspace, close_round
+    from experiments.events import CLICK, IMPRESSION, Event
+
+    ws = Workspace.of(home)
+    rng = random.Random(seed)
+    sizes = {a.id: a.size for a in ws.experiments.arms(experiment_id)}
+    for r in range(rounds):
+        status = ws.experiments.status(experiment_id)
+        if status.status != "running":
+            return
+        ids, shares = zip(*status.allocation.items())
+        now = int(time.time() * 1000)
+        events = []
+        for k, creative in enumerate(rng.choices(ids, weights=shares, k=per_round)):
+            imp = f"sim-{experiment_id}-{r}-{k}"
+            user = f"u{rng.randrange(users)}"
+            events.append(Event(imp, IMPRESSION, now, experiment_id, creative, user, sizes[creative]))
+            if rng.random() < ctr(creative):
+                events.append(Event(f"c{imp}", CLICK, now + 1, experiment_id, creative, user, sizes[creative], imp))
+        ws.experiments.ingest(experiment_id, events, source="simulated serving")
+        close_round(ws, experiment_id)
+
+
 def seeded_home(root: Path) -> Home:
     from assets.samples import load_sample_library
 

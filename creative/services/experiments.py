@@ -14,9 +14,11 @@ from creative.errors import CreativeError
 from creative.services.workspace import Workspace
 from experiments import lifecycle
 from experiments.effects import fit_effects, thompson_scorer
+from experiments.errors import InvalidExperiment
 from experiments.lifecycle import StateChange
-from experiments.model import CreativeArm, ExperimentStatus
+from experiments.model import CreativeArm, ExperimentConfig, ExperimentStatus
 from experiments.policies import DEFAULT_POLICY
+from experiments.tag_store import latest_tags, refresh_tags
 
 SERVABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 SLOT_SELECTION = {"logo": "logos", "title": "titles", "model": "models", "background": "backgrounds"}
@@ -153,3 +155,21 @@ def next_generation(ws: Workspace, experiment_id: str, out_dir: str | Path, *, n
     return NextGeneration(tuple(added), batch.gallery, batch.manifest,
                           tuple((c.creative_id, round(score(c.attributes), 3)) for c in batch.creatives),
                           tuple(f"{e.attribute}={e.value} {e.coef:+.2f}" for e in top))
+
+
+# Settings a person may change while an experiment runs; the others shape its statistics and are fixed at creation.
+SETTABLE = ("tag_min_impressions", "tag_min_probability")
+
+
+def update_settings(ws: Workspace, experiment_id: str, **changes: Any) -> ExperimentConfig:
+    """Change settings (checked by ExperimentConfig). New tag thresholds re-fit the last closed round's stored tags,
+    so the tags page, exports and serving follow at once instead of after the next round."""
+    fixed = sorted(set(changes) - set(SETTABLE))
+    if fixed:
+        raise InvalidExperiment(f"setting(s) {', '.join(fixed)} are fixed when the experiment is created (they change its statistics); "
+                                f"settable now: {', '.join(SETTABLE)}")
+    config = ws.experiments.update_config(experiment_id, changes)
+    stored = latest_tags(ws.engine, experiment_id)
+    if stored.round_no:
+        refresh_tags(ws.engine, experiment_id, stored.round_no)
+    return config

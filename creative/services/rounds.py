@@ -10,14 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from creative.fonts import find_font
 from creative.services.events import Ingested, ingest_inbox, ingest_spool
+from creative.services.experiments import served_creatives
 from creative.services.workspace import Workspace
 from experiments.model import RoundResult
 from experiments.readiness import RoundNotReady, RoundReadiness
 from experiments.report import add_plot_font, write_report
 from experiments.rounds import run_round
 from experiments.tag_store import StoredTags, latest_tags, refresh_tags
+from experiments.tags import TagResult
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,38 @@ def close_round(ws: Workspace, experiment_id: str, *, wait: float = 60.0, expect
         stored = refresh_tags(ws.engine, experiment_id, result.round_no)
     report = None
     if report_dir is not None:
-        add_plot_font(find_font("cjk").path)
-        report = write_report(ws.engine, experiment_id, report_dir, stored.result)
+        report = _write_report(ws, experiment_id, Path(report_dir), stored.result)
     return RoundClosed(result, ingested, stored, report)
 
 
 def experiment_report(ws: Workspace, experiment_id: str, out_dir: Path) -> Path:
     """The HTML report with the stored tags (no round is closed)."""
+    return _write_report(ws, experiment_id, Path(out_dir), latest_tags(ws.engine, experiment_id).result)
+
+
+THUMBNAIL_BOX = (220, 160)  # twice the size the report shows them, for sharp screens
+
+
+def report_thumbnails(ws: Workspace, experiment_id: str, out_dir: Path) -> dict[str, str]:
+    """Small copies of the creatives' banners in out_dir/thumbs, by creative id -> path relative to out_dir,
+    so the report folder can be moved or mailed whole. Creatives without a readable file get none."""
+    ids = [a.id for a in ws.experiments.arms(experiment_id)]
+    folder = out_dir / "thumbs"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for n, served in enumerate(served_creatives(ws, ids).values()):
+        if served.file is None or not served.file.is_file():
+            continue
+        try:
+            with Image.open(served.file) as img:
+                img.thumbnail(THUMBNAIL_BOX)
+                img.convert("RGB").save(folder / f"{n:03d}.jpg", quality=85)
+        except (OSError, Image.DecompressionBombError):
+            continue  # unreadable: the report says "no image"
+        out[served.creative_id] = f"thumbs/{n:03d}.jpg"
+    return out
+
+
+def _write_report(ws: Workspace, experiment_id: str, out_dir: Path, tags: TagResult) -> Path:
     add_plot_font(find_font("cjk").path)
-    return write_report(ws.engine, experiment_id, out_dir, latest_tags(ws.engine, experiment_id).result)
+    return write_report(ws.engine, experiment_id, out_dir, tags, thumbnails=report_thumbnails(ws, experiment_id, out_dir))

@@ -22,15 +22,17 @@ from creative.catalog import import_catalog, list_products
 from creative.elements import IMAGE_KINDS, KINDS
 from creative.elements.store import ElementStore
 from creative.errors import USER_ERRORS, CatalogRejected, ElementNotFound, ElementRejected
-from creative.services import close_round, stop_experiment
+from creative.services import archive_experiment, close_round, pause_experiment, resume_experiment, stop_experiment
+from creative.services.experiments import update_settings
 from creative.web import integrations
-from creative.web.auth import authenticate
 from creative.web.charts import bar_chart, line_chart
 from creative.web.scheduler import get_schedule, set_schedule
-from creative.web.security import checked_form, current_user
+from creative.web.security import checked_form, current_user, log_in, log_out, requires
 from creative.web.uploads import safe_filename, staged_upload
-from experiments.errors import ExperimentError, ExperimentNotFound
+from experiments.errors import ExperimentError, ExperimentNotFound, InvalidExperiment
+from experiments.model import ExperimentConfig
 from experiments.rounds import round_history
+from experiments.summary import CHART_TOP, chart_series, choice_effects, experiment_summary
 from experiments.tag_store import StoredTags, latest_tags
 from experiments.tags import export_tags
 
@@ -87,20 +89,14 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await checked_form(request)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    user = await run_in_threadpool(authenticate, request.app.state.engine, username, password)
-    if user is None:
+    if await log_in(request, username, password) is None:
         return _render(request, "login.html", {"error": "wrong user name or password", "next": _safe_next(str(form.get("next", "")))}, status=401)
-    session = request.scope["session"]
-    session.clear()  # new session on login: a planted session id is worthless
-    import secrets
-
-    session.update({"uid": user.user_id, "csrf": secrets.token_urlsafe(24)})
     return RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
 
 
 async def logout(request: Request) -> Response:
     await checked_form(request)
-    request.scope["session"].clear()
+    await log_out(request)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -119,6 +115,7 @@ async def elements_page(request: Request) -> Response:
     return _render(request, "elements.html", {"elements": elements, "kind": kind, "kinds": KINDS, "image_kinds": IMAGE_KINDS})
 
 
+@requires("elements:write")
 async def upload_elements(request: Request) -> Response:
     """One or more files; each is validated and stored on its own, and each gets its own result."""
     user = current_user(request)
@@ -180,6 +177,7 @@ async def element_file(request: Request) -> Response:
     return FileResponse(path, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
 
 
+@requires("elements:write")
 async def delete_element(request: Request) -> Response:
     _require(request)
     await checked_form(request)
@@ -199,6 +197,7 @@ async def catalog_page(request: Request) -> Response:
     return _render(request, "catalog.html", {"products": products})
 
 
+@requires("catalog:write")
 async def catalog_import(request: Request) -> Response:
     _require(request)
     form = await checked_form(request)
@@ -233,6 +232,7 @@ async def copy_page(request: Request) -> Response:
     return _render(request, "copy.html", {"review": review, "engines": integrations.COPY_ENGINES})
 
 
+@requires("copy:write")
 async def copy_generate(request: Request) -> Response:
     user = _require(request)
     form = await checked_form(request)
@@ -249,6 +249,7 @@ async def copy_generate(request: Request) -> Response:
     return RedirectResponse(f"/copy?job={job_id}", status_code=303)
 
 
+@requires("copy:write")
 async def copy_decide(request: Request) -> Response:
     user = _require(request)
     form = await checked_form(request)
@@ -274,6 +275,7 @@ async def batches_page(request: Request) -> Response:
     return _render(request, "batches.html", {"options": options, "jobs": jobs})
 
 
+@requires("batches:write")
 async def launch_batch(request: Request) -> Response:
     user = _require(request)
     form = await checked_form(request)
@@ -325,6 +327,7 @@ async def batch_file(request: Request) -> Response:
     return FileResponse(target)
 
 
+@requires("experiments:write")
 async def batch_experiment(request: Request) -> Response:
     _require(request)
     form = await checked_form(request)
@@ -354,32 +357,26 @@ async def experiments_page(request: Request) -> Response:
     return _render(request, "experiments.html", {"experiments": list(reversed(await run_in_threadpool(load)))})
 
 
-def _experiment_context(request: Request, experiment_id: str) -> dict[str, Any]:
-    """Counts as they stand now, and every statistic as the closed rounds stored it (no figures of the web's own)."""
+def _experiment_context(request: Request, experiment_id: str, vs: str) -> dict[str, Any]:
+    """Results as the closed rounds stored them, summarised for a marketer (experiments.summary, as the report does)."""
     state = request.app.state
     ws = state.ws
     status = ws.experiments.status(experiment_id)
+    arms = ws.experiments.arms(experiment_id)
     history = round_history(ws.engine, experiment_id)
-    last = {a.creative_id: a for a in history[-1].arms} if history else {}
-    rows = [{"id": snap.creative_id, "state": snap.state, "impressions": snap.impressions, "clicks": snap.clicks, "ctr": snap.ctr,
-             "closed": last.get(snap.creative_id), "share": status.allocation.get(snap.creative_id, 0.0),
-             "winner": snap.creative_id == status.winner} for snap in status.arms]
-    ids = [snap.creative_id for snap in status.arms]
-    allocation = {i: [(r.round_no, r.allocation_next.get(i, 0.0)) for r in history] for i in ids}
-    for i in ids:  # round 0: the starting split
-        used = next((x.share_used for x in history[0].arms if x.creative_id == i), None) if history else None
-        if used is not None:
-            allocation[i].insert(0, (0, used))
-    ctr = {i: [(r.round_no, x.ctr) for r in history for x in r.arms if x.creative_id == i] for i in ids}
+    summary = experiment_summary(status, arms, history, vs)
+    series = chart_series(history, summary)
     markers = [(r.round_no, r.decision.kind) for r in history if r.decision.kind != "continue"]
     charts = {
-        "allocation": line_chart(allocation, title="Traffic share after each round", y_label="share", chart_id="chart-allocation",
+        "traffic": line_chart(series.traffic, title="Share of impressions in each round", y_label="share", chart_id="chart-traffic",
                                  y_max=1.0, percent=True, markers=markers),
-        "ctr": line_chart(ctr, title="Cumulative CTR at each round's close", y_label="CTR", chart_id="chart-ctr", percent=True, markers=markers),
+        "ctr": line_chart(series.ctr, title="Click-through rate at each round's close", y_label="CTR", chart_id="chart-ctr",
+                          percent=True, markers=markers),
     }
     effects = integrations.element_effects(ws, experiment_id)
-    return {"status": status, "rows": rows, "history": history, "last_round": history[-1].round_no if history else None,
-            "charts": charts, "effects": effects.ranked() if effects else None,
+    return {"status": status, "summary": summary, "history": history, "last_round": history[-1].round_no if history else None,
+            "charts": charts, "choices": choice_effects(effects.effects) if effects else None,
+            "config": ExperimentConfig.from_dict(status.config), "chart_top": CHART_TOP,
             "schedule": get_schedule(ws.engine, experiment_id), "pending": state.recorder.pending}
 
 
@@ -387,19 +384,21 @@ def _experiment_context(request: Request, experiment_id: str) -> dict[str, Any]:
 async def experiment_page(request: Request) -> Response:
     experiment_id = request.path_params["experiment"]
     try:
-        ctx = await run_in_threadpool(_experiment_context, request, experiment_id)
+        ctx = await run_in_threadpool(_experiment_context, request, experiment_id, request.query_params.get("vs") or "control")
     except ExperimentNotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    except InvalidExperiment as exc:
+        raise HTTPException(400, str(exc)) from None
     return _render(request, "experiment.html", ctx)
 
 
 async def _experiment_action(request: Request, action) -> Response:
-    """A POST on an experiment: `action(experiment_id) -> message` in a worker thread, shown as a flash."""
+    """A POST on an experiment: `action(experiment_id, form) -> message` in a worker thread, shown as a flash."""
     _require(request)
-    await checked_form(request)
+    form = await checked_form(request)
     experiment_id = request.path_params["experiment"]
     try:
-        _flash(request, await run_in_threadpool(action, experiment_id))
+        _flash(request, await run_in_threadpool(action, experiment_id, form))
     except ExperimentNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except ExperimentError as exc:
@@ -408,10 +407,11 @@ async def _experiment_action(request: Request, action) -> Response:
     return RedirectResponse(f"/experiments/{quote(experiment_id)}", status_code=303)
 
 
+@requires("rounds:write")
 async def run_round_now(request: Request) -> Response:
     state = request.app.state
 
-    def close(experiment_id: str) -> str:
+    def close(experiment_id: str, form) -> str:
         # the recorder's flush first: everything served so far belongs to this round
         closed = close_round(state.ws, experiment_id, wait=5.0, flush=state.recorder.flush, force=True)  # a person's "now"
         d = closed.result.decision
@@ -420,16 +420,40 @@ async def run_round_now(request: Request) -> Response:
     return await _experiment_action(request, close)
 
 
-async def stop_experiment_now(request: Request) -> Response:
+LIFECYCLE = {"pause": pause_experiment, "resume": resume_experiment, "stop": stop_experiment, "archive": archive_experiment}
+
+
+@requires("lifecycle:write")
+async def change_lifecycle(request: Request) -> Response:
+    """Pause, resume, stop or archive: the use case checks the step is allowed from the current state."""
+    step = LIFECYCLE.get(request.path_params["step"])
+    if step is None:
+        raise HTTPException(404, f"no such step; use one of {', '.join(LIFECYCLE)}")
+    ws = request.app.state.ws
+    return await _experiment_action(request, lambda experiment_id, form: step(ws, experiment_id).summary())
+
+
+def _settings_from(form) -> dict[str, Any]:
+    try:
+        return {"tag_min_impressions": int(str(form.get("tag_min_impressions", ""))),
+                "tag_min_probability": float(str(form.get("tag_min_probability", "")))}
+    except ValueError:
+        raise InvalidExperiment("tag thresholds must be numbers: impressions a whole number, probability between 0.5 and 1") from None
+
+
+@requires("experiments:write")
+async def experiment_settings(request: Request) -> Response:
     ws = request.app.state.ws
 
-    def stop(experiment_id: str) -> str:
-        stop_experiment(ws, experiment_id)
-        return "experiment stopped: no more rounds; serving shows its leader"
+    def save(experiment_id: str, form) -> str:
+        config = update_settings(ws, experiment_id, **_settings_from(form))
+        return (f"tag thresholds saved: at least {config.tag_min_impressions} impressions and probability "
+                f"{config.tag_min_probability:g}; the tags use them from now on")
 
-    return await _experiment_action(request, stop)
+    return await _experiment_action(request, save)
 
 
+@requires("schedules:write")
 async def schedule_rounds(request: Request) -> Response:
     _require(request)
     form = await checked_form(request)
@@ -514,7 +538,8 @@ routes = [
     Route("/experiments/{experiment}", experiment_page),
     Route("/experiments/{experiment}/round", run_round_now, methods=["POST"]),
     Route("/experiments/{experiment}/schedule", schedule_rounds, methods=["POST"]),
-    Route("/experiments/{experiment}/stop", stop_experiment_now, methods=["POST"]),
+    Route("/experiments/{experiment}/settings", experiment_settings, methods=["POST"]),
+    Route("/experiments/{experiment}/{step:str}", change_lifecycle, methods=["POST"]),
     Route("/tags", tags_page),
     Route("/tags/export.csv", tags_export),
 ]

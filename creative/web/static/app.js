@@ -73,3 +73,13 @@
     setTimeout(poll, 400);
   }
 })();
+
+// ---- experiment results: the ten best creatives first, the rest one click away
+(function () {
+  const button = document.getElementById("show-all");
+  const table = button && document.getElementById(button.dataset.rows);
+  if (!table) return;
+  table.classList.add("collapsed");
+  button.hidden = false;
+  button.addEventListener("click", () => { table.classList.remove("collapsed"); button.hidden = true; });
+})();
