@@ -227,9 +227,13 @@ class ElementStore:
         upload = load_image(path)
         directory = Path(tempfile.mkdtemp(dir=staging_root))
         original = f"original.{upload.extension}"
-        shutil.copyfile(path, directory / original)
-        upload.image.save(directory / "rgba.png")
-        derived = _write_derived(upload.image, kind, directory)
+        try:
+            shutil.copyfile(path, directory / original)
+            upload.image.save(directory / "rgba.png")
+            derived = _write_derived(upload.image, kind, directory)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return _Staged(path.name, label, sha, upload.image.width, upload.image.height, original, upload.notes, derived, directory)
 
     def _stage_known(self, path: Path, label: str, sha: str, kind: str, staging_root: Path) -> _Staged:
@@ -246,7 +250,11 @@ class ElementStore:
                 derived = json.loads(derived_file.read_text())
             else:
                 directory = Path(tempfile.mkdtemp(dir=staging_root))
-                derived = _write_derived(img.convert("RGBA"), kind, directory)
+                try:
+                    derived = _write_derived(img.convert("RGBA"), kind, directory)
+                except BaseException:
+                    shutil.rmtree(directory, ignore_errors=True)
+                    raise
         return _Staged(path.name, label, sha, width, height, original, notes, derived, directory)
 
     def _commit(self, plan: list[AddResult | _Staged], kind: str, brand: str | None, tags: dict[str, str]) -> list[AddResult]:

@@ -115,7 +115,7 @@ def _fit_budget(img: Image.Image, path: Path, notes: list[str]) -> None:
                 return
     side = int((DECODE_BUDGET_BYTES / WORKING_BYTES_PER_PIXEL) ** 0.5)
     raise _reject(path, f"{width}x{height} pixels need {need / _MB:.0f} MB to decode, over the {DECODE_BUDGET_BYTES // _MB} MB budget for one image",
-                  f"downscale it to at most {DECODE_BUDGET_BYTES // WORKING_BYTES_PER_PIXEL / 1e6:.0f} MP (e.g. {side}x{side}) and upload again")
+                  f"downscale it to at most {DECODE_BUDGET_BYTES // WORKING_BYTES_PER_PIXEL / 1e6:.1f} MP (e.g. {side}x{side}) and upload again")
 
 
 def _upright_srgb_rgba(img: Image.Image, path: Path, notes: list[str]) -> Image.Image:
