@@ -6,7 +6,6 @@ import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from creative.services.workspace import Workspace
 from experiments.errors import ExperimentNotFound
@@ -53,11 +52,20 @@ def ingest_spool(ws: Workspace, into: Ingested | None = None) -> Ingested:
     if not folder.is_dir():
         return into
     for path in sorted(folder.glob("*.jsonl")):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:  # replayed meanwhile by another reader (the server's recorder, a round)
+            continue
         by_experiment: dict[str, list[dict]] = defaultdict(list)
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
                 raw = json.loads(line)
                 by_experiment[str(raw.get("experiment"))].append(raw)
+            except (ValueError, AttributeError):  # one damaged line must not keep the rest of the file out forever
+                log.warning("%s line %d: not a spooled event; skipped", path.name, number)
+                into.rejected["malformed"] += 1
         for experiment_id, events in by_experiment.items():
             try:
                 into.add(ws.experiments.ingest(experiment_id, events, source=f"web-spool:{path.name}"))
@@ -65,5 +73,5 @@ def ingest_spool(ws: Workspace, into: Ingested | None = None) -> Ingested:
                 log.warning("%s: %d spooled events of deleted experiment %s dropped", path.name, len(events), experiment_id)
                 into.rejected["unknown_experiment"] += len(events)
         into.files += 1
-        Path(path).unlink()
+        path.unlink(missing_ok=True)
     return into

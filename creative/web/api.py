@@ -80,8 +80,10 @@ async def serve(request: Request) -> Response:
     impression_id = f"w{os.urandom(10).hex()}"
     arm = view.arms[creative_id]
     # the round of service: a late-ingested impression is checked against the allocation it was served by
-    state.recorder.record(Event(impression_id, IMPRESSION, now_ms, experiment_id, creative_id, user, size or arm.size,
-                                served_round=view.current_round, holdout=holdout))
+    if not state.recorder.record(Event(impression_id, IMPRESSION, now_ms, experiment_id, creative_id, user, size or arm.size,
+                                       served_round=view.current_round, holdout=holdout)):
+        # back-pressure: neither the database nor the spool is taking events; an ad we could not count is not served
+        return _error(503, "the server cannot record impressions right now (its event buffer is full); retry shortly", **{"retry-after": "1"})
     token = state.signer.sign(Impression(experiment_id, creative_id, user, impression_id, now_ms, size or arm.size,
                                          view.current_round, choice.holdout))
     base = _base_url(request)
@@ -124,9 +126,9 @@ async def click(request: Request) -> Response:
         return _error(429, "too many requests for this user; slow down", **{"retry-after": str(state.user_limiter.retry_after(now_ms))})
     else:
         # one event id per impression: a second click on the same ad is an idempotent duplicate
-        state.recorder.record(Event(f"c{imp.impression_id}", CLICK, max(now_ms, imp.ts_ms), imp.experiment, imp.creative, imp.user,
-                                    imp.size, impression_id=imp.impression_id, holdout=imp.holdout or None))
-        headers["x-click-recorded"] = "yes"
+        recorded = state.recorder.record(Event(f"c{imp.impression_id}", CLICK, max(now_ms, imp.ts_ms), imp.experiment, imp.creative,
+                                               imp.user, imp.size, impression_id=imp.impression_id, holdout=imp.holdout or None))
+        headers["x-click-recorded"] = "yes" if recorded else "no: the event buffer is full"  # the visitor still gets the page
     return RedirectResponse(arm.landing_url, status_code=302, headers=headers)
 
 

@@ -46,9 +46,12 @@ def templates_env() -> Environment:
 
 
 async def healthz(request: Request) -> Response:
-    state = request.app.state
-    return JSONResponse({"ok": True, "pending_events": state.recorder.pending, "recorded": state.recorder.stats.recorded,
-                         "stored": state.recorder.stats.stored, "rejected": state.recorder.stats.rejected})
+    """Readiness: 503 with the reasons while served events risk not being kept (full buffer, failing database or spool)."""
+    recorder = request.app.state.recorder
+    reasons = recorder.unready_reasons()
+    return JSONResponse({"ok": not reasons, "reasons": reasons, "pending_events": recorder.pending, "recorded": recorder.stats.recorded,
+                         "stored": recorder.stats.stored, "spooled": recorder.stats.spooled, "refused": recorder.stats.refused,
+                         "rejected": recorder.stats.rejected}, status_code=503 if reasons else 200, headers={"cache-control": "no-store"})
 
 
 def _wants_html(request: Request) -> bool:
@@ -74,7 +77,8 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     secret = signing_secret(engine)
     env = templates_env()
 
-    recorder = EventRecorder(ws, flush_interval=settings.flush_interval_seconds)
+    recorder = EventRecorder(ws, flush_interval=settings.flush_interval_seconds, capacity=settings.event_buffer_max,
+                             drain_seconds=settings.drain_seconds, min_free_bytes=settings.spool_min_free_bytes)
     scheduler = RoundScheduler(ws, recorder, poll_seconds=settings.schedule_poll_seconds)
     jobs = JobRunner(home, engine)
     serving = ServingCache(ws, refresh_seconds=settings.refresh_seconds)

@@ -17,6 +17,9 @@ class WebSettings:
     session_max_age_seconds: int = 12 * 3600
     secure_cookies: bool = False  # set when served over https
     flush_interval_seconds: float = 0.25
+    event_buffer_max: int = 100_000  # events held while neither the database nor the spool takes them; then serve answers 503
+    spool_min_free_bytes: int = 64 * MB  # the server refuses to start with less free on the spool's disk
+    drain_seconds: float = 10.0  # at shutdown, how long the database gets to take the buffer before the rest is spooled
     refresh_seconds: float = 1.0  # how stale a served allocation may be
     schedule_poll_seconds: float = 5.0
     run_scheduler: bool = True
