@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import errno
 import gc
+import io
 import os
 import shutil
 import struct
 import subprocess
+import threading
 import weakref
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import event, func, select
@@ -183,3 +187,59 @@ def test_real_full_disk_during_elements_add(tiny_disk, tmp_path):
     with pytest.raises(StorageFull, match="no space left on the disk holding"):
         ElementStore(home, engine).add_images([PRODUCTS[0], noise], "product")
     assert _row_count(engine) == 0 and _stored_files(home) == []
+
+
+def test_web_uploads_decode_a_few_at_a_time_while_the_server_keeps_answering(tmp_path, monkeypatch):
+    from support.processes import wait_until
+    from test_web_support import ADMIN, PASSWORD, LiveServer, login
+
+    from creative.db import open_database
+    from creative.home import resolve_home
+    from creative.web import WebSettings, create_app, pages, uploads
+    from creative.web.auth import create_user
+
+    uploads_in, decoding, most, gate, lock = [0], [0], [0], threading.Event(), threading.Lock()
+    real_load, real_pool = store_module.load_image, pages.in_decode_pool
+
+    def gated_load(path):
+        with lock:
+            decoding[0] += 1
+            most[0] = max(most[0], decoding[0])
+        try:
+            gate.wait()
+            return real_load(path)
+        finally:
+            with lock:
+                decoding[0] -= 1
+
+    async def counted_pool(work, *args):
+        uploads_in[0] += 1
+        return await real_pool(work, *args)
+
+    monkeypatch.setattr(store_module, "load_image", gated_load)
+    monkeypatch.setattr(pages, "in_decode_pool", counted_pool)
+    home = resolve_home(tmp_path / "home")
+    create_user(open_database(home.db_url), ADMIN, PASSWORD)
+    server = LiveServer(create_app(home, WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=None) as admin:
+            admin.headers["x-csrf-token"] = login(admin)
+
+            def upload(i: int) -> httpx.Response:
+                body = io.BytesIO()
+                Image.new("RGB", (400, 300), (i * 40, 120, 200)).save(body, "PNG")
+                return admin.post("/elements/upload", data={"kind": "background"}, files={"files": (f"b{i}.png", body.getvalue(), "image/png")})
+
+            with ThreadPoolExecutor(6) as clients:
+                answers = [clients.submit(upload, i) for i in range(6)]
+                wait_until(lambda: uploads_in[0] == 6 and decoding[0] == uploads.DECODE_WORKERS, "six uploads in, the decode pool full", every=0.05)
+                health = admin.get("/healthz")
+                still_decoding = decoding[0]
+                gate.set()
+                results = [a.result() for a in answers]
+    finally:
+        gate.set()
+        server.stop()
+    assert health.status_code == 200  # the server answers while six uploads wait for a decoder
+    assert still_decoding == most[0] == uploads.DECODE_WORKERS < 6
+    assert all(r.status_code == 200 and r.json()["results"][0]["ok"] for r in results)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlparse
 
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +28,7 @@ from creative.web import integrations
 from creative.web.charts import bar_chart, line_chart
 from creative.web.scheduler import get_schedule, set_schedule
 from creative.web.security import checked_form, current_user, log_in, log_out, requires
-from creative.web.uploads import safe_filename, staged_upload
+from creative.web.uploads import in_decode_pool, safe_filename, staged_upload
 from experiments.errors import ExperimentError, ExperimentNotFound, InvalidExperiment
 from experiments.model import ExperimentConfig
 from experiments.rounds import round_history
@@ -133,13 +133,12 @@ async def upload_elements(request: Request) -> Response:
     results = []
     for upload in files:
         name = safe_filename(upload.filename)
-        data = await upload.read()
-        results.append(await run_in_threadpool(_add_one, store, request.app.state.home.root, name, upload.filename or name, data, kind, brand))
+        results.append(await in_decode_pool(_add_one, store, request.app.state.home.root, name, upload.filename or name, upload.file, kind, brand))
     status = 200 if all(r["ok"] for r in results) else 422
     return JSONResponse({"results": results}, status_code=status)
 
 
-def _add_one(store: ElementStore, root: Path, name: str, original: str, data: bytes, kind: str, brand: str | None) -> dict[str, Any]:
+def _add_one(store: ElementStore, root: Path, name: str, original: str, data: BinaryIO, kind: str, brand: str | None) -> dict[str, Any]:
     with staged_upload(root, name, data) as path:
         try:
             added = store.add_images([path], kind, brand=brand, tags={"source": "web"})[0]
