@@ -38,11 +38,15 @@ def wait_until(condition: Callable[[], T], what: str, patience: float = PATIENCE
         time.sleep(every)
 
 
-def stop_process_group(process: subprocess.Popen, patience: float = PATIENCE_S) -> int:
-    """SIGTERM the process group started with start_new_session=True; SIGKILL it if it has not exited in time."""
+def stop_process_group(process: subprocess.Popen, grace: float = 60.0) -> int:
+    """SIGTERM the process group started with start_new_session=True, SIGKILL it after `grace` seconds.
+
+    Clean-up only, never a check: a Prefect runner stopped mid-run can hang in its SIGTERM handler, so waiting
+    longer buys nothing, and a slow exit is killed rather than failed.
+    """
     try:
         os.killpg(process.pid, signal.SIGTERM)
-        return process.wait(timeout=patience)
+        return process.wait(timeout=grace)
     except ProcessLookupError:
         return process.wait()
     except subprocess.TimeoutExpired:
