@@ -4,7 +4,8 @@ Cases, measured in one run:
   batch N      N distinct 400x400 product JPEGs in one all-or-nothing add (10, 100, 1000): the
                10-file batch is the baseline; bounded memory means the larger batches peak the same
   big batch    50 distinct 2000x2000 JPEGs in one add (the issue's 1.1 GB case)
-  largest      one product PNG just inside the decode budget (the worst accepted single upload)
+  largest      one product PNG just inside the decode budget (the worst accepted single upload),
+               through the library and through `creative elements add` (the CLI imports more: its floor is higher)
   24 MP JPEG   a 6000x4000 camera JPEG (decoded at a reduced scale to fit the budget)
   bomb         a ~1 KB lossless 6000x6000 WebP, with the budget check and with it switched off
 Each row gives the peak RSS of the process, its RSS after imports (the floor), and wall time.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -58,7 +60,7 @@ def make_inputs(case: str, folder: Path) -> list[Path]:
         return [_product(folder / f"p{i:04d}.jpg", 400, i) for i in range(int(case.split()[1]))]
     if case == "big batch":
         return [_product(folder / f"p{i:04d}.jpg", 2000, i) for i in range(50)]
-    if case == "largest":
+    if case.startswith("largest"):
         from creative.elements.validation import DECODE_BUDGET_BYTES
 
         return [_product(folder / "largest.png", int((DECODE_BUDGET_BYTES / 4) ** 0.5), 0)]
@@ -71,8 +73,26 @@ def make_inputs(case: str, folder: Path) -> list[Path]:
     return [path]
 
 
+def cli_worker(paths: list[Path], home_dir: Path) -> dict:
+    """Runs `creative elements add` as a child of this small process; wait4 gives that child's own peak."""
+    creative = Path(sys.executable).with_name("creative")
+    env = {**os.environ, "CREATIVE_HOME": str(home_dir)}
+    env.pop("CREATIVE_DB_URL", None)
+    start = time.perf_counter()
+    floor_child = subprocess.Popen([creative, "--help"], env=env, stdout=subprocess.DEVNULL)
+    floor = os.wait4(floor_child.pid, 0)[2].ru_maxrss / 1024
+    child = subprocess.Popen([creative, "elements", "add", "--kind", "product", *map(str, paths)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    outcome = output.strip().splitlines()[-1][:70] if output.strip() else f"exit {status}"
+    return {"floor": floor, "peak": usage.ru_maxrss / 1024, "seconds": time.perf_counter() - start, "outcome": outcome}
+
+
 def worker(case: str, paths: list[Path], home_dir: Path) -> dict:
     """Runs in the child: import, note the floor, add the files, report the peak."""
+    if case.endswith("CLI"):
+        return cli_worker(paths, home_dir)
     from creative.db import open_database
     from creative.elements import validation
     from creative.elements.store import ElementStore
@@ -112,17 +132,19 @@ def main() -> None:
         print(json.dumps(worker(case, [Path(p) for p in paths], Path(home))))
         return
     cases = ["batch 10", "batch 100"] + ([] if args.quick else ["batch 1000", "big batch"])
-    cases += ["largest", "24 MP JPEG", "bomb", "bomb, budget off"]
+    cases += ["largest", "largest, CLI", "24 MP JPEG", "bomb", "bomb, budget off"]
     cases = args.case or cases
     print(f"{'case':<18}{'peak RSS MB':>12}{'over floor':>12}{'seconds':>9}  outcome")
-    baseline = None
+    rows = {}
     with tempfile.TemporaryDirectory(prefix="elements-bench-") as tmp:
         for case in cases:
-            row = measure(case, Path(tmp))
-            baseline = baseline or row
+            row = rows[case] = measure(case, Path(tmp))
             over = row["peak"] - row["floor"]
             print(f"{case:<18}{row['peak']:>12.0f}{over:>12.0f}{row['seconds']:>9.1f}  {row['outcome']}", flush=True)
-    print(f"baseline (batch 10) peak {baseline['peak']:.0f} MB; floor = RSS after imports, before the add")
+    if "batch 10" in rows:
+        growth = {c: r["peak"] - rows["batch 10"]["peak"] for c, r in rows.items() if c.startswith("batch ")}
+        print("batch peak over the 10-file baseline: " + ", ".join(f"{c}: {g:+.0f} MB" for c, g in growth.items()))
+    print("floor = RSS after imports (CLI: `creative --help`), before the add; Linux, one process per case")
 
 
 if __name__ == "__main__":

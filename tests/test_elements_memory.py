@@ -75,8 +75,8 @@ def test_image_over_the_memory_budget_is_refused_before_decoding(store, engine, 
     with pytest.raises(ElementRejected) as err:
         store.add_images([bombs[fmt]], "background")
     message = str(err.value)
-    assert str(bombs[fmt]) in message and "6000x6000" in message and "64 MB budget" in message
-    assert "downscale it to at most 16.8 MP (e.g. 4096x4096)" in message and "\n" not in message
+    assert str(bombs[fmt]) in message and "6000x6000" in message and "40 MB budget" in message
+    assert "downscale it to at most 10.5 MP (e.g. 3238x3238)" in message and "\n" not in message
     assert _row_count(engine) == 0 and _stored_files(home) == []
 
 

@@ -17,10 +17,11 @@ from PIL import Image, ImageCms, ImageMode, ImageOps, UnidentifiedImageError
 from creative.errors import ElementRejected
 
 MAX_PIXELS = 40_000_000  # 40 MP: beyond any banner source; larger headers are decompression bombs
-# One image as the pipeline holds it (8-bit RGBA): 64 MiB is 16 MP, e.g. 4096x4096, and keeps an
-# upload's peak near 300 MB with its derived data. Lossless WebP/PNG/TIFF compress a plain 36 MP
-# canvas into a few KB, so the file size says nothing about this.
-DECODE_BUDGET_BYTES = 64 * 1024 * 1024
+# One image as the pipeline holds it (8-bit RGBA): 40 MiB is 10.5 MP, far above any banner. Decoding
+# and deriving (cut-out included) take about 12 bytes a pixel at the peak, so the worst accepted
+# upload stays under 300 MB RSS in the CLI (benchmarks/elements_bench.py). Lossless WebP/PNG/TIFF
+# compress a plain 36 MP canvas into a few KB, so the file size says nothing about this.
+DECODE_BUDGET_BYTES = 40 * 1024 * 1024
 WORKING_BYTES_PER_PIXEL = 4  # every image is worked on as 8-bit RGBA, whatever it decodes to
 JPEG_SCALES = (2, 4, 8)  # JPEG decodes at 1/2, 1/4 or 1/8 scale for almost no memory or time
 MIN_SIDE = 16
