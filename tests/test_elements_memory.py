@@ -101,6 +101,17 @@ def test_known_bytes_are_never_decoded_again(store, engine, monkeypatch):
     assert _row_count(engine) == 2
 
 
+def test_same_bytes_under_another_kind_reuse_the_stored_files(store, engine, home, monkeypatch):
+    logo = store.add_images([PRODUCTS[0]], "logo")[0].element
+    monkeypatch.setattr(store_module, "load_image", lambda path: pytest.fail(f"{path} decoded although its bytes are stored"))
+    product = store.add_images([PRODUCTS[0]], "product")[0]
+    assert product.created and product.element.code != logo.code and product.element.sha256 == logo.sha256
+    assert (product.element.width, product.element.height) == (logo.width, logo.height)
+    assert product.element.attributes["has_cutout"] and store.derived_path(product.element, "cutout").is_file()
+    assert store.original_path(product.element) == store.original_path(logo)
+    assert not list((home.objects_dir / ".staging").iterdir())  # nothing left behind
+
+
 def test_a_batch_keeps_at_most_one_decoded_image_alive(store, engine, monkeypatch):
     alive_at_each_decode: list[int] = []
     decoded: list[weakref.ref] = []

@@ -265,6 +265,7 @@ class ElementStore:
         try:
             with self.engine.begin() as conn:
                 made: dict[str, Element] = {}
+                taken: set[str] = set()  # codes given out in this batch, not yet inserted
                 for item in plan:
                     if isinstance(item, AddResult):
                         results.append(item)
@@ -273,7 +274,8 @@ class ElementStore:
                     if existing is not None:
                         results.append(AddResult(existing, created=False, notes=("same bytes already in the library",)))
                         continue
-                    code = self._new_code(conn, kind, item.sha256, {e.code for e in made.values()})
+                    code = self._new_code(conn, kind, item.sha256, taken)
+                    taken.add(code)
                     attributes = {"original": item.original, "source_name": item.source_name,
                                   "format": item.original.split(".", 1)[1], "notes": list(item.notes), "tags": tags, **item.derived}
                     made[item.sha256] = Element(code=code, kind=kind, sha256=item.sha256, name=item.label, brand=brand,
