@@ -54,16 +54,17 @@ def _save(fig, path: Path) -> str:
 
 def _lines(ax, series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
     """One line per series, 'others' grey and dashed; the legend beside the plot, never over the lines."""
-    for name, points in series.items():
+    plt = _plt()
+    colours = [plt.cm.tab10(i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)]  # tab10 without its grey: grey is "others"
+    for i, (name, points) in enumerate(series.items()):
         if points:
             xs, ys = zip(*points)
-            style = {"color": "grey", "ls": "--"} if name.startswith("others") else {}
+            style = {"color": "grey", "ls": "--"} if name.startswith("others") else {"color": colours[i % len(colours)]}
             ax.plot(xs, ys, marker="o", ms=3, label=name, **style)
-    plt = _plt()
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{100 * y:.1f}%"))
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("round")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
 def plot_ctr(series: ChartSeries, path: Path) -> str:

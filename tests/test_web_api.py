@@ -448,7 +448,7 @@ def test_stopping_an_experiment_from_the_ui_ends_its_rounds_and_serves_its_leade
     assert "round 1 closed" in admin.post(f"/experiments/{experiment_id}/round", data={"csrf": csrf}, follow_redirects=True).text
     assert admin.post(f"/experiments/{experiment_id}/stop", data={"csrf": "stale"}, headers={"x-csrf-token": ""}).status_code == 403
     page = admin.post(f"/experiments/{experiment_id}/stop", data={"csrf": csrf}, follow_redirects=True)
-    assert "experiment stopped" in page.text
+    assert "stopped: no more rounds" in page.text
     assert 'id="exp-status">stopped<' in page.text
     leader = load_round(world.engine, experiment_id, 1).decision.best
     assert leader is not None
