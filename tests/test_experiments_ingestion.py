@@ -182,3 +182,32 @@ def test_every_ingestion_is_logged_with_its_counts(store, exp):
     store.ingest(exp, [imp(exp, "i"), imp(exp, "i"), {"type": "impression"}], source="unit")
     log = store.ingest_log(exp)
     assert [(x["source"], x["accepted"], x["duplicates"], x["rejected"]) for x in log] == [("unit", 1, 1, {"malformed": 1})]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store(request, tmp_path):
+    if request.param == "sqlite":
+        return ExperimentStore(open_database(f"sqlite:///{tmp_path / 'exp.db'}"))
+    return ExperimentStore(open_database(request.getfixturevalue("pg_url")))
+
+
+def test_holdout_events_are_stored_not_counted_and_late_ones_keep_their_round_of_service(any_store):
+    store = any_store
+    exp = store.create_experiment("marks", [{"id": f"c{i}"} for i in range(2)], "fixed")
+    run_round(store.engine, exp)  # round 2 is open
+    lines = [imp(exp, "on-time", round=2), imp(exp, "late", creative="c1", round=1), imp(exp, "claims-later", round=7),
+             imp(exp, "held", holdout=True), click(exp, "held-click", "held"), click(exp, "late-click", "late", creative="c1"),
+             imp(exp, "bad-round", round=0), imp(exp, "bad-mark", holdout="maybe")]
+    report = store.ingest(exp, lines)
+    assert (report.accepted, report.impressions, report.clicks, report.holdout) == (6, 3, 1, 2)
+    assert report.rejected == {"malformed": 2}
+    assert {s.creative_id: (s.round_impressions, s.round_clicks) for s in store.snapshots(exp)} == {"c0": (2, 0), "c1": (1, 1)}
+    with store.engine.connect() as conn:
+        stored = {r[0]: (r[1], r[2]) for r in conn.execute(select(t.events.c.event_id, t.events.c.served_round, t.events.c.holdout)
+                                                          .where(t.events.c.experiment_id == exp))}
+        late = conn.execute(select(t.late_stats.c.served_round, t.late_stats.c.creative_id, t.late_stats.c.impressions)
+                            .where(t.late_stats.c.experiment_id == exp)).all()
+    assert stored["late"] == (1, None) and stored["on-time"] == (None, None) and stored["claims-later"] == (None, None)
+    assert stored["held"][1] and stored["held-click"][1]  # the click follows its impression out of the statistics
+    assert [tuple(r) for r in late] == [(1, "c1", 1)]
+    assert store.ingest(exp, lines).duplicates == 6  # re-delivery counts nothing twice

@@ -18,14 +18,15 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from experiments import tables as t
-from experiments.events import CLICK, CREATIVE, EID, HOLDOUT, IMPRESSION, KIND, SERVED_ROUND, SIZE, TS, USER, Event
+from experiments.events import CLICK, CREATIVE, EID, HOLDOUT, IMPRESSION, IMPRESSION_ID, KIND, SERVED_ROUND, SIZE, TS, USER, Event
 
 IN_CHUNK = 2_000  # ids per IN (...) list
 SQLITE_CACHE_KIB = 131_072
 VALUES_ROWS = 100  # rows per SQLite INSERT statement
-EVENT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-EVENT_INSERT = ("INSERT INTO exp_events (experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no, "
-                "served_round, holdout) VALUES ")
+EVENT_COLUMNS = "experiment_id, event_id, kind, ts_ms, creative_id, user_id, size, impression_id, round_no"
+PLAIN_EVENTS = (f"INSERT INTO exp_events ({EVENT_COLUMNS}) VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# batches with a late or holdout event (few) bind two more columns; the others keep the shorter statement
+MARKED_EVENTS = (f"INSERT INTO exp_events ({EVENT_COLUMNS}, served_round, holdout) VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 ARM_STATS_UPSERT = (
     "INSERT INTO exp_arm_stats (experiment_id, round_no, creative_id, impressions, clicks) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (experiment_id, round_no, creative_id) DO UPDATE SET "
@@ -48,6 +49,18 @@ _user_creative = itemgetter(USER, CREATIVE)
 _holdout = itemgetter(HOLDOUT)
 _served_round = itemgetter(SERVED_ROUND)
 _late_key = itemgetter(SERVED_ROUND, CREATIVE)
+
+
+def _event_rows(exp: str, round_no: int, impressions: list[Event], clicks: list[Event]) -> tuple[tuple[str, str], list[tuple]]:
+    """exp_events rows and the statement (head, one row's VALUES) for them: marked when any event is late or holdout."""
+    if any(map(_served_round, impressions)) or any(map(_holdout, impressions)) or any(map(_holdout, clicks)):
+        rows = [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no, ev[SERVED_ROUND], ev[HOLDOUT])
+                for ev in impressions]
+        rows += [(exp, ev[EID], CLICK, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], ev[IMPRESSION_ID], round_no, None, ev[HOLDOUT]) for ev in clicks]
+        return MARKED_EVENTS, rows
+    rows = [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no) for ev in impressions]
+    rows += [(exp, ev[EID], CLICK, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], ev[IMPRESSION_ID], round_no) for ev in clicks]
+    return PLAIN_EVENTS, rows
 
 
 def arms_and_saturated(engine: Engine, experiment_id: str) -> tuple[set[str], list[tuple[str, int, int]]]:
@@ -119,13 +132,11 @@ class IngestSql:
         holdout traffic is stored, not counted; impressions served in an earlier round are counted here and
         also per round of service (exp_late_stats) for the SRM check."""
         exp = self.experiment_id
-        rows = [] if self.sqlite else [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no, ev[SERVED_ROUND], ev[HOLDOUT])
-                                       for ev in impressions]
-        rows += [(exp, ev.event_id, CLICK, ev.ts_ms, ev.creative, ev.user, ev.size, ev.impression_id, round_no, None, ev.holdout) for ev in clicks]
+        statement, rows = _event_rows(exp, round_no, [] if self.sqlite else impressions, clicks)
         # key order turns random B-tree inserts into mostly sequential ones (about 1.7x faster on SQLite)
         if rows:
             rows.sort(key=_row_event_id)
-            self._insert(conn, EVENT_INSERT, EVENT_VALUES, "", rows)
+            self._insert(conn, *statement, "", rows)
         if any(map(_holdout, impressions)):
             impressions = [ev for ev in impressions if not ev[HOLDOUT]]
         if any(map(_holdout, clicks)):
@@ -173,15 +184,14 @@ class IngestSql:
         Ingestion holds the write lock, so nothing changes in between. Clicks are looked up first (they
         are few). Returns the ids found stored."""
         exp = self.experiment_id
-        rows = [(exp, ev[EID], IMPRESSION, ev[TS], ev[CREATIVE], ev[USER], ev[SIZE], None, round_no, ev[SERVED_ROUND], ev[HOLDOUT])
-                for ev in fresh if ev[KIND] == IMPRESSION]
+        (head, values), rows = _event_rows(exp, round_no, [ev for ev in fresh if ev[KIND] == IMPRESSION], [])
         known = self._stored(conn, "event_id", [ev[EID] for ev in fresh if ev[KIND] != IMPRESSION]) if len(rows) < len(fresh) else set()
         rows.sort(key=_row_event_id)
         step = VALUES_ROWS
         full = len(rows) - len(rows) % step
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            execute, many = cursor.execute, EVENT_INSERT + ", ".join([EVENT_VALUES] * step)
+            execute, many = cursor.execute, head + ", ".join([values] * step)
             for i in range(0, full, step):
                 try:
                     execute(many, [*chain.from_iterable(rows[i : i + step])])
@@ -195,7 +205,7 @@ class IngestSql:
         if rest:
             stored = self._stored(conn, "event_id", [r[1] for r in rest])
             known |= stored
-            self._insert(conn, EVENT_INSERT, EVENT_VALUES, "", [r for r in rest if r[1] not in stored] if stored else rest)
+            self._insert(conn, head, values, "", [r for r in rest if r[1] not in stored] if stored else rest)
         return known
 
     def _insert(self, conn: Connection, head: str, values: str, tail: str, rows: list[tuple]) -> None:
