@@ -67,7 +67,7 @@ class EventRecorder:
     and, once it is durable, drop entries up to its last sequence, so neither ever puts anything back."""
 
     def __init__(self, ws: Workspace, flush_interval: float = 0.25, max_batch: int = 20_000, *, capacity: int = 100_000,
-                 spool_after: float = 0.2, drain_seconds: float = 10.0, min_free_bytes: int = 64 * MB) -> None:
+                 spool_after: float = 0.1, drain_seconds: float = 10.0, min_free_bytes: int = 64 * MB) -> None:
         self.ws = ws
         self.store = ws.experiments
         self.spool_dir = ws.home.spool_dir
