@@ -107,7 +107,7 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
 
     step("composing the showcase: every template at every size")
     showcase = [e for p in (english[:1] + chinese[:1]) for e in p.images]
-    compose_batch_flow(ComposeParams(**shared, products=showcase, logos=logos[:1], models=models[:1],
+    compose_batch_flow(ComposeParams(**shared, products=showcase, logos=logos, models=models[:1],
                                      backgrounds=backgrounds[:1], out=str(out / "gallery"), seed=config.seed))
 
     experiments = ExperimentStore(store.engine)
