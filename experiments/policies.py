@@ -151,7 +151,9 @@ POLICIES: dict[str, type[AllocationPolicy]] = {
     TopTwoThompson.name: TopTwoThompson,
 }
 POLICY_NAMES: tuple[str, ...] = tuple(POLICIES)
-DEFAULT_POLICY = ThompsonSampling.name
+# top-two: the power of a fixed split for lifts of +20% and more, with about half its lost clicks; Thompson
+# loses fewest clicks but almost never separates a +20% arm (README, "Experiments")
+DEFAULT_POLICY = TopTwoThompson.name
 ALIASES = {"top_two": "top-two", "toptwo": "top-two", "ts": "thompson", "ab": "fixed", "split": "fixed"}
 
 

@@ -16,6 +16,7 @@ from experiments.decisions import evaluate_round
 from experiments.model import ArmSnapshot, ArmState, DecisionKind, ExperimentConfig, UserExposures
 from experiments.policies import make_policy
 from experiments.simulator import Audience, make_creatives
+from experiments.stats.bayesian import BetaPrior
 from experiments.tags import TagConfig, estimate_tags, precision_recall
 
 
@@ -74,7 +75,7 @@ def simulate_experiment(true_ctr: Sequence[float], *, policy: str = "top-two", p
         late_n[:k], late_c[:k] = n_late, c_late
         arms = [ArmSnapshot(i, states[i], int(cum_n[j]), int(cum_c[j]), int(n[j] - n_late[j]), int(arrived_c[j])) for j, i in enumerate(ids)]
         if not decide:
-            allocation = pol.allocate(arms, rng)
+            allocation = pol.allocate(arms, rng, BetaPrior(cfg.prior_alpha, cfg.prior_beta))
             continue
         out = evaluate_round(arms, r, cfg, pol, allocation, rng)
         states.update({a.creative_id: a.state for a in out.arms})
