@@ -41,3 +41,17 @@ def test_an_unbranded_logo_is_not_put_on_a_branded_product(sample_home, tmp_path
     specs, _, skipped = enumerate_specs(resolved)
     assert all(s.logo is None for s in specs)
     assert any(mystery.code in note and "no brand" in note for note in resolved.notes)
+
+
+def test_a_logo_assigned_its_brand_is_then_used_with_that_brand(sample_home, tmp_path):
+    from PIL import Image
+
+    engine, store, _ = _brands(sample_home)
+    picture = tmp_path / "new-logo.png"
+    Image.new("RGBA", (120, 60), (200, 20, 20, 255)).save(picture)
+    logo = store.add_images([picture], "logo")[0].element
+    runner = next(p for p in list_products(engine) if p.product_id == "SKU-1001")
+    store.set_brand(logo.code, runner.brand)
+    resolved = resolve_selection(sample_home, engine, BatchSelection(products=("SKU-1001",), logos=(logo.code,), templates=("all",), sizes=("300x250",)))
+    specs, _, _ = enumerate_specs(resolved)
+    assert any(s.logo == logo.code for s in specs)

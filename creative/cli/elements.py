@@ -87,6 +87,20 @@ def show(ctx, code, as_json):
         click.echo(f"{key:12} {value}")
 
 
+@elements_group.command("brand")
+@click.argument("code")
+@click.argument("brand", required=False)
+@json_option
+@click.pass_context
+def brand(ctx, code, brand, as_json):
+    """Assign BRAND to an element (omit BRAND to clear it): a logo is used only with its brand's products."""
+    element = store_of(ctx).set_brand(code, brand)
+    if as_json:
+        print_json(element.to_json())
+        return
+    click.echo(f"{element.code} {element.kind} {element.name}: brand {element.brand or '(none)'}")
+
+
 @elements_group.command("remove")
 @click.argument("code")
 @click.pass_context

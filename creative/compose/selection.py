@@ -132,7 +132,8 @@ def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> 
     for code in logo_codes:
         if code not in used:
             owner = elements[code].brand
-            notes.append(f"logo {code} ({'brand ' + owner if owner else 'no brand'}) fits no selected product's brand and is not used")
+            notes.append(f"logo {code} ({'brand ' + owner if owner else 'no brand'}) fits no selected product's brand and is not used"
+                         + ("" if owner else f"; assign its brand with `creative elements brand {code} BRAND`"))
     return Resolved(ElementPack(elements, offers), templates, sizes, products, titles, logos, models, backgrounds, notes)
 
 

@@ -327,6 +327,18 @@ class ElementStore:
             conn.execute(elements_table.insert(), [self._row(element)])
         return element
 
+    def set_brand(self, code: str, brand: str | None) -> Element:
+        """Assign (or clear, with None) the brand that owns an element: a logo goes only on its brand's products."""
+        from creative.text import unsafe_character
+
+        brand = (brand or "").strip() or None
+        if brand is not None and (len(brand) > 200 or unsafe_character(brand)):
+            raise ElementRejected(f"brand {brand[:40]!r} is not usable: at most 200 characters, no control or bidi characters")
+        self.get(code)
+        with self.engine.begin() as conn:
+            conn.execute(elements_table.update().where(elements_table.c.code == code).values(brand=brand))
+        return self.get(code)
+
     def remove(self, code: str) -> Element:
         """Delete the row; delete the files when no other element shares the bytes."""
         element = self.get(code)
