@@ -13,7 +13,6 @@ from scipy import special
 
 from experiments.stats.proportion import ProportionStatistic
 
-
 # Monte Carlo budget per call: with many arms the draw count shrinks to fit (never below 200), so a
 # round over 1,000 creatives stays in milliseconds; P(best) then resolves to 1/draws.
 MAX_SAMPLES = 120_000
