@@ -2,7 +2,8 @@
 
 serve and click are public (an ad page calls them) and rate-limited per client address and per
 user; the per-user limit is the experiment's own `max_events_per_user_minute`, so nothing this
-server records is later rejected as a bot burst. events needs an API key or a logged-in session.
+server records is later rejected as a bot burst. events needs the events:write scope (an API key
+with it, or a logged-in operator's or admin's session).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from creative.web.errors import BadToken
-from creative.web.security import check_csrf_header, current_user
+from creative.web.ratelimit import user_bucket
+from creative.web.security import client_address, current_user, requires
 from creative.web.tokens import Impression
 from experiments.errors import ExperimentError, ExperimentNotFound
 from experiments.events import CLICK, IMPRESSION, Event
@@ -49,8 +51,7 @@ def _base_url(request: Request) -> str:
 
 def _address_limited(request: Request, now_ms: int) -> JSONResponse | None:
     state = request.app.state
-    address = request.client.host if request.client else "?"
-    if state.address_limiter.hit(address, state.settings.serve_per_address_per_minute, now_ms):
+    if state.address_limiter.hit(client_address(request), state.settings.serve_per_address_per_minute, now_ms):
         return None
     return _error(429, "too many requests from this address; slow down", **{"retry-after": str(state.address_limiter.retry_after(now_ms))})
 
@@ -71,7 +72,7 @@ async def serve(request: Request) -> Response:
         view = state.serving.view(experiment_id)
     except ExperimentNotFound:
         return _error(404, f"no experiment {experiment_id!r}")
-    if not state.user_limiter.hit(f"{experiment_id}\x00{user}", view.config.max_events_per_user_minute, now_ms):
+    if not state.user_limiter.hit(user_bucket(experiment_id, user, client_address(request)), view.config.max_events_per_user_minute, now_ms):
         return _error(429, "too many requests for this user; slow down", **{"retry-after": str(state.user_limiter.retry_after(now_ms))})
     choice = view.choose(user, size, state.serving.rnd, state.serving.np_rng)
     if choice is None:
@@ -122,7 +123,7 @@ async def click(request: Request) -> Response:
     age_ms = now_ms - imp.ts_ms
     if age_ms > view.config.attribution_window_hours * 3_600_000:
         headers["x-click-recorded"] = "no: outside the attribution window"
-    elif not state.user_limiter.hit(f"{imp.experiment}\x00{imp.user}", view.config.max_events_per_user_minute, now_ms):
+    elif not state.user_limiter.hit(user_bucket(imp.experiment, imp.user, client_address(request)), view.config.max_events_per_user_minute, now_ms):
         return _error(429, "too many requests for this user; slow down", **{"retry-after": str(state.user_limiter.retry_after(now_ms))})
     else:
         # one event id per impression: a second click on the same ad is an idempotent duplicate
@@ -167,12 +168,10 @@ def _group_lines(body: bytes, forced: str | None) -> tuple[dict[str, list], list
     return groups, unassigned
 
 
+@requires("events:write", api=True)
 async def events(request: Request) -> Response:
     """JSONL batch in the experiment wire format, for ad servers that log elsewhere."""
     user = current_user(request)
-    if user is None:
-        return _error(401, "POST /v1/events needs an API key (Authorization: Bearer ck_...) or a logged-in session")
-    check_csrf_header(request)
     forced = request.query_params.get("experiment")
     body = await request.body()
     groups, unassigned = _group_lines(body, forced)

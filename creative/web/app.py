@@ -25,7 +25,7 @@ from creative.services import Workspace
 from creative.web import api, lifecycle, pages
 from creative.web.auth import signing_secret
 from creative.web.jobs import JobRunner
-from creative.web.ratelimit import WindowCounter
+from creative.web.ratelimit import FailureThrottle, WindowCounter
 from creative.web.recorder import EventRecorder
 from creative.web.scheduler import RoundScheduler
 from creative.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
@@ -60,8 +60,10 @@ def _wants_html(request: Request) -> bool:
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     if _wants_html(request):
-        return request.app.state.render(request, "error.html", {"status": exc.status_code, "message": exc.detail}, status=exc.status_code)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        page = request.app.state.render(request, "error.html", {"status": exc.status_code, "message": exc.detail}, status=exc.status_code)
+        page.headers.update(exc.headers or {})
+        return page
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def creative_error(request: Request, exc: CreativeError) -> Response:
@@ -121,6 +123,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     state.experiment_store = ws.experiments
     state.address_limiter = WindowCounter(60)
     state.user_limiter = WindowCounter(60)
+    state.login_throttle = FailureThrottle(settings.login_window_seconds)
     state.templates = env
 
     def render(request: Request, name: str, context: dict | None = None, status: int = 200) -> HTMLResponse:

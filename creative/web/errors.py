@@ -21,3 +21,11 @@ class WeakPassword(WebError):
 
 class BadToken(WebError):
     """An impression token that was not signed by this server, or was altered."""
+
+
+class UnknownRole(WebError):
+    """A role name that is not one of auth.ROLES."""
+
+
+class UnknownScope(WebError):
+    """An API key scope that does not exist, or that the key's owner's role does not grant."""

@@ -1,6 +1,7 @@
 """JSON API for an experiment's lifecycle: POST /v1/experiments/{id}/pause | resume | stop | archive.
 
-Each needs an API key or a logged-in session (with its CSRF header), like POST /v1/events, and answers
+Each needs the lifecycle:write scope (an API key with it, or a logged-in operator's or admin's session with its
+CSRF header), and answers
 {"experiment_id", "previous", "status", "message"}; a step the experiment's state refuses answers 409
 with the one-line reason, an unknown experiment 404.
 """
@@ -13,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from creative.services import archive_experiment, pause_experiment, resume_experiment, stop_experiment
-from creative.web.security import check_csrf_header, current_user
+from creative.web.security import requires
 from experiments.errors import ExperimentError, ExperimentNotFound
 
 STEPS = {"pause": pause_experiment, "resume": resume_experiment, "stop": stop_experiment, "archive": archive_experiment}
@@ -22,10 +23,6 @@ NO_STORE = {"cache-control": "no-store"}
 
 async def change(request: Request, step: str) -> Response:
     experiment_id = request.path_params["experiment"]
-    if current_user(request) is None:
-        return JSONResponse({"error": f"POST /v1/experiments/{{id}}/{step} needs an API key (Authorization: Bearer ck_...) or a logged-in session"},
-                            status_code=401, headers=NO_STORE)
-    check_csrf_header(request)
     state = request.app.state
     try:
         done = await run_in_threadpool(STEPS[step], state.ws, experiment_id)
@@ -38,6 +35,7 @@ async def change(request: Request, step: str) -> Response:
 
 
 def _route(step: str) -> Route:
+    @requires("lifecycle:write", api=True)
     async def endpoint(request: Request) -> Response:
         return await change(request, step)
 

@@ -1,26 +1,35 @@
-"""Sessions, CSRF and request-size limits for the UI.
+"""Who may do what: sessions, route guards, CSRF, login throttling and request-size limits.
 
-The session is a cookie signed with itsdangerous (user id + CSRF token), HttpOnly and SameSite=Lax.
-Every state-changing request from a browser must carry the session's CSRF token, as a form field
-`csrf` or an `X-CSRF-Token` header, and must not come from another origin. API-key requests carry
-no ambient credential, so they need no CSRF token.
+The session is a cookie signed with itsdangerous (user id, session version, CSRF token), HttpOnly and
+SameSite=Lax; it stops working as soon as the user's session version moves on (logout, password
+change, disabling). Every route that changes something is wrapped in `requires(scope)`: page routes
+take only the session cookie, API routes also an API key, and the caller needs the scope (through
+their role, and for a key also among the key's own scopes). Every cookie-authenticated write must
+carry the session's CSRF token, as a form field `csrf` or an `X-CSRF-Token` header, and must not
+come from another origin; API-key requests carry no ambient credential, so they need no CSRF token.
+Failed logins are throttled per account and per address.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from creative.web.auth import User, get_user, user_for_api_key
+from creative.web.auth import KeyHolder, User, authenticate, end_sessions, key_holder, roles_with, session_user
 
 SESSION_COOKIE = "creative_session"
 CSRF_FIELD = "csrf"
@@ -137,22 +146,111 @@ def bearer_key(request: Request) -> str | None:
 
 
 def current_user(request: Request) -> User | None:
-    """The user of a session cookie or an API key (cached on the request)."""
+    """The user of the session cookie (cached on the request; on an API route `requires` may have set a key's user first)."""
     if "user" in request.scope:
         return request.scope["user"]
-    engine = request.app.state.engine
-    user = None
-    key = bearer_key(request)
-    if key:
-        user = user_for_api_key(engine, key)
-        request.scope["auth"] = "api_key" if user else None
-    else:
-        uid = request.scope.get("session", {}).get("uid")
-        if isinstance(uid, int):
-            user = get_user(engine, uid)
-            request.scope["auth"] = "session" if user else None
+    session = request.scope.get("session", {})
+    uid, version = session.get("uid"), session.get("sv")
+    user = session_user(request.app.state.engine, uid, version) if isinstance(uid, int) and isinstance(version, int) else None
+    request.scope["auth"] = "session" if user else None
     request.scope["user"] = user
     return user
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def requires(scope: str, *, api: bool = False) -> Callable[[Handler], Handler]:
+    """Route guard for a route that changes something under `scope` (one of auth.SCOPES).
+
+    Page routes (the default) accept only a logged-in session and refuse API keys; API routes (`api=True`)
+    accept either. A cookie-authenticated write must carry the CSRF token (a form field or header on pages,
+    the X-CSRF-Token header on the API). 401 when nobody is logged in; 403 for a key on a page, a missing
+    CSRF token, or a missing role or scope (named in the message).
+    """
+    def guard(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Request) -> Response:
+            await _authorize(request, scope, api)
+            return await handler(request)
+
+        guarded.required_scope = scope  # type: ignore[attr-defined]  # read by the test that every write route is guarded
+        return guarded
+    return guard
+
+
+async def _authorize(request: Request, scope: str, api: bool) -> None:
+    key = bearer_key(request)
+    if key is not None:
+        if not api:
+            raise HTTPException(403, "API keys are not accepted on pages; log in, or call the /v1 API with the key")
+        holder = key_holder(request.app.state.engine, key)
+        if holder is None:
+            raise HTTPException(401, "the API key is unknown or revoked, or its user is disabled; make a new one with `creative users api-key`")
+        request.scope["user"], request.scope["auth"] = holder.user, "api_key"
+        if not holder.allows(scope):
+            raise HTTPException(403, _key_refusal(holder, scope))
+        return
+    user = current_user(request)
+    if user is None:
+        raise HTTPException(401, "this needs an API key (Authorization: Bearer ck_...) or a logged-in session" if api else "log in first")
+    if scope not in user.scopes:
+        raise HTTPException(403, _role_refusal(user, scope))
+    if request.method in UNSAFE_METHODS:
+        if api:
+            check_csrf_header(request)
+        else:
+            await checked_form(request)
+
+
+def _role_refusal(user: User, scope: str) -> str:
+    return f"this needs the {' or '.join(roles_with(scope))} role ({scope}); {user.username} is a {user.role}"
+
+
+def _key_refusal(holder: KeyHolder, scope: str) -> str:
+    if scope not in holder.scopes:
+        return (f"this API key may not do that: it needs the {scope} scope and has {', '.join(sorted(holder.scopes))}; "
+                f"make a key with `creative users api-key {holder.user.username} --scope {scope}`")
+    return _role_refusal(holder.user, scope)
+
+
+def client_address(request: Request) -> str:
+    """The client's address; behind a proxy listed in `creative serve --forwarded-allow-ips`, the address it forwarded."""
+    return request.client.host if request.client else "?"
+
+
+async def log_in(request: Request, username: str, password: str) -> User | None:
+    """Check the password and start a fresh session; HTTPException 429 (with Retry-After) while the account or the
+    address has too many recent failures, checked before the password so a locked account answers nothing."""
+    state = request.app.state
+    settings, throttle = state.settings, state.login_throttle
+    account, address = f"account\x00{username.casefold()}", f"address\x00{client_address(request)}"
+    now = time.monotonic()
+    wait = max(throttle.retry_after(account, settings.login_failures_per_account, now),
+               throttle.retry_after(address, settings.login_failures_per_address, now))
+    if wait:
+        raise HTTPException(429, f"too many failed logins for this account or from this address; try again in {-(-wait // 60)} minutes",
+                            headers={"retry-after": str(wait)})
+    # counted before the slow password check, so guesses sent in parallel can't all slip under the limit
+    throttle.fail(account, now)
+    throttle.fail(address, now)
+    user = await run_in_threadpool(authenticate, state.engine, username, password)
+    if user is None:
+        return None
+    throttle.clear(account)
+    throttle.forgive(address)
+    session = request.scope["session"]
+    session.clear()  # new session on login: a planted session id is worthless
+    session.update({"uid": user.user_id, "sv": user.session_version, "csrf": secrets.token_urlsafe(24)})
+    return user
+
+
+async def log_out(request: Request) -> None:
+    """End every session of the user (this cookie and any copy of it), not only forget this one."""
+    user = current_user(request)
+    if user is not None:
+        await run_in_threadpool(end_sessions, request.app.state.engine, user.user_id)
+    request.scope["session"].clear()
 
 
 def _same_origin(request: Request) -> bool:

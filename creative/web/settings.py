@@ -15,6 +15,9 @@ class WebSettings:
     form_limit_bytes: int = 1 * MB  # any other form post
     serve_per_address_per_minute: int = 6_000  # serve + click per client address; per-user limits come from the experiment
     session_max_age_seconds: int = 12 * 3600
+    login_failures_per_account: int = 5  # wrong passwords per account within the window, then 429
+    login_failures_per_address: int = 20  # per client address (several people may share one)
+    login_window_seconds: int = 15 * 60
     secure_cookies: bool = False  # set when served over https
     flush_interval_seconds: float = 0.25
     event_buffer_max: int = 100_000  # events held while neither the database nor the spool takes them; then serve answers 503
@@ -25,6 +28,7 @@ class WebSettings:
     run_scheduler: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("upload_limit_bytes", "catalog_limit_bytes", "events_limit_bytes", "form_limit_bytes", "serve_per_address_per_minute"):
+        for name in ("upload_limit_bytes", "catalog_limit_bytes", "events_limit_bytes", "form_limit_bytes", "serve_per_address_per_minute",
+                     "login_failures_per_account", "login_failures_per_address", "login_window_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

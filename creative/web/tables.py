@@ -1,6 +1,6 @@
-"""Tables of the web front (SQLAlchemy Core, own MetaData). Their DDL lives in creative/migrations c0002."""
+"""Tables of the web front (SQLAlchemy Core, own MetaData). Their DDL lives in creative/migrations c0002 and c0004."""
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, text
 
 metadata = MetaData()
 
@@ -10,8 +10,9 @@ users = Table(
     Column("user_id", Integer, primary_key=True, autoincrement=True),
     Column("username", String(100), nullable=False, unique=True),
     Column("password_hash", String(300), nullable=False),
-    Column("role", String(16), nullable=False),  # "admin" | "editor"
+    Column("role", String(16), nullable=False),  # one of auth.ROLES
     Column("disabled", Boolean, nullable=False, default=False),
+    Column("session_version", Integer, nullable=False, server_default=text("0")),  # bumped to end every session of the user
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -22,6 +23,7 @@ api_keys = Table(
     Column("user_id", Integer, ForeignKey("web_users.user_id", ondelete="CASCADE"), nullable=False, index=True),
     Column("secret_sha256", String(64), nullable=False),
     Column("label", String(200), nullable=False),
+    Column("scopes", JSON, nullable=False),  # sorted list of auth.SCOPES the key may act within
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
