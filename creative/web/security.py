@@ -152,7 +152,6 @@ def current_user(request: Request) -> User | None:
     session = request.scope.get("session", {})
     uid, version = session.get("uid"), session.get("sv")
     user = session_user(request.app.state.engine, uid, version) if isinstance(uid, int) and isinstance(version, int) else None
-    request.scope["auth"] = "session" if user else None
     request.scope["user"] = user
     return user
 
@@ -187,7 +186,7 @@ async def _authorize(request: Request, scope: str, api: bool) -> None:
         holder = key_holder(request.app.state.engine, key)
         if holder is None:
             raise HTTPException(401, "the API key is unknown or revoked, or its user is disabled; make a new one with `creative users api-key`")
-        request.scope["user"], request.scope["auth"] = holder.user, "api_key"
+        request.scope["user"] = holder.user
         if not holder.allows(scope):
             raise HTTPException(403, _key_refusal(holder, scope))
         return
@@ -261,10 +260,8 @@ def _same_origin(request: Request) -> bool:
 
 
 async def checked_form(request: Request) -> FormData:
-    """The posted form, after the CSRF and origin checks (API-key requests skip CSRF)."""
+    """The posted form, after the CSRF and origin checks (pages take no API keys, so every form post has them)."""
     form = await request.form(max_files=200, max_fields=500)
-    if request.scope.get("auth") == "api_key":
-        return form
     sent = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     expected = request.scope.get("session", {}).get("csrf")
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected) or not _same_origin(request):
@@ -273,9 +270,7 @@ async def checked_form(request: Request) -> FormData:
 
 
 def check_csrf_header(request: Request) -> None:
-    """For JSON/JSONL posts from the browser: the token must come as the X-CSRF-Token header."""
-    if request.scope.get("auth") == "api_key":
-        return
+    """For JSON/JSONL posts from a logged-in browser: the token must come as the X-CSRF-Token header."""
     sent = request.headers.get(CSRF_HEADER)
     expected = request.scope.get("session", {}).get("csrf")
     if not sent or not expected or not hmac.compare_digest(sent, expected) or not _same_origin(request):
