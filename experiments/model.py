@@ -47,6 +47,12 @@ DECISION_RULES = ("sequential", "naive")  # "bayesian" (P(best) at every look) w
 # An experiment's unit is a placement, the ad size a request asks for: allocation, SRM and decisions are
 # per placement. Arms without a size form one placement, which a request without a size is served from.
 UNSIZED_PLACEMENT = "*"
+
+
+def placement_of(size: str | None) -> str:
+    return size or UNSIZED_PLACEMENT
+
+
 # Preference tags' defaults, settable per experiment (ExperimentConfig) and read by experiments.tags.TagConfig.
 TAG_MIN_IMPRESSIONS = 50  # a user must have seen this many creatives carrying the attribute
 TAG_MIN_PROBABILITY = 0.9  # posterior probability that the user prefers the value
@@ -63,7 +69,7 @@ class CreativeArm:
 
     @property
     def placement(self) -> str:
-        return self.size or UNSIZED_PLACEMENT
+        return placement_of(self.size)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "CreativeArm":

@@ -34,13 +34,13 @@ from experiments.errors import (
 from experiments.model import (
     ArmRoundStats,
     ArmState,
-    CreativeArm,
     Decision,
     DecisionKind,
     ExperimentConfig,
     ExperimentState,
     RoundResult,
     SRMSummary,
+    placement_of,
 )
 from experiments.placements import evaluate_placements, srm_strata
 from experiments.policies import make_policy
@@ -145,8 +145,8 @@ def _close(conn, exp) -> RoundResult:
     config = ExperimentConfig.from_dict(exp.config)
     policy = make_policy(exp.policy, **exp.policy_params)
     snaps = arm_snapshots(conn, experiment_id, round_no)
-    placement = dict(conn.execute(select(t.arms.c.creative_id, t.arms.c.size).where(t.arms.c.experiment_id == experiment_id)).all())
-    placement = {cid: CreativeArm(cid, size=size).placement for cid, size in placement.items()}
+    placement = {cid: placement_of(size) for cid, size in conn.execute(select(t.arms.c.creative_id, t.arms.c.size)
+                                                                        .where(t.arms.c.experiment_id == experiment_id))}
     strata = srm_strata(snaps, placement, exp.allocation, *_late(conn, experiment_id, round_no))
     evaluated = evaluate_placements(snaps, placement, _looks(conn, experiment_id, snaps), config, policy, exp.allocation, strata)
     outcome = evaluated.outcome
