@@ -9,7 +9,9 @@ drives it with keep-alive HTTP/1.1 connections from one asyncio process on the s
 
 Then checks that the experiment's store counts every impression answered with 200 (and every click),
 and repeats serve under load with SIGTERM sent mid-way: after the server exits, every impression
-whose 200 reached the client must be stored. Loops are bounded by request count and by time.
+whose 200 reached the client must be stored; and once more with the database write-locked mid-load by
+another connection (the recorder spools meanwhile): after shutdown and the spool's replay, the same holds.
+Loops are bounded by request count and by time.
 
     .venv/bin/python benchmarks/serve_bench.py [--requests 20000] [--concurrency 32] [--max-seconds 30]
 """
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_RPS = 1000
 TARGET_P99_MS = 50.0
+LOCK_SECONDS = 5.0  # the fault phase: another connection holds SQLite's write lock up to this long, mid-load
 
 
 @dataclass
@@ -185,6 +188,46 @@ def stored_counts(home: Path, experiment_id: str) -> tuple[int, int]:
     return rows.get("i", 0), rows.get("c", 0)
 
 
+async def serve_through_a_lock(home: Path, args) -> tuple[Phase, float, int, int]:
+    """Serve load on a fresh experiment while the database is write-locked for LOCK_SECONDS once a third is answered;
+    SIGTERM at the end, then the spool replayed as the next start would. Returns the phase, seconds locked, 200s, impressions stored."""
+    import sqlite3
+
+    from sqlalchemy import make_url
+
+    from creative.home import resolve_home
+    from creative.services import Workspace
+    from creative.services.events import ingest_spool
+
+    experiment_id = make_experiment(home, "bench-lock")
+    port = free_port()
+    proc = start_server(home, port, flush_interval=0.25)
+    q = f"experiment={quote(experiment_id)}&size=300x250"
+    deadline = time.perf_counter() + args.max_seconds
+    held: list[float] = []
+
+    async def lock_midway(phase: Phase) -> None:
+        while phase.statuses.get(200, 0) < args.requests // 3 and len(phase.latencies) < args.requests and time.perf_counter() < deadline:
+            await asyncio.sleep(0.005)
+        conn = sqlite3.connect(make_url(resolve_home(home).db_url).database, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < LOCK_SECONDS and len(phase.latencies) < args.requests:  # not past the load: req/s stays honest
+            await asyncio.sleep(0.01)
+        conn.execute("ROLLBACK")
+        conn.close()
+        held.append(time.perf_counter() - t0)
+
+    try:
+        phase = await run_phase("/v1/serve + db lock", port, [f"/v1/serve?{q}&user=l{i}" for i in range(args.requests)],
+                                args.concurrency, args.max_seconds + LOCK_SECONDS, on_progress=lock_midway)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    ingest_spool(Workspace.of(resolve_home(home)))
+    return phase, sum(held), phase.statuses.get(200, 0), stored_counts(home, experiment_id)[0]
+
+
 def row(phase: Phase) -> str:
     codes = ",".join(f"{k}:{v}" for k, v in sorted(phase.statuses.items()))
     return (f"{phase.name:<20}{len(phase.latencies):>9}{phase.rps:>10.0f}{phase.pct(0.50):>9.2f}{phase.pct(0.99):>9.2f}"
@@ -242,6 +285,7 @@ async def main_async(args) -> int:
                 proc2.kill()
         term_ok = term.statuses.get(200, 0)
         term_stored, _ = stored_counts(home, experiment2)
+        locked, lock_seconds, lock_ok, lock_stored = await serve_through_a_lock(home, args)
 
         import importlib.util
 
@@ -249,7 +293,7 @@ async def main_async(args) -> int:
         print(f"\nserve benchmark — {os.cpu_count()} CPUs, SQLite store, uvicorn HTTP parser {http_impl}, {args.concurrency} keep-alive connections, "
               f"load generator on the same machine; load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}\n")
         print(f"{'phase':<20}{'requests':>9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  status codes")
-        for phase in (baseline, serve, click, term):
+        for phase in (baseline, serve, click, term, locked):
             print(row(phase))
         print(f"\nserve vs baseline: {serve.rps / baseline.rps:.0%} of /healthz throughput; "
               f"p99 {serve.pct(0.99):.1f} ms vs {baseline.pct(0.99):.1f} ms")
@@ -259,8 +303,10 @@ async def main_async(args) -> int:
         print(f"  SIGTERM mid-load: 200s received {term_ok}, stored {term_stored}, "
               f"{'OK (none lost)' if term_stored >= term_ok else 'LOST ' + str(term_ok - term_stored)}"
               + (f"; {term_stored - term_ok} more were stored whose responses the closing server did not deliver" if term_stored > term_ok else ""))
-        print(f"  recorder: {h['recorded']} recorded, {h['stored']} stored, rejected {h['rejected'] or 'none'}")
-        if stored_i != served_ok or stored_c != clicked_ok or term_stored < term_ok:
+        print(f"  database locked {lock_seconds:.1f} s mid-load, then SIGTERM and a restart's spool replay: 200s received {lock_ok}, "
+              f"stored {lock_stored}, {'OK (none lost)' if lock_stored >= lock_ok else 'LOST ' + str(lock_ok - lock_stored)}")
+        print(f"  recorder: {h['recorded']} recorded, {h['stored']} stored, {h.get('spooled', 0)} spooled, rejected {h['rejected'] or 'none'}")
+        if stored_i != served_ok or stored_c != clicked_ok or term_stored < term_ok or lock_stored < lock_ok:
             failures.append("count check failed")
         verdict_rps = serve.rps >= TARGET_RPS
         verdict_p99 = serve.pct(0.99) < TARGET_P99_MS
