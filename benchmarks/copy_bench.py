@@ -84,7 +84,7 @@ def main() -> None:
 
     from creative.copy.loading import available_threads, default_dtype, load_model
     from creative.copy.model import EMBEDDED_NAME, SamplingConfig
-    from creative.copy.pipeline import TITLE_SAMPLING, CopyPipeline, Candidate, _clean
+    from creative.copy.pipeline import TITLE_SAMPLING, Candidate, CopyPipeline, _clean
     from creative.copy.styles import STYLES
 
     dtype = default_dtype() if args.dtype == "auto" else getattr(torch, args.dtype)
@@ -135,7 +135,6 @@ def main() -> None:
     # -------- naive baseline: stock generate, one title per call, prompt re-read every time
     def naive(count: int) -> dict:
         accepted, tokens, prompt_tokens = 0, 0, 0
-        gen = torch.Generator().manual_seed(0)
         torch.manual_seed(0)
         t = time.perf_counter()
         for i in range(count):

@@ -17,7 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Engine, delete, select
 
 from creative.errors import CreativeError
-from creative.tables import creatives as creatives_table, products as products_table
+from creative.tables import creatives as creatives_table
+from creative.tables import products as products_table
 from creative.text import unsafe_character
 
 SCHEMA_VERSION = 2  # 1: the offer was an "offer" slot inside "elements"

@@ -21,7 +21,8 @@ from typing import Any, Iterator
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
-from experiments import messages, tables as t
+from experiments import messages
+from experiments import tables as t
 from experiments.errors import (
     ExperimentArchived,
     ExperimentConcluded,

@@ -8,7 +8,6 @@ A creative's base CTR follows from its attributes through `element_effects` (log
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, Mapping, Sequence

@@ -15,7 +15,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from experiments import messages, tables as t
+from experiments import messages
+from experiments import tables as t
 from experiments.errors import ExperimentNotFound, InvalidExperiment
 from experiments.events import Event, open_event_source, parse_python
 from experiments.ingest.run import ingest_jsonl, ingest_parsed

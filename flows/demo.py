@@ -19,10 +19,10 @@ from assets.samples import LOGO_BRANDS, SAMPLES_DIR
 from creative.catalog import list_products
 from creative.services.rounds import experiment_report
 from experiments.inbox import drop_file
-from experiments.tag_store import latest_tags
-from experiments.tags import export_tags, precision_recall
 from experiments.simulator import Audience
 from experiments.store import ExperimentStore
+from experiments.tag_store import latest_tags
+from experiments.tags import export_tags, precision_recall
 from flows.campaign import CampaignParams, launch_campaign
 from flows.compose import ComposeParams, compose_batch_flow
 from flows.generation import NextGenerationParams, next_generation

@@ -17,7 +17,6 @@ from creative.copy.guardrails import banned_phrases, normalise
 from creative.copy.limits import HEADLINE, article_length, char_length
 from creative.copy.loading import load_model
 from creative.copy.pipeline import CopyPipeline
-from creative.copy.styles import STYLES
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"

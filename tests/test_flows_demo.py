@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from experiments.store import ExperimentStore
 from creative.creatives import get_creatives
 from creative.db import open_database
+from experiments.store import ExperimentStore
 from flows.demo import DemoConfig, run_demo
 from flows.generation import NextGenerationParams, next_generation
 from layouts import ALL_SIZES, builtin_templates

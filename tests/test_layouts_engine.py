@@ -4,8 +4,19 @@ import numpy as np
 import pytest
 
 from layouts import (
-    ALL_SIZES, Box, ImageContent, LayoutError, Readability, TextContent, TextDoesNotFit, builtin_templates,
-    evaluate, fit_text, get_template, hard_violations, solve,
+    ALL_SIZES,
+    Box,
+    ImageContent,
+    LayoutError,
+    Readability,
+    TextContent,
+    TextDoesNotFit,
+    builtin_templates,
+    evaluate,
+    fit_text,
+    get_template,
+    hard_violations,
+    solve,
 )
 from layouts.colour import choose_text_colour, colour_family, contrast, required_contrast
 from layouts.sizes import Size

@@ -15,14 +15,13 @@ import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from test_web_support import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home, start_world
 
 from creative.db import open_database
 from creative.web import WebSettings, create_app
 from creative.web.tokens import Impression, ImpressionSigner
 from experiments import tables as xt
 from experiments.rounds import run_round
-
-from test_web_support import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home, start_world
 
 UPLOAD_LIMIT = 2 * 1024 * 1024
 

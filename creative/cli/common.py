@@ -15,6 +15,7 @@ from creative.elements.store import ElementStore
 from creative.home import Home
 from creative.services import Workspace
 
+
 def row(*values: object) -> list[Text]:
     """Table cells shown as typed: a name like "[/x]" is text, not rich markup."""
     return [Text("" if v is None else str(v)) for v in values]

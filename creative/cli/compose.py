@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 
 import click
-
-from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -15,6 +13,7 @@ from creative.cli.common import json_option, print_json
 from creative.compose import BatchSelection, split_codes
 from creative.home import Home
 from creative.services import ExperimentPlan, Workspace, launch_batch
+from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
 
 _codes = dict(multiple=True, metavar="CODES")
 

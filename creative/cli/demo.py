@@ -19,7 +19,6 @@ from rich.table import Table
 def demo_command(ctx, out, rounds, engine, model):
     """Samples -> copy -> banners -> experiment -> ~20 simulated rounds -> next generation -> report and tags."""
     import flows  # noqa: F401 - Prefect's offline defaults before Prefect loads
-
     from flows.demo import DemoConfig, run_demo
 
     console = Console()

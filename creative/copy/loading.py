@@ -113,9 +113,12 @@ def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLi
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     # transformers imports most of itself lazily on first use; do it before the clock so load time is the model's
-    from transformers import LlamaConfig, PreTrainedModel  # noqa: F401
+    from transformers import (  # noqa: F401
+        LlamaConfig,
+        PreTrainedModel,
+        conversion_mapping,  # noqa: F401
+    )
     from transformers.models.auto import modeling_auto, tokenization_auto  # noqa: F401
-    from transformers import conversion_mapping  # noqa: F401
 
     import_seconds = time.perf_counter() - import_started
     started = time.perf_counter()

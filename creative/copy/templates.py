@@ -9,9 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from creative.money import format_money
-
 from creative.catalog import Product
+from creative.money import format_money
 
 HERE = Path(__file__).resolve().parent
 # The products and brands the few-shot examples in prompts/ use: a model that copies one into a

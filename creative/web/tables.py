@@ -1,6 +1,6 @@
 """Tables of the web front (SQLAlchemy Core, own MetaData). Their DDL lives in creative/migrations c0002 and c0004."""
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, false, text
 
 metadata = MetaData()
 
@@ -11,7 +11,7 @@ users = Table(
     Column("username", String(100), nullable=False, unique=True),
     Column("password_hash", String(300), nullable=False),
     Column("role", String(16), nullable=False),  # one of auth.ROLES
-    Column("disabled", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
     Column("session_version", Integer, nullable=False, server_default=text("0")),  # bumped to end every session of the user
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -24,7 +24,7 @@ api_keys = Table(
     Column("secret_sha256", String(64), nullable=False),
     Column("label", String(200), nullable=False),
     Column("scopes", JSON, nullable=False),  # sorted list of auth.SCOPES the key may act within
-    Column("revoked", Boolean, nullable=False, default=False),
+    Column("revoked", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
