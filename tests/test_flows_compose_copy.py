@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from creative.catalog import list_products
+from creative.compose import enumerate_specs, resolve_selection
 from creative.db import open_database
 from creative.elements.store import ElementStore
 from flows.compose import ComposeParams, compose_batch_flow, compose_batch_on
@@ -30,8 +31,11 @@ def _comparable(manifest_path):
 
 
 def test_compose_flow_renders_chunks_as_tasks_and_publishes_a_gallery(prefect_harness, sample_home, tmp_path):
-    result = compose_batch_flow(_compose_params(sample_home, tmp_path / "local"))
-    assert result["creatives"] == 2 * 2 * 3 * 3 and result["rejected"] == 0
+    params = _compose_params(sample_home, tmp_path / "local")
+    expected, _, _ = enumerate_specs(resolve_selection(sample_home, open_database(sample_home.db_url), params.selection()))
+    result = compose_batch_flow(params)
+    # every template x size x product, each with its own brand's logo only
+    assert result["creatives"] == len(expected) >= 3 * 3 * 2 and result["rejected"] == 0
     assert (tmp_path / "local" / "index.html").is_file()
     for record in json.loads((tmp_path / "local" / "manifest.json").read_text())["creatives"]:
         assert (tmp_path / "local" / record["file"]).is_file()
