@@ -20,10 +20,10 @@ from creative.errors import CreativeError
 from creative.tables import creatives as creatives_table
 from creative.tables import products as products_table
 from creative.text import unsafe_character
+from experiments.model import MAX_CREATIVE_ID_LENGTH
 
 SCHEMA_VERSION = 2  # 1: the offer was an "offer" slot inside "elements"
 MANIFEST = "manifest.json"
-MAX_ID_LENGTH = 200  # creatives.creative_id and exp_arms.creative_id are String(200)
 Scalar = str | bool | int | float
 
 
@@ -68,8 +68,8 @@ class Creative:
         if not isinstance(raw, Mapping):
             raise ManifestRejected(f"{where}: expected an object, got {type(raw).__name__}")
         cid = raw.get("id")
-        if not isinstance(cid, str) or not cid.strip() or len(cid) > MAX_ID_LENGTH:
-            raise ManifestRejected(f"{where}: 'id' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+        if not isinstance(cid, str) or not cid.strip() or len(cid) > MAX_CREATIVE_ID_LENGTH:
+            raise ManifestRejected(f"{where}: 'id' must be a non-empty string of at most {MAX_CREATIVE_ID_LENGTH} characters")
         where = f"{where} ({cid!r})"
         if unsafe_character(cid):
             raise ManifestRejected(f"{where}: the id contains {unsafe_character(cid)}; compose the batch again")

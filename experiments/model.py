@@ -12,6 +12,7 @@ from experiments import messages
 from experiments.errors import InvalidExperiment
 
 AttributeValue = str | bool | int | float
+MAX_CREATIVE_ID_LENGTH = 200  # exp_arms.creative_id, exp_events.creative_id and creatives.creative_id are String(200)
 
 
 class ExperimentState(StrEnum):

@@ -202,7 +202,7 @@ def test_real_full_disk_during_elements_add(tiny_disk, tmp_path):
 
 def test_web_uploads_decode_a_few_at_a_time_while_the_server_keeps_answering(tmp_path, monkeypatch):
     from support.processes import wait_until
-    from test_web_support import ADMIN, PASSWORD, LiveServer, login
+    from support.web import ADMIN, PASSWORD, LiveServer, login
 
     from creative.db import open_database
     from creative.home import resolve_home

@@ -228,7 +228,7 @@ def test_round_settings_are_checked_when_the_experiment_is_created(home):
 
 # ---- the JSON API ---------------------------------------------------------------------------------------
 def test_lifecycle_api_needs_a_key_and_answers_each_step_with_the_new_state(tmp_path):
-    from test_web_support import start_world
+    from support.web import start_world
 
     world = start_world(tmp_path / "home")
     try:

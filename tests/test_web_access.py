@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select
-from test_web_support import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home
+from support.web import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home
 
 from creative.catalog import list_products
 from creative.cli import cli

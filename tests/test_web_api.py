@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
-from test_web_support import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home, start_world
+from support.web import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home, start_world
 
 from creative.db import open_database
 from creative.web import WebSettings, create_app
@@ -464,7 +464,7 @@ def test_sigterm_writes_every_buffered_impression_before_exit(tmp_path):
     """Impressions are buffered for up to an hour here, so only the shutdown drain can store them."""
     home = seeded_home(tmp_path / "home")
     experiment_id = make_experiment(home)
-    from test_web_support import free_port
+    from support.web import free_port
 
     port = free_port()
     env = {**os.environ, "CREATIVE_HOME": str(home.root)}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
-from test_web_support import ADMIN, PASSWORD, LiveServer, make_experiment, rendered_experiment, seeded_home, serve_rounds
+from support.web import ADMIN, PASSWORD, LiveServer, make_experiment, rendered_experiment, seeded_home, serve_rounds
 
 from creative.services import Workspace
 from creative.services.rounds import experiment_report

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from test_web_support import make_experiment, seeded_home
+from support.web import make_experiment, seeded_home
 
 from creative.services import Workspace
 from creative.web.recorder import EventRecorder, SpoolUnavailable, write_spool_file

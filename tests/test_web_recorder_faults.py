@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import make_url, select
-from test_web_support import LiveServer, free_port, make_experiment, seeded_home
+from support.web import LiveServer, free_port, make_experiment, seeded_home
 
 from creative.db import open_database
 from creative.home import Home

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from creative.catalog import Product
+from experiments.model import MAX_CREATIVE_ID_LENGTH
 
 FORMATS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 SLOT_ORDER = ("product", "offer", "model", "logo", "background", "title")  # fixed order inside an id
-MAX_ID_LENGTH = 200  # creatives.creative_id is String(200)
 _UNSAFE = re.compile(r"[^A-Za-z0-9.\-]+")
 
 
@@ -77,9 +77,9 @@ class CreativeSpec:
     def creative_id(self) -> str:
         parts = [self.template, self.size] + [getattr(self, s) for s in SLOT_ORDER if getattr(self, s)]
         cid = "_".join(_UNSAFE.sub("-", p) for p in parts)
-        if len(cid) > MAX_ID_LENGTH:
+        if len(cid) > MAX_CREATIVE_ID_LENGTH:
             digest = hashlib.sha1(cid.encode()).hexdigest()[:12]
-            cid = cid[: MAX_ID_LENGTH - 13] + "~" + digest
+            cid = cid[: MAX_CREATIVE_ID_LENGTH - 13] + "~" + digest
         return cid
 
     def elements(self) -> dict[str, str]:

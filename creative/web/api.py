@@ -26,9 +26,9 @@ from creative.web.security import client_address, current_user, requires
 from creative.web.tokens import Impression
 from experiments.errors import ExperimentError, ExperimentNotFound
 from experiments.events import CLICK, IMPRESSION, Event
+from experiments.model import MAX_CREATIVE_ID_LENGTH
 
 _SIZE = re.compile(r"^\d{1,5}x\d{1,5}$")
-MAX_ID_LENGTH = 200
 NO_STORE = {"cache-control": "no-store"}
 
 
@@ -37,7 +37,7 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
 
 
 def _bad_id(value: str | None) -> bool:
-    return not value or len(value) > MAX_ID_LENGTH or not value.isprintable()
+    return not value or len(value) > MAX_CREATIVE_ID_LENGTH or not value.isprintable()
 
 
 def _base_url(request: Request) -> str:

@@ -16,6 +16,7 @@ from creative.db import open_database
 from creative.home import Home, resolve_home
 from creative.web import WebSettings, create_app
 from creative.web.auth import create_api_key, create_user
+from support.processes import wait_until
 
 ADMIN, PASSWORD = "admin", "correct-horse-battery"
 
@@ -38,11 +39,10 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         self.thread.start()
-        for _ in range(500):
-            if self.server.started:
-                return self
-            time.sleep(0.02)
-        raise RuntimeError("uvicorn did not start")
+        wait_until(lambda: self.server.started or not self.thread.is_alive(), what="uvicorn to start", every=0.02)
+        if not self.server.started:
+            raise RuntimeError("uvicorn did not start")
+        return self
 
     def stop(self) -> None:
         self.server.should_exit = True
