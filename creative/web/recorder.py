@@ -41,6 +41,7 @@ log = logging.getLogger("creative.web.recorder")
 SOURCE = "web"
 MB = 1024 * 1024
 SPOOL_TICK_SECONDS = 0.05  # how often the spooler looks; adds to `spool_after` in what a SIGKILL can lose
+ASSUMED_SECONDS_PER_EVENT = 2e-5  # until measured: ingestion stores ~50k events/s on a loaded 2-core machine
 HUNG_WRITE_SECONDS = 0.25  # a write taking longer than this and than 4x the usual: the database is not keeping up, spool
 STALLED_AFTER_SECONDS = 2.0  # a database write hanging this long makes the server not ready
 
@@ -84,7 +85,8 @@ class EventRecorder:
         self._flush_lock = threading.Lock()  # one database writer at a time (the thread, or a round's flush)
         self._spool_lock = threading.Lock()  # one spool writer at a time
         self._writing_since: float | None = None
-        self._usual_write = 0.0  # seconds a batch write usually takes (moving average)
+        self._per_event = ASSUMED_SECONDS_PER_EVENT  # seconds a write usually takes per event (moving average)
+        self._writing_events = 0
         self._db_error: str | None = None
         self._spool_error: str | None = None
         self._replay_due = False
@@ -181,7 +183,7 @@ class EventRecorder:
 
     def _hung_after(self) -> float:
         """Under full load the writer shares the GIL with serving and its writes slow down: that is not a sick database."""
-        return max(HUNG_WRITE_SECONDS, 4 * self._usual_write)
+        return max(HUNG_WRITE_SECONDS, 4 * self._per_event * self._writing_events)
 
     # ---- the database
     def flush(self) -> int:
@@ -210,6 +212,7 @@ class EventRecorder:
         for _, _, ev in batch:  # order kept within an experiment: an impression precedes its click
             by_experiment[ev.experiment].append(ev)
         started = time.monotonic()
+        self._writing_events = len(batch)  # a big batch under full load takes longer: scale what counts as hung
         with self._writing():
             for experiment_id, events in by_experiment.items():
                 try:
@@ -222,7 +225,7 @@ class EventRecorder:
                 for reason, n in report.rejected.items():
                     self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + n
         if (took := time.monotonic() - started) < self._hung_after():  # an outage's long write is not the usual
-            self._usual_write = 0.8 * self._usual_write + 0.2 * took
+            self._per_event = 0.8 * self._per_event + 0.2 * took / len(batch)
         self._drop_through(batch[-1][0])
         return len(batch)
 
