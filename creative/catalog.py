@@ -239,6 +239,9 @@ def import_catalog(engine: Engine, path: Path, resolve_image: Callable[[str], st
                     .values(updated_at=bindparam("stamp"), **{k[4:]: bindparam(k) for k in columns}))
             for i in range(0, len(changed), IMPORT_CHUNK):
                 conn.execute(stmt, changed[i : i + IMPORT_CHUNK])
+        if conn.dialect.name == "postgresql" and len(fresh) >= IMPORT_CHUNK:
+            # fresh statistics: without them the planner scans the whole table for every chunk's IN list
+            conn.exec_driver_sql("ANALYZE products")
     return ImportReport(source=Path(path), added=len(fresh), updated=len(changed), unchanged=unchanged)
 
 
