@@ -71,8 +71,8 @@ class Creative:
         if not isinstance(cid, str) or not cid.strip() or len(cid) > MAX_CREATIVE_ID_LENGTH:
             raise ManifestRejected(f"{where}: 'id' must be a non-empty string of at most {MAX_CREATIVE_ID_LENGTH} characters")
         where = f"{where} ({cid!r})"
-        if unsafe_character(cid):
-            raise ManifestRejected(f"{where}: the id contains {unsafe_character(cid)}; compose the batch again")
+        if bad := unsafe_character(cid):
+            raise ManifestRejected(f"{where}: the id contains {bad}; compose the batch again")
         for key in ("template", "size", "file"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise ManifestRejected(f"{where}: '{key}' must be a non-empty string")

@@ -36,10 +36,11 @@ def test_an_unbranded_logo_is_not_put_on_a_branded_product(sample_home, tmp_path
     picture = tmp_path / "mystery-logo.png"
     Image.new("RGBA", (120, 60), (20, 20, 200, 255)).save(picture)
     mystery = store.add_images([picture], "logo")[0].element
-    selection = BatchSelection(products=("SKU-1001",), logos=(mystery.code,), templates=("brand",), sizes=("300x250",))
+    selection = BatchSelection(products=("SKU-1001",), logos=(mystery.code,), templates=("all",), sizes=("300x250",))
     resolved = resolve_selection(sample_home, engine, selection)
-    specs, _, skipped = enumerate_specs(resolved)
-    assert all(s.logo is None for s in specs)
+    specs, _, _ = enumerate_specs(resolved)
+    assert resolved.logos == {key: [None] for key in resolved.products}  # no product may take the unbranded logo
+    assert specs and all(s.logo is None for s in specs)
     assert any(mystery.code in note and "no brand" in note for note in resolved.notes)
 
 
