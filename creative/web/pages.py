@@ -26,6 +26,10 @@ from creative.services import archive_experiment, close_round, pause_experiment,
 from creative.services.experiments import update_settings
 from creative.web import integrations
 from creative.web.charts import bar_chart, line_chart
+from creative.web.page_common import flash as _flash
+from creative.web.page_common import page
+from creative.web.page_common import render as _render
+from creative.web.page_common import require_user as _require
 from creative.web.scheduler import get_schedule, set_schedule
 from creative.web.security import checked_form, current_user, log_in, log_out, requires
 from creative.web.uploads import in_decode_pool, safe_filename, staged_upload
@@ -38,38 +42,6 @@ from experiments.tags import export_tags
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-def _render(request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200) -> Response:
-    flash = request.scope["session"].pop("flash", None)
-    return request.app.state.render(request, name, {"flash": flash, **(context or {})}, status)
-
-
-def _flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.scope["session"]["flash"] = {"message": message, "kind": kind}
-
-
-def _login_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
-def _require(request: Request):
-    """The user, or an HTTPException the handlers turn into a redirect (pages) or 401 (posts)."""
-    user = current_user(request)
-    if user is None:
-        raise HTTPException(401, "log in first")
-    return user
-
-
-def page(handler):
-    """A GET page: anonymous visitors go to the login page and come back afterwards."""
-    async def wrapped(request: Request) -> Response:
-        if current_user(request) is None:
-            return _login_redirect(request)
-        return await handler(request)
-    wrapped.__name__ = handler.__name__
-    return wrapped
-
-
 def _store(request: Request) -> ElementStore:
     return request.app.state.ws.elements
 

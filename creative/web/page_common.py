@@ -1,0 +1,44 @@
+"""What every UI page module shares: rendering with the flash message, the login gate, the user of a post."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from creative.web.security import current_user
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200) -> Response:
+    flash_message = request.scope["session"].pop("flash", None)
+    return request.app.state.render(request, name, {"flash": flash_message, **(context or {})}, status)
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.scope["session"]["flash"] = {"message": message, "kind": kind}
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def require_user(request: Request):
+    """The user, or an HTTPException the handlers turn into a redirect (pages) or 401 (posts)."""
+    user = current_user(request)
+    if user is None:
+        raise HTTPException(401, "log in first")
+    return user
+
+
+def page(handler):
+    """A GET page: anonymous visitors go to the login page and come back afterwards."""
+    async def wrapped(request: Request) -> Response:
+        if current_user(request) is None:
+            return login_redirect(request)
+        return await handler(request)
+    wrapped.__name__ = handler.__name__
+    return wrapped
