@@ -1,4 +1,4 @@
-"""UI pages: login, element library, catalog, copy review, batch launch, experiments, user tags.
+"""UI pages: login, element library, catalog, experiments, user tags (copy review: copy_pages; batches: batch_pages).
 
 Every page needs a logged-in user; every post goes through `checked_form` (CSRF + origin). Work that
 takes more than a moment (rendering a batch) runs as a background job the page polls.
@@ -21,7 +21,7 @@ from starlette.routing import Route
 from creative.catalog import import_catalog, list_products
 from creative.elements import IMAGE_KINDS, KINDS
 from creative.elements.store import ElementStore
-from creative.errors import USER_ERRORS, CatalogRejected, ElementNotFound, ElementRejected
+from creative.errors import CatalogRejected, ElementNotFound, ElementRejected
 from creative.services import archive_experiment, close_round, pause_experiment, resume_experiment, stop_experiment
 from creative.services.experiments import update_settings
 from creative.web import integrations
@@ -193,128 +193,6 @@ async def catalog_import(request: Request) -> Response:
         _flash(request, str(exc), "error")
     request.app.state.serving.invalidate()
     return RedirectResponse("/catalog", status_code=303)
-
-
-# ---- copy review ------------------------------------------------------------------------------------
-@page
-async def copy_page(request: Request) -> Response:
-    state = request.app.state
-    review = await run_in_threadpool(integrations.copy_review, state.ws, state.jobs)
-    return _render(request, "copy.html", {"review": review, "engines": integrations.COPY_ENGINES})
-
-
-@requires("copy:write")
-async def copy_generate(request: Request) -> Response:
-    user = _require(request)
-    form = await checked_form(request)
-    state = request.app.state
-    try:
-        n = int(form.get("n") or 5)
-        work = integrations.copy_work(state.ws, str(form.get("product", "")), str(form.get("engine", "grammar")), n)
-    except ValueError:
-        raise HTTPException(400, "titles per style must be a whole number") from None
-    except USER_ERRORS as exc:
-        _flash(request, str(exc), "error")
-        return RedirectResponse("/copy", status_code=303)
-    job_id = state.jobs.submit("copy", {"product": str(form.get("product")), "engine": str(form.get("engine")), "n": n}, user.username, work)
-    return RedirectResponse(f"/copy?job={job_id}", status_code=303)
-
-
-@requires("copy:write")
-async def copy_decide(request: Request) -> Response:
-    user = _require(request)
-    form = await checked_form(request)
-    decision = str(form.get("decision", ""))
-    if decision not in ("approve", "reject"):
-        raise HTTPException(400, "decision must be approve or reject")
-    state = request.app.state
-    try:
-        message = await run_in_threadpool(integrations.copy_decide, state.ws, state.jobs, request.path_params["job"],
-                                          request.path_params["index"], decision, user.username)
-        _flash(request, message)
-    except USER_ERRORS as exc:
-        _flash(request, str(exc), "error")
-    return RedirectResponse("/copy", status_code=303)
-
-
-# ---- batches ----------------------------------------------------------------------------------------
-@page
-async def batches_page(request: Request) -> Response:
-    state = request.app.state
-    options = await run_in_threadpool(integrations.batch_options, state.ws)
-    jobs = await run_in_threadpool(state.jobs.recent, "batch")
-    return _render(request, "batches.html", {"options": options, "jobs": jobs})
-
-
-@requires("batches:write")
-async def launch_batch(request: Request) -> Response:
-    user = _require(request)
-    form = await checked_form(request)
-    state = request.app.state
-    selection = {key: [str(v) for v in form.getlist(key) if str(v).strip()] for key in integrations.SELECTION_FIELDS}
-    try:
-        max_n = int(form.get("max_creatives") or integrations.DEFAULT_MAX_CREATIVES)
-    except ValueError:
-        raise HTTPException(400, "max creatives must be a whole number") from None
-    try:
-        work = integrations.batch_work(state.ws, selection, max_n)
-    except USER_ERRORS as exc:
-        _flash(request, str(exc), "error")
-        return RedirectResponse("/batches", status_code=303)
-    job_id = state.jobs.submit("batch", {**selection, "max_creatives": max_n}, user.username, work)
-    return RedirectResponse(f"/batches/{job_id}", status_code=303)
-
-
-def _job_or_404(request: Request):
-    job = request.app.state.jobs.get(request.path_params["job"])
-    if job is None:
-        raise HTTPException(404, "no such batch")
-    return job
-
-
-@page
-async def batch_page(request: Request) -> Response:
-    job = _job_or_404(request)
-    return _render(request, "batch.html", {"job": job, "result": job.result or {}})
-
-
-@page
-async def job_json(request: Request) -> Response:
-    job = _job_or_404(request)
-    return JSONResponse({"job_id": job.job_id, "status": job.status, "done": job.done, "total": job.total, "message": job.message})
-
-
-@page
-async def batch_file(request: Request) -> Response:
-    """A file of a batch's output directory (gallery images); the path must stay inside it."""
-    job = _job_or_404(request)
-    out_dir = (job.result or {}).get("out_dir")
-    if not out_dir:
-        raise HTTPException(404, "the batch has no output yet")
-    root = Path(out_dir).resolve()
-    target = (root / request.path_params["name"]).resolve()
-    if not target.is_relative_to(root) or not target.is_relative_to(request.app.state.home.root) or not target.is_file():
-        raise HTTPException(404, "no such file in this batch")
-    return FileResponse(target)
-
-
-@requires("experiments:write")
-async def batch_experiment(request: Request) -> Response:
-    _require(request)
-    form = await checked_form(request)
-    job = _job_or_404(request)
-    batch = (job.result or {}).get("batch")
-    if job.status != "done" or not batch:
-        raise HTTPException(409, "the batch has not finished rendering")
-    name = str(form.get("name") or f"batch {job.job_id}").strip()[:200]
-    policy = str(form.get("policy") or "thompson")
-    try:
-        experiment_id = await run_in_threadpool(integrations.experiment_from_batch, request.app.state.ws, batch, name, policy)
-    except USER_ERRORS as exc:
-        _flash(request, str(exc), "error")
-        return RedirectResponse(f"/batches/{job.job_id}", status_code=303)
-    _flash(request, f"experiment {experiment_id} created from the batch")
-    return RedirectResponse(f"/experiments/{experiment_id}", status_code=303)
 
 
 # ---- experiments ------------------------------------------------------------------------------------
@@ -496,15 +374,6 @@ routes = [
     Route("/elements/{code}/{which}.png", element_file),
     Route("/catalog", catalog_page),
     Route("/catalog/import", catalog_import, methods=["POST"]),
-    Route("/copy", copy_page),
-    Route("/copy/generate", copy_generate, methods=["POST"]),
-    Route("/copy/{job}/{index}/decide", copy_decide, methods=["POST"]),
-    Route("/batches", batches_page, methods=["GET"]),
-    Route("/batches", launch_batch, methods=["POST"]),
-    Route("/batches/{job}", batch_page),
-    Route("/batches/{job}/status.json", job_json),
-    Route("/batches/{job}/files/{name:path}", batch_file),
-    Route("/batches/{job}/experiment", batch_experiment, methods=["POST"]),
     Route("/experiments", experiments_page),
     Route("/experiments/{experiment}", experiment_page),
     Route("/experiments/{experiment}/round", run_round_now, methods=["POST"]),
