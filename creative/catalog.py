@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from sqlalchemy import Engine, bindparam, select
 
 from creative.errors import CatalogRejected, ProductNotFound
+from creative.tables import json_mentions
 from creative.tables import products as products_table
 from creative.text import unsafe_character
 
@@ -255,6 +256,14 @@ def _row_to_product(row: Any) -> Product:
 def list_products(engine: Engine) -> list[Product]:
     with engine.connect() as conn:
         return [_row_to_product(r) for r in conn.execute(select(products_table).order_by(products_table.c.product_id))]
+
+
+def products_showing(engine: Engine, code: str) -> list[Product]:
+    """The products whose images include the element `code`."""
+    query = select(products_table).where(json_mentions(products_table.c.images, code)).order_by(products_table.c.product_id)
+    with engine.connect() as conn:
+        found = [_row_to_product(r) for r in conn.execute(query)]
+    return [p for p in found if code in p.images]
 
 
 def get_product(engine: Engine, product_id: str) -> Product:

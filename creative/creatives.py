@@ -18,6 +18,7 @@ from sqlalchemy import Engine, delete, select
 
 from creative.errors import CreativeError
 from creative.tables import creatives as creatives_table
+from creative.tables import json_mentions
 from creative.tables import products as products_table
 from creative.text import unsafe_character
 from experiments.model import MAX_CREATIVE_ID_LENGTH
@@ -186,6 +187,14 @@ def batch_creatives(engine: Engine, batch: str) -> list[Creative]:
     with engine.connect() as conn:
         rows = conn.execute(select(creatives_table).where(creatives_table.c.batch == batch).order_by(creatives_table.c.creative_id))
         return [_from_row(r) for r in rows]
+
+
+def creatives_using(engine: Engine, code: str) -> list[Creative]:
+    """The registered creatives made with the element `code`, by batch."""
+    query = select(creatives_table).where(json_mentions(creatives_table.c.elements, code)).order_by(creatives_table.c.batch, creatives_table.c.creative_id)
+    with engine.connect() as conn:
+        found = [_from_row(r) for r in conn.execute(query)]
+    return [c for c in found if code in c.elements.values()]
 
 
 def landing_urls(engine: Engine, creatives: Iterable[Creative]) -> dict[str, str | None]:

@@ -16,6 +16,10 @@ class ElementNotFound(CreativeError):
     """No element has the given code."""
 
 
+class ElementInUse(CreativeError):
+    """An element running (or paused) experiments are made of: removing it would strand their next generation."""
+
+
 class CatalogRejected(CreativeError):
     """A catalog file has a bad row or column; nothing from it was imported."""
 

@@ -1,6 +1,6 @@
 """Tables of the creative library (SQLAlchemy Core). Their DDL history lives in creative/migrations."""
 
-from sqlalchemy import JSON, Column, DateTime, Float, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ColumnElement, DateTime, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, cast
 
 metadata = MetaData()
 
@@ -56,3 +56,9 @@ creatives = Table(
     Column("batch", String(100), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+
+def json_mentions(column: Column, value: str) -> ColumnElement[bool]:
+    """A JSON column whose text holds `value` as a whole string: a cheap pre-filter on SQLite and PostgreSQL alike
+    (callers check the decoded value, since the text could hold it as a key)."""
+    return cast(column, Text).contains(f'"{value}"', autoescape=True)

@@ -138,6 +138,17 @@ class ExperimentStore:
             rows = conn.execute(select(t.arms).where(t.arms.c.experiment_id == experiment_id).order_by(t.arms.c.added_round, t.arms.c.creative_id))
             return [CreativeArm(id=r.creative_id, attributes=r.attributes, size=r.size, template=r.template) for r in rows]
 
+    def experiments_with_arms(self, creative_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Experiment id -> the given creatives among its arms, for every experiment that has any of them."""
+        wanted = sorted(set(creative_ids))
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                rows = conn.execute(select(t.arms.c.experiment_id, t.arms.c.creative_id).where(t.arms.c.creative_id.in_(wanted[i : i + 500])))
+                for r in rows:
+                    found.setdefault(r.experiment_id, []).append(r.creative_id)
+        return found
+
     def snapshots(self, experiment_id: str) -> list[ArmSnapshot]:
         """Cumulative counts now: last closed round's snapshot plus the open round's bucket."""
         row = self._experiment_row(experiment_id)

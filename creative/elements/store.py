@@ -75,15 +75,17 @@ def _storage_errors(where: Path) -> Iterator[None]:
         raise StorageFull(f"the database is full ({str(exc.orig).splitlines()[0]}); free disk space for it and run it again; nothing was stored") from None
 
 
-def check_name(name: str, source: str) -> str:
-    """Element names are labels, never paths: refuse traversal, separators and control characters."""
+def check_name(name: str, source: str, todo: str = "pass --name with") -> str:
+    """Element names are labels, never paths: refuse traversal, separators and control characters.
+
+    `todo` starts the next step in the caller's words (a CLI flag, or a form field)."""
     name = name.strip()
     if not name:
-        raise ElementRejected(f"{source}: the element name is empty; pass --name with a short label")
+        raise ElementRejected(f"{source}: the element name is empty; {todo} a short label")
     if _UNSAFE_NAME.search(name):
-        raise ElementRejected(f"{source}: the name {name!r} contains '..', a slash or a control character; pass --name with a plain label")
+        raise ElementRejected(f"{source}: the name {name!r} contains '..', a slash or a control character; {todo} a plain label")
     if len(name) > MAX_NAME_LENGTH:
-        raise ElementRejected(f"{source}: the name is {len(name)} characters, over {MAX_NAME_LENGTH}; pass a shorter --name")
+        raise ElementRejected(f"{source}: the name is {len(name)} characters, over {MAX_NAME_LENGTH}; {todo} a shorter label")
     return name
 
 
@@ -146,6 +148,12 @@ class ElementStore:
             if kind not in KINDS:
                 raise ElementRejected(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
             query = query.where(elements_table.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [_row_to_element(r) for r in conn.execute(query)]
+
+    def with_bytes(self, sha256: str) -> list[Element]:
+        """Every element made of these exact bytes (one per kind at most), oldest first."""
+        query = select(elements_table).where(elements_table.c.sha256 == sha256).order_by(elements_table.c.created_at)
         with self.engine.connect() as conn:
             return [_row_to_element(r) for r in conn.execute(query)]
 
@@ -337,6 +345,14 @@ class ElementStore:
         self.get(code)
         with self.engine.begin() as conn:
             conn.execute(elements_table.update().where(elements_table.c.code == code).values(brand=brand))
+        return self.get(code)
+
+    def rename(self, code: str, name: str) -> Element:
+        """Give an element a new label; its code, bytes and the creatives made from it do not change."""
+        name = check_name(name, code, todo="type")
+        self.get(code)
+        with self.engine.begin() as conn:
+            conn.execute(elements_table.update().where(elements_table.c.code == code).values(name=name))
         return self.get(code)
 
     def remove(self, code: str) -> Element:

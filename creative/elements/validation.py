@@ -27,6 +27,8 @@ JPEG_SCALES = (2, 4, 8)  # JPEG decodes at 1/2, 1/4 or 1/8 scale for almost no m
 MIN_SIDE = 16
 MAX_FILE_BYTES = 50 * 1024 * 1024
 ACCEPTED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP", "TIFF": "TIFF"}  # as people write them
+ACCEPTED_FORMATS_TEXT = ", ".join(list(FORMAT_NAMES.values())[:-1]) + " or " + list(FORMAT_NAMES.values())[-1]
 _MARKUP_PREFIXES = (b"<?xml", b"<svg", b"<!doctype", b"<html", b"<head", b"<body", b"<!--")
 _SRGB = ImageCms.createProfile("sRGB")
 _MB = 1024 * 1024
@@ -51,7 +53,7 @@ def _to_srgb_rgba(img: Image.Image, path: Path, notes: list[str]) -> Image.Image
         img = img.point(lambda v: v / 256).convert("L")
         notes.append("16-bit greyscale scaled to 8 bits")
     elif img.mode == "F":
-        raise _reject(path, "floating-point image data cannot be shown in a banner", "export it as 8-bit RGB or RGBA PNG/JPEG")
+        raise _reject(path, "floating-point image data cannot be shown in a banner", f"export it as an 8-bit {ACCEPTED_FORMATS_TEXT} file")
     if img.mode == "P":
         img = img.convert("RGBA")
         notes.append("palette converted to RGBA")
@@ -89,7 +91,7 @@ def check_file(path: Path) -> str:
         raise _reject(path, f"the file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES // _MB} MB limit", "export a smaller image")
     with path.open("rb") as f:
         if _sniff_markup(f.read(512)):
-            raise _reject(path, "this is an SVG/HTML/XML text file, not a raster image", "export it as PNG or JPEG")
+            raise _reject(path, "this is an SVG/HTML/XML text file, not a raster image", f"export it as {ACCEPTED_FORMATS_TEXT}")
         f.seek(0)
         return hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -145,7 +147,7 @@ def load_image(path: Path) -> ValidatedImage:
                 if width * height > MAX_PIXELS:
                     raise _reject(path, f"{width}x{height} pixels is over the {MAX_PIXELS // 1_000_000} MP limit", "downscale the image before uploading")
                 if fmt not in ACCEPTED_FORMATS:
-                    raise _reject(path, f"{fmt} images are not accepted", f"use one of {', '.join(sorted(ACCEPTED_FORMATS))}")
+                    raise _reject(path, f"{FORMAT_NAMES.get(fmt, fmt)} images are not accepted", f"save it as {ACCEPTED_FORMATS_TEXT}")
                 if min(width, height) < MIN_SIDE:
                     raise _reject(path, f"{width}x{height} is too small (minimum {MIN_SIDE}x{MIN_SIDE})", "upload the full-resolution image")
                 probe.verify()  # checksums and structure; the object is unusable afterwards
@@ -160,7 +162,7 @@ def load_image(path: Path) -> ValidatedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _reject(path, "the image header claims more pixels than allowed (decompression bomb)", "downscale the image before uploading") from None
     except UnidentifiedImageError:
-        raise _reject(path, "not an image Pillow can read", "upload a PNG, JPEG or WebP file") from None
+        raise _reject(path, "not an image file we can read", f"upload a {ACCEPTED_FORMATS_TEXT} file") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _reject(path, f"the image is truncated or corrupt ({exc})", "re-export or re-download the file") from None
     return ValidatedImage(source=path, extension=ACCEPTED_FORMATS[fmt], image=rgba, notes=tuple(notes))

@@ -1,15 +1,20 @@
-"""A designer's folder of uploads into the library: one sub-folder per kind, catalogs at the top."""
+"""The designer's library: a folder of uploads (one sub-folder per kind, catalogs at the top), one upload with its
+duplicates named, search, where an element is used, and removal that spares what running experiments need."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from creative.catalog import ImportReport, import_catalog
-from creative.elements import FOLDER_KINDS, IMAGE_SUFFIXES
+from creative.catalog import ImportReport, Product, import_catalog, products_showing
+from creative.creatives import creatives_using
+from creative.elements import FOLDER_KINDS, IMAGE_SUFFIXES, Element
 from creative.elements.store import AddResult
-from creative.errors import CreativeError
+from creative.elements.validation import check_file
+from creative.errors import CreativeError, ElementInUse
 from creative.services.workspace import Workspace
+from experiments.model import ExperimentState
 
 CATALOG_SUFFIXES = (".csv", ".json")
 
@@ -55,3 +60,107 @@ def add_library_folder(ws: Workspace, root: Path, *, brand: str | None = None, b
         if on_folder:
             on_folder(kind, len(part))
     return added, import_folder_catalogs(ws, root, catalogs)
+
+
+# ---- one upload, search, where-used and guarded removal (the web's designer journey; any front may call them)
+@dataclass(frozen=True)
+class Uploaded:
+    """What one uploaded file became. `element` is None when it was held back: the same bytes are already
+    an element of another kind, and the designer did not ask for a second one."""
+    element: Element | None
+    created: bool
+    notes: tuple[str, ...] = ()
+    same_bytes: Element | None = None  # the element that already holds these bytes, if any
+
+
+def upload_image(ws: Workspace, path: Path, kind: str, *, brand: str | None = None, tags: Mapping[str, str] | None = None,
+                 as_another_kind: bool = False) -> Uploaded:
+    """One file into the library. Bytes already stored as this kind give that element back; bytes stored as
+    another kind are not stored again unless `as_another_kind` says the designer means it (a product photo
+    reused as a background, say)."""
+    same = ws.elements.with_bytes(check_file(path))
+    own = next((e for e in same if e.kind == kind), None)
+    if own is not None:
+        return Uploaded(own, created=False, same_bytes=own)
+    if same and not as_another_kind:
+        return Uploaded(None, created=False, same_bytes=same[0])
+    added = ws.elements.add_images([path], kind, brand=brand, tags=dict(tags or {}))[0]
+    return Uploaded(added.element, created=added.created, notes=added.notes, same_bytes=same[0] if same else None)
+
+
+def find_elements(ws: Workspace, query: str = "", *, kind: str | None = None, brand: str | None = None) -> list[Element]:
+    """Elements whose code, name, brand, kind or uploaded file name hold every word of `query` (any case)."""
+    words = query.casefold().split()
+    found = []
+    for e in ws.elements.list(kind):
+        if brand and e.brand != brand:
+            continue
+        haystack = " ".join(str(v) for v in (e.code, e.name, e.brand or "", e.kind, e.attributes.get("source_name") or "")).casefold()
+        if all(w in haystack for w in words):
+            found.append(e)
+    return found
+
+
+ACTIVE_STATES = (ExperimentState.RUNNING, ExperimentState.PAUSED)
+
+
+@dataclass(frozen=True)
+class ExperimentUse:
+    experiment_id: str
+    name: str
+    status: str
+    arms: int  # its creatives made with the element
+
+    @property
+    def active(self) -> bool:
+        """Rounds still close and a next generation may recombine the element."""
+        return self.status in ACTIVE_STATES
+
+
+@dataclass(frozen=True)
+class BatchUse:
+    batch: str
+    creatives: int
+
+
+@dataclass(frozen=True)
+class ElementUse:
+    """Where an element is used: catalog products showing it, batches made with it, experiments over those banners."""
+    element: Element
+    products: tuple[Product, ...]
+    batches: tuple[BatchUse, ...]
+    experiments: tuple[ExperimentUse, ...]
+
+    @property
+    def blocking(self) -> tuple[ExperimentUse, ...]:
+        return tuple(x for x in self.experiments if x.active)
+
+    @property
+    def used(self) -> bool:
+        return bool(self.products or self.batches or self.experiments)
+
+
+def where_used(ws: Workspace, code: str) -> ElementUse:
+    element = ws.elements.get(code)
+    creatives = creatives_using(ws.engine, code)
+    per_batch: dict[str, int] = {}
+    for c in creatives:
+        per_batch[c.batch] = per_batch.get(c.batch, 0) + 1
+    experiments = []
+    for experiment_id, arms in ws.experiments.experiments_with_arms(c.creative_id for c in creatives).items():
+        status = ws.experiments.status(experiment_id)
+        experiments.append(ExperimentUse(experiment_id, status.name, status.status, len(arms)))
+    return ElementUse(element, tuple(products_showing(ws.engine, code)), tuple(BatchUse(b or "unnamed", n) for b, n in per_batch.items()),
+                      tuple(sorted(experiments, key=lambda x: (not x.active, x.name))))
+
+
+def remove_element(ws: Workspace, code: str) -> ElementUse:
+    """Remove an element no running or paused experiment is made of; returns where it was used (catalog rows keep
+    the code, which pages show as removed; rendered banners keep their own files)."""
+    use = where_used(ws, code)
+    if use.blocking:
+        names = ", ".join(f"{x.name!r} ({x.experiment_id}, {x.status})" for x in use.blocking)
+        raise ElementInUse(f"{code} is used by {len(use.blocking)} experiment(s) still running: {names}; "
+                           "stop them first (a next generation would recombine it), then remove it")
+    ws.elements.remove(code)
+    return use
