@@ -57,6 +57,16 @@ creatives = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# A reviewer's approve/reject of a composed banner (c0005); kept apart so recomposing the banner keeps it.
+creative_reviews = Table(
+    "creative_reviews",
+    metadata,
+    Column("creative_id", String(200), primary_key=True),
+    Column("decision", String(16), nullable=False),  # approved | rejected
+    Column("reviewer", String(100), nullable=False),
+    Column("reviewed_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def json_mentions(column: Column, value: str) -> ColumnElement[bool]:
     """A JSON column whose text holds `value` as a whole string: a cheap pre-filter on SQLite and PostgreSQL alike

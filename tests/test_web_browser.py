@@ -224,8 +224,8 @@ def test_generate_titles_review_them_and_approve_one(page, shots):
     page.select_option("#copy-form select[name=product]", "SKU-1001")
     page.select_option("#copy-form select[name=engine]", "grammar")
     page.click("#generate")
-    batch = page.locator(".copy-batch").first
-    expect(batch).to_have_attribute("data-status", "done")  # the page reloads itself until the job ends
+    batch = page.locator(".copy-run").first
+    expect(batch).to_have_attribute("data-status", "done")  # the page polls the run and swaps the review in when it ends
     accepted = batch.locator("tr.accepted")
     assert accepted.count() >= 1
     title = accepted.first.locator("td.text").inner_text()
@@ -233,7 +233,7 @@ def test_generate_titles_review_them_and_approve_one(page, shots):
     expect(page.locator("#flash")).to_contain_text("approved as T-")
     assert page.locator("#titles").filter(has_text=title).count() == 1
     page.screenshot(path=str(shots / "copy.png"))
-    page.locator(".copy-batch").first.locator("tr.approved button.reject").first.click()
+    page.locator(".copy-run").first.locator("tr.approved button.reject").first.click()
     expect(page.locator("#flash")).to_contain_text("rejected")
     assert page.locator("#titles").filter(has_text=title).count() == 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from creative.catalog import Product
 from creative.copy import grammar
@@ -200,11 +200,13 @@ class CopyPipeline:
         engine: str = "lm",
         fill: bool = True,
         limit: LengthLimit = HEADLINE,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[Candidate]:
         """Candidates for every style, accepted first (best first) then rejected with reasons.
 
         With the `lm` engine, when fewer than `n` model titles of a style pass, grammar titles
-        (labelled engine=grammar) top it up unless `fill` is False.
+        (labelled engine=grammar) top it up unless `fill` is False. `progress(styles done, styles)`
+        is called after each style.
         """
         if n < 1:
             raise CopyError(f"--n must be at least 1, got {n}")
@@ -235,7 +237,13 @@ class CopyPipeline:
                 for c in cands:
                     c.notes.append(note)
             out.extend(cands)
+            if progress is not None:
+                progress(i + 1, len(styles))
         return out
+
+    def judge_title(self, candidate: Candidate, product: Product, limit: LengthLimit = HEADLINE) -> Candidate:
+        """Run the title guardrails, style fit and score on one candidate (a reviewer's edit, say); sets its reasons and score."""
+        return self._judge(candidate, Guardrails.for_product(product, self.brands, limit), product)
 
     # ------------------------------------------------------------ articles
 

@@ -1,13 +1,14 @@
-"""Copy use cases: one guardrail brand list for every front, and a reviewer's approval of a title."""
+"""Copy use cases: one guardrail brand list for every front, a reviewer's approval, withdrawal and edit of a title."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from creative.catalog import get_product, list_products
+from creative.copy.guardrails import duplicate_reason
 from creative.copy.pipeline import Candidate, CopyPipeline, store_titles
 from creative.elements import Element
-from creative.errors import CreativeError
+from creative.errors import CreativeError, ElementNotFound
 from creative.services.workspace import Workspace
 
 
@@ -29,3 +30,29 @@ def approve_title(ws: Workspace, candidate: Candidate, reviewer: str | None = No
     store = ws.elements
     stored = store_titles(store, product, [candidate], n=1, reviewer=reviewer)
     return store.get(stored[0].code)
+
+
+def withdraw_title(ws: Workspace, code: str) -> None:
+    """Take an approved title back out of the library (un-approve); one already gone is not an error."""
+    try:
+        ws.elements.remove(code)
+    except ElementNotFound:
+        pass
+
+
+def edit_title(ws: Workspace, candidate: Candidate, text: str, others: Sequence[str] = ()) -> Candidate:
+    """A reviewer's rewrite of a candidate, judged by the guardrails generated titles pass (engine "edited").
+
+    `others` are the accepted titles of the same style: a near duplicate of one of them is refused, as in ranking.
+    """
+    text = " ".join(text.split())
+    if not text:
+        raise CreativeError("the new title is empty; type the text or cancel the edit to keep the old one")
+    product = get_product(ws.engine, candidate.product_id)
+    edited = Candidate(text, candidate.style, candidate.language, "edited", product.product_id)
+    copy_pipeline(ws).judge_title(edited, product)
+    why = duplicate_reason(text, [o for o in others if o != text], product.language)
+    if why:
+        edited.reasons.append(why)
+    edited.status = "rejected" if edited.reasons else "accepted"
+    return edited

@@ -1,24 +1,63 @@
-"""Copy review pages: generate title candidates as a background job, then approve or reject them."""
+"""Copy review pages: generate title candidates as a background job, then approve, reject, un-approve or edit them.
+
+Every post answers a script's fetch with JSON (a message and the review's new HTML, swapped in place: no
+reload, the reader keeps their place) and a plain form post with a redirect and a flash message.
+"""
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from creative.errors import USER_ERRORS
-from creative.web import integrations
-from creative.web.page_common import flash, page, render, require_user
+from creative.errors import USER_ERRORS, CreativeError
+from creative.web import copy_review
+from creative.web.page_common import flash, fragment, page, render, require_user, wants_json
 from creative.web.security import checked_form, requires
+
+REVIEW = "_copy_review.html"
+
+
+async def _review(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    review = await run_in_threadpool(copy_review.copy_review, state.ws, state.jobs)
+    return {"review": review, "engines": copy_review.COPY_ENGINES}
 
 
 @page
 async def copy_page(request: Request) -> Response:
-    state = request.app.state
-    review = await run_in_threadpool(integrations.copy_review, state.ws, state.jobs)
-    return render(request, "copy.html", {"review": review, "engines": integrations.COPY_ENGINES})
+    return render(request, "copy.html", await _review(request))
+
+
+@page
+async def review_fragment(request: Request) -> Response:
+    return HTMLResponse(fragment(request, REVIEW, await _review(request)), headers={"cache-control": "no-store"})
+
+
+@page
+async def copy_status(request: Request) -> Response:
+    jobs = request.app.state.jobs
+    job = await run_in_threadpool(jobs.get, request.path_params["job"])
+    if job is None or job.kind != "copy":
+        raise HTTPException(404, "no such copy run")
+    return JSONResponse((await run_in_threadpool(jobs.status, job)).to_json(), headers={"cache-control": "no-store"})
+
+
+async def _answer(request: Request, action: Callable[[], str], anchor: str = "") -> Response:
+    """Run `action` (a message back) in a worker thread; errors a user can fix are shown, not raised."""
+    try:
+        message, kind = await run_in_threadpool(action), "ok"
+    except USER_ERRORS as exc:
+        message, kind = str(exc), "error"
+    if wants_json(request):
+        html = fragment(request, REVIEW, await _review(request))
+        return JSONResponse({"message": message, "kind": kind, "html": html}, status_code=200 if kind == "ok" else 422)
+    flash(request, message, kind)
+    return RedirectResponse(f"/copy{anchor}", status_code=303)
 
 
 @requires("copy:write")
@@ -26,37 +65,56 @@ async def copy_generate(request: Request) -> Response:
     user = require_user(request)
     form = await checked_form(request)
     state = request.app.state
-    try:
-        n = int(form.get("n") or 5)
-        work = integrations.copy_work(state.ws, str(form.get("product", "")), str(form.get("engine", "grammar")), n)
-    except ValueError:
-        raise HTTPException(400, "titles per style must be a whole number") from None
-    except USER_ERRORS as exc:
-        flash(request, str(exc), "error")
-        return RedirectResponse("/copy", status_code=303)
-    job_id = state.jobs.submit("copy", {"product": str(form.get("product")), "engine": str(form.get("engine")), "n": n}, user.username, work)
-    return RedirectResponse(f"/copy?job={job_id}", status_code=303)
+    product, engine = str(form.get("product", "")), str(form.get("engine", "grammar"))
+
+    def submit() -> str:
+        try:
+            n = int(str(form.get("n") or 5))
+        except ValueError:
+            raise CreativeError("titles per style must be a whole number, e.g. 3") from None
+        work = copy_review.copy_work(state.ws, product, engine, n)
+        job_id = state.jobs.submit("copy", {"product": product, "engine": engine, "n": n}, user.username, work)
+        return f"generating {n} titles per style for {product} (run {job_id})"
+
+    return await _answer(request, submit)
+
+
+def _decision(form) -> str:
+    decision = str(form.get("decision", ""))
+    if decision not in copy_review.DECISIONS:
+        raise HTTPException(400, f"decision must be one of {', '.join(copy_review.DECISIONS)}")
+    return decision
 
 
 @requires("copy:write")
 async def copy_decide(request: Request) -> Response:
+    """One candidate (its own buttons) or many (`ids` ticked in a run): approve, reject or un-approve."""
     user = require_user(request)
     form = await checked_form(request)
-    decision = str(form.get("decision", ""))
-    if decision not in ("approve", "reject"):
-        raise HTTPException(400, "decision must be approve or reject")
-    state = request.app.state
-    try:
-        message = await run_in_threadpool(integrations.copy_decide, state.ws, state.jobs, request.path_params["job"],
-                                          request.path_params["index"], decision, user.username)
-        flash(request, message)
-    except USER_ERRORS as exc:
-        flash(request, str(exc), "error")
-    return RedirectResponse("/copy", status_code=303)
+    decision = _decision(form)
+    state, job_id = request.app.state, request.path_params["job"]
+    index = request.path_params.get("index")
+    ids = [index] if index is not None else [str(v) for v in form.getlist("ids")]
+    return await _answer(request, lambda: copy_review.copy_decide(state.ws, state.jobs, job_id, ids, decision, user.username),
+                         f"#run-{job_id}")
+
+
+@requires("copy:write")
+async def copy_edit(request: Request) -> Response:
+    require_user(request)
+    form = await checked_form(request)
+    state, job_id = request.app.state, request.path_params["job"]
+    text = str(form.get("text", ""))[:500]
+    return await _answer(request, lambda: copy_review.copy_edit(state.ws, state.jobs, job_id, request.path_params["index"], text),
+                         f"#run-{job_id}")
 
 
 routes = [
     Route("/copy", copy_page),
+    Route("/copy/review.html", review_fragment),
     Route("/copy/generate", copy_generate, methods=["POST"]),
+    Route("/copy/{job}/status.json", copy_status),
+    Route("/copy/{job}/decide", copy_decide, methods=["POST"]),
     Route("/copy/{job}/{index}/decide", copy_decide, methods=["POST"]),
+    Route("/copy/{job}/{index}/edit", copy_edit, methods=["POST"]),
 ]

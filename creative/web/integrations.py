@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from creative.catalog import get_product, list_products
+from creative.catalog import list_products
 from creative.compose import BatchSelection
-from creative.copy.pipeline import Candidate
 from creative.creatives import batch_creatives
 from creative.errors import CreativeError
-from creative.services import Workspace, approve_title, copy_pipeline, create_experiment, launch_batch
+from creative.services import Workspace, create_experiment, launch_batch
 from experiments.effects import EffectsResult, fit_effects
 
 log = logging.getLogger("creative.web")
@@ -84,68 +82,3 @@ def element_effects(ws: Workspace, experiment_id: str) -> EffectsResult | None:
     if not any(n for n, _ in counts.values()):
         return None
     return fit_effects(ws.experiments.arms(experiment_id), counts)
-
-
-# ---- copy review ------------------------------------------------------------------------------------
-COPY_ENGINES = ("grammar", "lm")
-CANDIDATE_FIELDS = frozenset(f.name for f in fields(Candidate))
-
-
-@dataclass
-class CopyReview:
-    products: list[Any]
-    approved: list[dict[str, Any]] = field(default_factory=list)
-    batches: list[dict[str, Any]] = field(default_factory=list)  # one per generation job, newest first
-
-
-def copy_review(ws: Workspace, jobs) -> CopyReview:
-    """Generated candidates (accepted ones to approve, rejected ones with reasons) and the titles already approved."""
-    approved = [{"code": e.code, "text": e.text, "name": e.name, "style": e.attributes.get("style_label") or e.attributes.get("style"),
-                 "score": e.attributes.get("score"), "product": e.attributes.get("product_id"), "language": e.attributes.get("language"),
-                 "reviewer": e.attributes.get("reviewer")} for e in ws.elements.list("title")]
-    batches = [{"job_id": job.job_id, "status": job.status, "message": job.message, "params": job.params,
-                "candidates": (job.result or {}).get("candidates", [])} for job in jobs.recent("copy", limit=5)]
-    return CopyReview(list_products(ws.engine), approved, batches)
-
-
-def copy_work(ws: Workspace, product_id: str, copy_engine: str, n: int) -> Callable:
-    """A job generating title candidates for one product with the shared pipeline; checked before it is queued."""
-    if copy_engine not in COPY_ENGINES:
-        raise CreativeError(f"engine must be one of {', '.join(COPY_ENGINES)}")
-    if not 1 <= n <= 20:
-        raise CreativeError("titles per style must be between 1 and 20")
-    product = get_product(ws.engine, product_id)
-
-    def work(progress) -> dict[str, Any]:
-        progress(0, 1, "loading the model" if copy_engine == "lm" else "writing candidates")
-        candidates = copy_pipeline(ws).titles(product, n=n, engine=copy_engine)
-        out = [{**c.to_json(), "id": str(i), "review": None} for i, c in enumerate(candidates)]
-        accepted = sum(c.status == "accepted" for c in candidates)
-        progress(1, 1, f"{accepted} accepted, {len(candidates) - accepted} rejected")
-        return {"product_id": product.product_id, "product_name": product.name, "candidates": out}
-
-    return work
-
-
-def copy_decide(ws: Workspace, jobs, job_id: str, index: str, decision: str, username: str) -> str:
-    """Approve: the candidate becomes a title element. Reject: it is marked, and removed from the library if it was approved."""
-    job = jobs.get(job_id)
-    result = dict(job.result or {}) if job else {}
-    candidates = [dict(c) for c in result.get("candidates", [])]
-    cand = next((c for c in candidates if c.get("id") == index), None)
-    if cand is None:
-        raise CreativeError("no such candidate; generate candidates again")
-    if decision == "approve":
-        element = approve_title(ws, Candidate(**{k: v for k, v in cand.items() if k in CANDIDATE_FIELDS}), reviewer=username)
-        cand.update(review="approved", code=element.code)
-        message = f"approved as {element.code}"
-    else:
-        if cand.get("code"):
-            try:
-                ws.elements.remove(cand["code"])
-            except CreativeError:
-                pass  # already removed from the library
-        cand.update(review="rejected", code=None)
-        message = "rejected"
-    jobs.set_result(job_id, {**result, "candidates": [cand if c.get("id") == index else c for c in candidates]})
-    return f"{cand['text']!r}: {message}"

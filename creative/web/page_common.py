@@ -42,3 +42,14 @@ def page(handler):
         return await handler(request)
     wrapped.__name__ = handler.__name__
     return wrapped
+
+
+def fragment(request: Request, name: str, context: dict[str, Any] | None = None) -> str:
+    """A template rendered on its own (a part of a page a script swaps in), with the page's CSRF token."""
+    ctx = {"request": request, "csrf": request.scope.get("session", {}).get("csrf", ""), **(context or {})}
+    return request.app.state.templates.get_template(name).render(ctx)
+
+
+def wants_json(request: Request) -> bool:
+    """A script's fetch (it asks for JSON); a plain form post gets a redirect and a flash message instead."""
+    return "application/json" in request.headers.get("accept", "")

@@ -1,4 +1,4 @@
-"""Tables of the web front (SQLAlchemy Core, own MetaData). Their DDL lives in creative/migrations c0002 and c0004."""
+"""Tables of the web front (SQLAlchemy Core, own MetaData). Their DDL lives in creative/migrations c0002, c0004 and c0005."""
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, false, text
 
@@ -60,4 +60,9 @@ jobs = Table(
     Column("created_by", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # timing (c0005): time so far and an estimate of the time left, readable by any worker process
+    Column("started_at", DateTime(timezone=True)),
+    Column("phase", String(100)),  # a step whose length is remembered, e.g. "loading the model"
+    Column("phase_started_at", DateTime(timezone=True)),
+    Column("phase_done", Integer, nullable=False, server_default=text("0")),  # `done` when the phase began
 )
