@@ -52,6 +52,7 @@ REASON_HELP = {
 }
 
 IMPRESSION, CLICK = "i", "c"
+MAX_FEATURES_DEPTH = 16  # user_features nest at most this deep; deeper ones cannot be stored (JSON encoders recurse per level)
 _TYPES = {"impression": IMPRESSION, "click": CLICK}
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of undecodable bytes
 _REQUIRED = ("event_id", "type", "ts", "experiment", "creative", "user")
@@ -172,10 +173,12 @@ def _checked_event(raw: Any) -> Event:
     if isinstance(features, str) and features:
         try:
             features = json.loads(features)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedEvent("user_features is not a JSON object") from None
     if features is not None and features != "" and not isinstance(features, Mapping):
         raise MalformedEvent("user_features must be an object")
+    if features and _deeper_than(features, MAX_FEATURES_DEPTH):
+        raise MalformedEvent(f"user_features is nested deeper than {MAX_FEATURES_DEPTH} levels")
     size = raw.get("size")
     return Event(
         served_round=_served_round(raw.get("round")),
@@ -190,6 +193,20 @@ def _checked_event(raw: Any) -> Event:
         impression_id=impression_id if kind == CLICK else None,
         user_features=features or None,
     )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest past `limit` levels (iterative: storing them would recurse once per level)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _served_round(value: Any) -> int | None:
@@ -275,6 +292,16 @@ def parse_jsonl_lines(lines: list[bytes | str]) -> list[Event | MalformedEvent |
         except MalformedEvent as exc:
             append(exc)
     return out
+
+
+def experiment_named(line: bytes | str) -> str | None:
+    """The experiment a JSON line names, if any, even when the line is no valid event (so its rejection can be filed there)."""
+    try:
+        raw = _loads(line)
+    except (ValueError, RecursionError):
+        return None
+    experiment = raw.get("experiment") if type(raw) is dict else None
+    return experiment if type(experiment) is str and experiment else None
 
 
 def parse_csv(handle) -> Iterator[ParsedLine]:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from experiments import messages
 from experiments import tables as t
 from experiments.errors import ExperimentNotFound, InvalidExperiment
-from experiments.events import Event, open_event_source, parse_python
+from experiments.events import Event, ParsedLine, open_event_source, parse_python
 from experiments.ingest.run import ingest_jsonl, ingest_parsed
 from experiments.model import ArmSnapshot, ArmState, CreativeArm, ExperimentConfig, ExperimentState, ExperimentStatus, IngestReport, UserExposures
 from experiments.placements import allocation_with_new_arms, initial_allocation
@@ -158,8 +158,12 @@ class ExperimentStore:
     # -- ingestion ------------------------------------------------------------------------------
     def ingest(self, experiment_id: str, events: Iterable[Event | Mapping[str, Any]], *, source: str = "python") -> IngestReport:
         """Ingest wire-format dicts or Events; idempotent by event id; rejections counted by reason."""
+        return self.ingest_lines(experiment_id, parse_python(events), source=source)
+
+    def ingest_lines(self, experiment_id: str, lines: Iterable[ParsedLine], *, source: str) -> IngestReport:
+        """Ingest parsed lines that keep their own line numbers (a web batch split by experiment), so rejections name them."""
         started, config = utcnow(), self.config(experiment_id)
-        return self._logged(ingest_parsed(self.engine, experiment_id, config, parse_python(events), source), started)
+        return self._logged(ingest_parsed(self.engine, experiment_id, config, lines, source), started)
 
     def ingest_file(self, experiment_id: str, path: str | Path) -> IngestReport:
         """Ingest a JSONL/CSV file; malformed lines are rejected with their line number, the rest stored."""

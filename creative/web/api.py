@@ -8,11 +8,10 @@ with it, or a logged-in operator's or admin's session).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
-from collections import defaultdict
+from dataclasses import asdict
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -21,12 +20,13 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from creative.web.errors import BadToken
+from creative.web.event_batch import SAMPLE_LIMIT, BatchRefused, split_batch
 from creative.web.ratelimit import user_bucket
 from creative.web.security import client_address, current_user, requires
 from creative.web.tokens import Impression
 from experiments.errors import ExperimentError, ExperimentNotFound
-from experiments.events import CLICK, IMPRESSION, Event
-from experiments.model import MAX_CREATIVE_ID_LENGTH
+from experiments.events import CLICK, IMPRESSION, UNKNOWN_EXPERIMENT, Event
+from experiments.model import MAX_CREATIVE_ID_LENGTH, RejectedLine
 
 _SIZE = re.compile(r"^\d{1,5}x\d{1,5}$")
 NO_STORE = {"cache-control": "no-store"}
@@ -145,55 +145,47 @@ async def creative_image(request: Request) -> Response:
     return FileResponse(arm.file, headers={"cache-control": "public, max-age=3600"})
 
 
-def _group_lines(body: bytes, forced: str | None) -> tuple[dict[str, list], list[dict]]:
-    """Lines by experiment; lines that name none (or are not JSON) are reported, not ingested."""
-    groups: dict[str, list] = defaultdict(list)
-    unassigned: list[dict] = []
-    for number, line in enumerate(body.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
+def _ingest_batch(store, body: bytes, forced: str | None, source: str) -> tuple[int, dict]:
+    """Split, parse and ingest one batch (in a worker thread): the HTTP status and the answer's body."""
+    batch = split_batch(body, forced)
+    reports = []
+    for experiment_id, lines in batch.groups.items():
         try:
-            raw = json.loads(line)
-        except ValueError as exc:
-            if forced:
-                groups[forced].append(line)  # ingestion rejects it as malformed and counts it
-            else:
-                unassigned.append({"line": number, "reason": "malformed", "detail": f"line {number}: not JSON ({exc.msg})"})
-            continue
-        experiment = forced or (raw.get("experiment") if isinstance(raw, dict) else None)
-        if not isinstance(experiment, str) or not experiment:
-            unassigned.append({"line": number, "reason": "malformed", "detail": f"line {number}: no 'experiment' field"})
-            continue
-        groups[experiment].append(raw)
-    return groups, unassigned
+            reports.append(store.ingest_lines(experiment_id, lines, source=source).to_dict())
+        except ExperimentNotFound as exc:
+            reports.append({"experiment_id": experiment_id, "error": str(exc), "lines": len(lines),
+                            "rejected": {UNKNOWN_EXPERIMENT: len(lines)}, "rejected_total": len(lines),
+                            "samples": [asdict(RejectedLine(n, UNKNOWN_EXPERIMENT, f"line {n}: {exc}")) for n, _ in lines[:SAMPLE_LIMIT]]})
+    accepted = sum(r.get("accepted", 0) for r in reports)
+    duplicates = sum(r.get("duplicates", 0) for r in reports)
+    answer = {"lines": batch.lines, "accepted": accepted, "duplicates": duplicates,
+              "rejected": sum(r["rejected_total"] for r in reports) + batch.unassigned_total,
+              "reports": reports, "unassigned": [asdict(u) for u in batch.unassigned], "unassigned_total": batch.unassigned_total}
+    if answer["rejected"] and not accepted and not duplicates:  # nothing in the batch was usable: say so with the status too
+        first = min([s for r in reports for s in r["samples"]] + answer["unassigned"], key=lambda s: s["line"])
+        answer["error"] = f"no line of the batch was ingested; {first['detail']}"
+        return 422, answer
+    return 200, answer
 
 
 @requires("events:write", api=True)
 async def events(request: Request) -> Response:
-    """JSONL batch in the experiment wire format, for ad servers that log elsewhere."""
+    """JSONL batch in the experiment wire format, for ad servers that log elsewhere; parsed and ingested off the event loop."""
     user = current_user(request)
     forced = request.query_params.get("experiment")
+    if forced is not None and _bad_id(forced):
+        return _error(400, "experiment=ID must be 1-200 printable characters")
     body = await request.body()
-    groups, unassigned = _group_lines(body, forced)
-    store = request.app.state.experiment_store
-
-    def ingest_all():
-        reports = []
-        for experiment_id, lines in groups.items():
-            try:
-                reports.append(store.ingest(experiment_id, lines, source=f"web-api:{user.username}").to_dict())
-            except ExperimentNotFound as exc:
-                reports.append({"experiment_id": experiment_id, "error": str(exc), "lines": len(lines)})
-        return reports
-
     try:
-        reports = await run_in_threadpool(ingest_all)
+        status, answer = await run_in_threadpool(_ingest_batch, request.app.state.experiment_store, body, forced,
+                                                 f"web-api:{user.username}")
+    except BatchRefused as exc:
+        return _error(exc.status, str(exc))
     except ExperimentError as exc:
         return _error(400, str(exc))
-    request.app.state.serving.invalidate()
-    return JSONResponse({"reports": reports, "unassigned": unassigned,
-                         "accepted": sum(r.get("accepted", 0) for r in reports),
-                         "rejected": sum(r.get("rejected_total", 0) for r in reports) + len(unassigned)})
+    if answer["accepted"]:
+        request.app.state.serving.invalidate()
+    return JSONResponse(answer, status_code=status, headers=NO_STORE)
 
 
 routes = [
