@@ -11,6 +11,10 @@ folder), so a SIGKILL during an outage loses only the last moments of traffic (m
 `services.events.ingest_spool`) before newer events are stored, so an impression precedes its click:
 by the writer once the database is back, at the next start (after recovering any `.tmp` a crash left)
 and by any round that closes. Shutdown (SIGTERM) drains for at most `drain_seconds`, then spools the rest.
+
+Several workers (`creative serve --workers N`) each have a recorder and their own spool files (named
+with the pid); `replay_lock` (creative.web.shared_state) makes them replay one at a time. Replaying
+twice would count nothing twice anyway (ingestion is idempotent by event id), only do the work twice.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from itertools import count, islice, takewhile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from creative.services import Workspace
 from creative.services.events import ingest_spool
@@ -69,7 +73,8 @@ class EventRecorder:
     and, once it is durable, drop entries up to its last sequence, so neither ever puts anything back."""
 
     def __init__(self, ws: Workspace, flush_interval: float = 0.25, max_batch: int = 20_000, *, capacity: int = 100_000,
-                 spool_after: float = 0.1, drain_seconds: float = 10.0, min_free_bytes: int = 64 * MB) -> None:
+                 spool_after: float = 0.1, drain_seconds: float = 10.0, min_free_bytes: int = 64 * MB,
+                 replay_lock: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> None:
         self.ws = ws
         self.store = ws.experiments
         self.spool_dir = ws.home.spool_dir
@@ -78,6 +83,7 @@ class EventRecorder:
         self.capacity = capacity
         self.spool_after = spool_after
         self.drain_seconds = drain_seconds
+        self.replay_lock = replay_lock
         self.stats = RecorderStats()
         self._queue: deque[tuple[int, float, Event]] = deque()
         self._seq = count(1)
@@ -131,7 +137,8 @@ class EventRecorder:
     # ---- lifecycle
     def start(self) -> None:
         """Recover what a crash left in the spool, replay it, then start the writer and the spooler."""
-        recovered = recover_leftovers(self.spool_dir)
+        with self.replay_lock():
+            recovered = recover_leftovers(self.spool_dir)
         if recovered:
             log.warning("recovered %d event(s) from spool file(s) an earlier run left unfinished", recovered)
         try:
@@ -233,7 +240,7 @@ class EventRecorder:
         with self._lock:
             self._replay_due = False  # a file spooled from here on sets it again
         try:
-            with self._writing():
+            with self.replay_lock(), self._writing():  # waiting for another worker's replay is not a hung write
                 replayed = ingest_spool(self.ws)
         except Exception:
             with self._lock:
@@ -338,7 +345,10 @@ def recover_leftovers(folder: Path) -> int:
     for tmp in sorted(folder.glob("*.tmp")):
         if _writer_alive(tmp):
             continue
-        data = tmp.read_bytes()
+        try:
+            data = tmp.read_bytes()
+        except FileNotFoundError:  # recovered meanwhile by another worker
+            continue
         complete = data[: data.rfind(b"\n") + 1]  # a torn last line is what the crash interrupted
         if not complete:
             tmp.unlink()

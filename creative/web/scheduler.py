@@ -11,6 +11,7 @@ a paused experiment is skipped; once the experiment has ended the schedule turns
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
@@ -77,10 +78,13 @@ def run_due(ws: Workspace, recorder=None, now: datetime | None = None) -> list[t
 
 
 class RoundScheduler:
-    def __init__(self, ws: Workspace, recorder=None, poll_seconds: float = 5.0) -> None:
+    def __init__(self, ws: Workspace, recorder=None, poll_seconds: float = 5.0, exclusive=None) -> None:
         self.ws = ws
         self.recorder = recorder
         self.poll_seconds = poll_seconds
+        # with several workers or hosts, one at a time looks for due rounds (creative.web.shared_state), so a round
+        # closed by one is seen as no longer due by the next, not closed again
+        self.exclusive = exclusive or (lambda: contextlib.nullcontext(True))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,8 +95,9 @@ class RoundScheduler:
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
-                for experiment_id, outcome in run_due(self.ws, self.recorder):
-                    log.info("scheduled round of %s: %s", experiment_id, outcome)
+                with self.exclusive() as mine:
+                    for experiment_id, outcome in run_due(self.ws, self.recorder) if mine else ():
+                        log.info("scheduled round of %s: %s", experiment_id, outcome)
             except Exception:  # noqa: BLE001 - keep polling; the next poll retries
                 log.exception("scheduled rounds failed")
 

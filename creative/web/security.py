@@ -224,7 +224,7 @@ async def log_in(request: Request, username: str, password: str) -> User | None:
     state = request.app.state
     settings, throttle = state.settings, state.login_throttle
     account, address = f"account\x00{username.casefold()}", f"address\x00{client_address(request)}"
-    now = time.monotonic()
+    now = time.time()  # wall clock: the throttle may be shared by processes on several hosts (creative.web.shared_state)
     wait = max(throttle.retry_after(account, settings.login_failures_per_account, now),
                throttle.retry_after(address, settings.login_failures_per_address, now))
     if wait:

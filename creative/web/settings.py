@@ -26,6 +26,8 @@ class WebSettings:
     refresh_seconds: float = 1.0  # how stale a served allocation may be
     schedule_poll_seconds: float = 5.0
     run_scheduler: bool = True
+    redis_url: str | None = None  # shared state of several workers or hosts (limits, login throttle, serving views, spool replay)
+    redis_prefix: str = ""  # Redis key namespace; empty: one derived from the database's secret, so servers on one database share it
 
     def __post_init__(self) -> None:
         for name in ("upload_limit_bytes", "catalog_limit_bytes", "events_limit_bytes", "form_limit_bytes", "serve_per_address_per_minute",
