@@ -1,4 +1,4 @@
-"""UI pages: login, element library, catalog, experiments, user tags (copy review: copy_pages; batches: batch_pages).
+"""UI pages: login, catalog, experiments, user tags (elements: element_pages; copy review: copy_pages; batches: batch_pages).
 
 Every page needs a logged-in user; every post goes through `checked_form` (CSRF + origin). Work that
 takes more than a moment (rendering a batch) runs as a background job the page polls.
@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote, urlparse
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from creative.catalog import import_catalog, list_products
-from creative.elements import IMAGE_KINDS, KINDS
 from creative.elements.store import ElementStore
-from creative.errors import CatalogRejected, ElementNotFound, ElementRejected
+from creative.errors import CatalogRejected
 from creative.services import archive_experiment, close_round, pause_experiment, resume_experiment, stop_experiment
 from creative.services.experiments import update_settings
 from creative.web import integrations
@@ -31,8 +30,8 @@ from creative.web.page_common import page
 from creative.web.page_common import render as _render
 from creative.web.page_common import require_user as _require
 from creative.web.scheduler import get_schedule, set_schedule
-from creative.web.security import checked_form, current_user, log_in, log_out, requires
-from creative.web.uploads import in_decode_pool, safe_filename, staged_upload
+from creative.web.security import checked_form, log_in, log_out, requires
+from creative.web.uploads import safe_filename, staged_upload
 from experiments.errors import ExperimentError, ExperimentNotFound, InvalidExperiment
 from experiments.model import ExperimentConfig
 from experiments.rounds import round_history
@@ -77,95 +76,12 @@ async def home_page(request: Request) -> Response:
     return RedirectResponse("/elements", status_code=303)
 
 
-# ---- elements ---------------------------------------------------------------------------------------
-@page
-async def elements_page(request: Request) -> Response:
-    kind = request.query_params.get("kind") or None
-    if kind is not None and kind not in KINDS:
-        raise HTTPException(400, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    elements = await run_in_threadpool(_store(request).list, kind)
-    return _render(request, "elements.html", {"elements": elements, "kind": kind, "kinds": KINDS, "image_kinds": IMAGE_KINDS})
-
-
-@requires("elements:write")
-async def upload_elements(request: Request) -> Response:
-    """One or more files; each is validated and stored on its own, and each gets its own result."""
-    user = current_user(request)
-    if user is None:
-        return JSONResponse({"error": "log in first"}, status_code=401)
-    form = await checked_form(request)
-    kind = str(form.get("kind", ""))
-    if kind not in IMAGE_KINDS:
-        return JSONResponse({"error": f"choose a kind: {', '.join(IMAGE_KINDS)}"}, status_code=400)
-    brand = str(form.get("brand", "")).strip()[:200] or None
-    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
-    if not files:
-        return JSONResponse({"error": "no files in the upload; drop image files on the page"}, status_code=400)
-    store = _store(request)
-    results = []
-    for upload in files:
-        name = safe_filename(upload.filename)
-        results.append(await in_decode_pool(_add_one, store, request.app.state.home.root, name, upload.filename or name, upload.file, kind, brand))
-    status = 200 if all(r["ok"] for r in results) else 422
-    return JSONResponse({"results": results}, status_code=status)
-
-
-def _add_one(store: ElementStore, root: Path, name: str, original: str, data: BinaryIO, kind: str, brand: str | None) -> dict[str, Any]:
-    with staged_upload(root, name, data) as path:
-        try:
-            added = store.add_images([path], kind, brand=brand, tags={"source": "web"})[0]
-        except ElementRejected as exc:
-            # the message names the temporary path; the user knows the file by its name
-            return {"file": original, "stored_as": name, "ok": False, "error": str(exc).replace(str(path), name)}
-    e = added.element
-    return {"file": original, "stored_as": name, "ok": True, "code": e.code, "created": added.created,
-            "notes": list(added.notes), "url": f"/elements/{e.code}"}
-
-
-@page
-async def element_page(request: Request) -> Response:
-    store = _store(request)
-    try:
-        element = await run_in_threadpool(store.get, request.path_params["code"])
-    except ElementNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    return _render(request, "element.html", {"e": element, "palette": element.attributes.get("palette", [])})
-
-
-@page
-async def element_file(request: Request) -> Response:
-    which = request.path_params["which"]
-    if which not in ("thumb", "rgba", "cutout"):
-        raise HTTPException(404, "no such picture; use thumb, rgba or cutout")
-    store = _store(request)
-    try:
-        element = store.get(request.path_params["code"])
-        path = store.derived_path(element, which)
-    except ElementNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    if not path.is_file():
-        raise HTTPException(404, f"{element.code} has no {which} picture")
-    return FileResponse(path, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
-
-
-@requires("elements:write")
-async def delete_element(request: Request) -> Response:
-    _require(request)
-    await checked_form(request)
-    code = request.path_params["code"]
-    try:
-        await run_in_threadpool(_store(request).remove, code)
-    except ElementNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    _flash(request, f"removed {code}")
-    return RedirectResponse("/elements", status_code=303)
-
-
 # ---- catalog ----------------------------------------------------------------------------------------
 @page
 async def catalog_page(request: Request) -> Response:
     products = await run_in_threadpool(list_products, request.app.state.engine)
-    return _render(request, "catalog.html", {"products": products})
+    known = {e.code for e in await run_in_threadpool(_store(request).list, "product")}  # a removed picture is shown as removed, not linked
+    return _render(request, "catalog.html", {"products": products, "known": known})
 
 
 @requires("catalog:write")
@@ -367,11 +283,6 @@ routes = [
     Route("/login", login_page, methods=["GET"]),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
-    Route("/elements", elements_page),
-    Route("/elements/upload", upload_elements, methods=["POST"]),
-    Route("/elements/{code}", element_page),
-    Route("/elements/{code}/delete", delete_element, methods=["POST"]),
-    Route("/elements/{code}/{which}.png", element_file),
     Route("/catalog", catalog_page),
     Route("/catalog/import", catalog_import, methods=["POST"]),
     Route("/experiments", experiments_page),
