@@ -156,12 +156,12 @@ def test_launch_a_batch_see_the_gallery_start_an_experiment_and_watch_a_round(pa
     page.screenshot(path=str(shots / "batch-launch.png"), full_page=True)
     page.click("#launch")
     page.wait_for_url(re.compile(r"/batches/[0-9a-f]+$"))
-    page.wait_for_selector("#gallery img")  # the page polls the job and reloads when it is done
+    page.wait_for_selector("#gallery li.banner > img")  # the job page polls, then opens the batch under its own id
     assert page.locator("#job-status").inner_text() == "done"
-    n_banners = page.locator("#gallery img").count()
+    n_banners = page.locator("#gallery li.banner > img").count()
     assert n_banners >= 2
     for i in range(n_banners):
-        expect(page.locator("#gallery img").nth(i)).to_have_js_property("naturalWidth", 300)
+        expect(page.locator("#gallery li.banner > img").nth(i)).to_have_js_property("naturalWidth", 300)
     page.screenshot(path=str(shots / "batch-gallery.png"), full_page=True)
 
     page.click("#start-experiment")
