@@ -4,15 +4,18 @@ a concluded experiment pauses the schedule that looks at it."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import numpy as np
+from sqlalchemy import update
 
 from creative.db import open_database
-from creative.services import Workspace, pause_experiment, resume_experiment
+from creative.services import Workspace, close_round, pause_experiment, resume_experiment
+from experiments import tables as et
 from experiments.inbox import drop_file, pending_files
 from experiments.simulator import Audience, make_creatives
-from experiments.store import ExperimentStore
+from experiments.store import ExperimentStore, utcnow
 from flows.rounds import RoundParams, experiment_round
 
 
@@ -113,3 +116,73 @@ def test_the_round_that_ends_the_experiment_pauses_its_deployment(prefect_harnes
     assert result["status"] == "concluded" and result["schedule_paused"] == f"rounds-{experiment_id}"
     with get_client(sync_client=True) as client:
         assert client.read_deployment(deployment_id).paused
+
+
+def _served(home, experiment_id, arms, n, seed):
+    """Events as the web app's recorder stores them while serving (source "web"), not through any file."""
+    audience = Audience(200, base_ctr=0.05, seed=seed)
+    events = list(audience.events(experiment_id, arms, {a.id: 0.25 for a in arms}, n, rng=np.random.default_rng(seed), id_prefix=f"served{seed}-"))
+    ExperimentStore(open_database(home.db_url)).ingest(experiment_id, events, source="web")
+    return sum(e["type"] == "impression" for e in events), len(events)
+
+
+def test_the_round_summary_counts_impressions_that_came_through_serving(home):
+    engine, arms, experiment_id = _experiment(home, {"min_round_impressions": 10})
+    impressions, events = _served(home, experiment_id, arms, 600, 8)
+    result = experiment_round.fn(RoundParams(home=str(home.root), experiment_id=experiment_id, write_report=False))
+    assert result["status"] == "closed" and result["ingested"]["files"] == 0
+    assert result["sources"] == {"served by the web app": events}
+    look = close_round(Workspace.of(home), experiment_id, expected_round=1)  # the stored round, as a retry sees it
+    assert f"counted {impressions:,} impressions" in look.summary() and f"{events:,} served by the web app" in look.summary()
+    # round 2 counts only what came after round 1 closed
+    _, more = _served(home, experiment_id, arms, 300, 9)
+    assert experiment_round.fn(RoundParams(home=str(home.root), experiment_id=experiment_id, write_report=False))["sources"] == {
+        "served by the web app": more}
+
+
+def test_each_round_keeps_its_own_report_and_links_it_on_the_web(home, monkeypatch):
+    monkeypatch.setenv("CREATIVE_WEB_URL", "http://creative.example:8000/")
+    engine, arms, experiment_id = _experiment(home, {"min_round_impressions": 10})
+    params = RoundParams(home=str(home.root), experiment_id=experiment_id)
+    for n in (1, 2):
+        _served(home, experiment_id, arms, 400, 10 + n)
+        result = experiment_round.fn(params)
+        folder = home.reports_dir / experiment_id / f"round-{n}"
+        assert result["report"] == str(folder / "index.html") and (folder / "index.html").is_file() and (folder / "tags.csv").is_file()
+        assert result["report_link"] == f"http://creative.example:8000/experiments/{experiment_id}/rounds/{n}/report/"
+    first = (home.reports_dir / experiment_id / "round-1" / "index.html").read_text()
+    again = close_round(Workspace.of(home), experiment_id, expected_round=1, keep_report=True)  # a retry of round 1
+    assert again.report == home.reports_dir / experiment_id / "round-1" / "index.html" and again.report.read_text() == first
+    monkeypatch.delenv("CREATIVE_WEB_URL")
+    _served(home, experiment_id, arms, 400, 13)
+    assert experiment_round.fn(params)["report_link"] == str(home.reports_dir / experiment_id / "round-3" / "index.html")
+
+
+def test_a_look_while_a_round_of_the_experiment_runs_skips_instead_of_queueing(home):
+    """Catch-up runs after an outage: the ones that find a round running skip; none waits to close another."""
+    engine, arms, experiment_id = _experiment(home, {"min_round_impressions": 10})
+    _drop_round(home, experiment_id, arms, 500, 14, "late")
+    with engine.begin() as conn:  # a round of this experiment in progress elsewhere (another run, the web scheduler)
+        conn.execute(update(et.experiments).where(et.experiments.c.experiment_id == experiment_id).values(round_lock="other", locked_at=utcnow()))
+    result = experiment_round.fn(RoundParams(home=str(home.root), experiment_id=experiment_id, write_report=False))
+    assert result["status"] == "skipped" and "already running" in result["message"]
+    assert ExperimentStore(engine).status(experiment_id).rounds_closed == 0
+    with engine.begin() as conn:
+        conn.execute(update(et.experiments).where(et.experiments.c.experiment_id == experiment_id).values(round_lock=None, locked_at=None))
+    assert experiment_round.fn(RoundParams(home=str(home.root), experiment_id=experiment_id, write_report=False))["round"] == 1
+
+
+def test_round_runs_are_named_after_the_round_and_log_what_they_took_in(prefect_harness, home, caplog):
+    from prefect import get_client
+
+    engine, arms, experiment_id = _experiment(home, {"min_round_impressions": 10})
+    _, events = _served(home, experiment_id, arms, 500, 15)
+    with caplog.at_level(logging.INFO):
+        result = experiment_round(RoundParams(home=str(home.root), experiment_id=experiment_id))
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+    names = [r.name for r in runs if experiment_id in r.name]
+    assert names == [f"round 1 · {experiment_id} · flow test · {result['decision']}"]
+    logged = caplog.text
+    assert f"{events:,} served by the web app" in logged and f"decided {result['decision']}" in logged
+    assert f"report: {result['report']}" in logged

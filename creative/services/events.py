@@ -7,7 +7,10 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
+
 from creative.services.workspace import Workspace
+from experiments import tables as et
 from experiments.errors import ExperimentNotFound
 from experiments.inbox import mark_ingested, pending_files
 from experiments.model import IngestReport
@@ -75,3 +78,36 @@ def ingest_spool(ws: Workspace, into: Ingested | None = None) -> Ingested:
         into.files += 1
         path.unlink(missing_ok=True)
     return into
+
+
+SERVED, SPOOLED, EVENTS_API, FILES = "served by the web app", "served, replayed from the spool", "posted to /v1/events", "from event files"
+
+
+def source_kind(source: str) -> str:
+    """The channel an ingestion came through, from the source its ingest log row names."""
+    if source == "web":  # creative.web.recorder's own writes
+        return SERVED
+    if source.startswith("web-spool:"):
+        return SPOOLED
+    if source.startswith("web-api:"):
+        return EVENTS_API
+    return FILES
+
+
+def accepted_by_source(ws: Workspace, experiment_id: str, round_no: int) -> dict[str, int]:
+    """Events accepted for the experiment between the close of round `round_no - 1` and of round `round_no`,
+    by channel: what a round took in includes what the web app stored as it served, not only the files."""
+    with ws.engine.connect() as conn:
+        closed = dict(conn.execute(select(et.rounds.c.round_no, et.rounds.c.closed_at).where(
+            et.rounds.c.experiment_id == experiment_id, et.rounds.c.round_no.in_((round_no - 1, round_no)))).all())
+        if round_no not in closed:
+            return {}
+        query = (select(et.ingests.c.source, func.sum(et.ingests.c.accepted))
+                 .where(et.ingests.c.experiment_id == experiment_id, et.ingests.c.finished_at <= closed[round_no])
+                 .group_by(et.ingests.c.source))
+        if round_no - 1 in closed:
+            query = query.where(et.ingests.c.finished_at > closed[round_no - 1])
+        out: Counter = Counter()
+        for source, accepted in conn.execute(query):
+            out[source_kind(source)] += int(accepted or 0)
+    return {kind: n for kind, n in out.items() if n}

@@ -7,14 +7,16 @@ A round closes on data (experiments.readiness): a look that finds too few new im
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from PIL import Image
 
 from creative.fonts import find_font
-from creative.services.events import Ingested, ingest_inbox, ingest_spool
+from creative.services.events import Ingested, accepted_by_source, ingest_inbox, ingest_spool
 from creative.services.experiments import served_creatives
+from creative.services.reports import round_report_dir
 from creative.services.workspace import Workspace
 from experiments.model import RoundResult
 from experiments.readiness import RoundNotReady, RoundReadiness
@@ -32,6 +34,7 @@ class RoundClosed:
     ingested: Ingested
     tags: StoredTags
     report: Path | None
+    sources: Mapping[str, int] = field(default_factory=dict)  # events accepted since the last round, by channel
     closed = True
 
     @property
@@ -41,11 +44,16 @@ class RoundClosed:
 
     def summary(self) -> str:
         d, r = self.result.decision, self.result
-        rejected = ", ".join(f"{k}: {v}" for k, v in sorted(self.ingested.rejected.items())) or "none"
         return (f"{r.experiment_id}, round {r.round_no}: {d.kind}" + (f" {d.winner}" if d.winner else "") + f". {d.reason}\n"
-                f"The round counted {r.impressions} impressions and {r.clicks} clicks; "
-                f"{self.ingested.files} event file(s) ingested before closing ({self.ingested.accepted} events accepted, "
-                f"rejected: {rejected}). {len(self.tags.result.tags)} preference tags for {self.tags.users} users.")
+                f"The round counted {r.impressions:,} impressions and {r.clicks:,} clicks. {self.intake()}. "
+                f"{len(self.tags.result.tags)} preference tags for {self.tags.users} users.")
+
+    def intake(self) -> str:
+        """What came in since the last round, by channel, and what this close itself read from files."""
+        channels = ", ".join(f"{n:,} {kind}" for kind, n in sorted(self.sources.items(), key=lambda kv: -kv[1])) or "none"
+        rejected = ", ".join(f"{k}: {v}" for k, v in sorted(self.ingested.rejected.items())) or "none"
+        return (f"Events accepted since the last round: {channels}; "
+                f"{self.ingested.files} file(s) read at closing ({self.ingested.accepted:,} events accepted, rejected: {rejected})")
 
 
 @dataclass(frozen=True)
@@ -62,9 +70,10 @@ class RoundWaiting:
 
 
 def close_round(ws: Workspace, experiment_id: str, *, wait: float = 60.0, expected_round: int | None = None,
-                report_dir: Path | None = None, flush=None, force: bool = False) -> RoundClosed | RoundWaiting:
+                report_dir: Path | None = None, keep_report: bool = False, flush=None, force: bool = False) -> RoundClosed | RoundWaiting:
     """Ingest waiting events (inbox files, the web spool), close the round if it has enough data (or `force`),
-    store tags once, optionally report.
+    store tags once, optionally report: into `report_dir`, or with `keep_report` into the round's own folder
+    of the home (creative.services.reports), which the web app serves at a stable URL.
 
     `flush` (the web server's recorder) stores events served in this process first, so they count in
     the round that closes now. Safe to repeat with `expected_round`: a closed round is returned as stored.
@@ -82,9 +91,13 @@ def close_round(ws: Workspace, experiment_id: str, *, wait: float = 60.0, expect
     if not (result.replayed and stored.round_no >= result.round_no):
         stored = refresh_tags(ws.engine, experiment_id, result.round_no)
     report = None
-    if report_dir is not None:
+    if report_dir is None and keep_report:
+        report_dir = round_report_dir(ws.home, experiment_id, result.round_no)
+        kept = report_dir / "index.html"
+        report = kept if result.replayed and kept.is_file() else None  # a kept report is never rewritten
+    if report_dir is not None and report is None:
         report = _write_report(ws, experiment_id, Path(report_dir), stored.result)
-    return RoundClosed(result, ingested, stored, report)
+    return RoundClosed(result, ingested, stored, report, accepted_by_source(ws, experiment_id, result.round_no))
 
 
 def experiment_report(ws: Workspace, experiment_id: str, out_dir: Path) -> Path:
