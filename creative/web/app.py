@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from creative.errors import USER_ERRORS, CreativeError
 from creative.home import Home
 from creative.services import Workspace
-from creative.web import api, batch_pages, copy_pages, lifecycle, pages
+from creative.web import api, batch_pages, copy_pages, lifecycle, pages, reports
 from creative.web.auth import signing_secret
 from creative.web.jobs import JobRunner
 from creative.web.ratelimit import FailureThrottle, WindowCounter
@@ -103,6 +103,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
         Route("/healthz", healthz),
         *api.routes,
         *lifecycle.routes,
+        *reports.routes,
         *pages.routes,
         *copy_pages.routes,
         *batch_pages.routes,
