@@ -49,10 +49,10 @@ async def banner_count(request: Request) -> Response:
     """The number of banners the form's current choice makes (the launch's own selection code)."""
     query = request.query_params
     try:
-        data = await run_in_threadpool(batch_review.count_message, request.app.state.ws, _selection(query), _max_n(query))
-        return JSONResponse(data, headers={"cache-control": "no-store"})
-    except USER_ERRORS as exc:
-        return JSONResponse({"banners": None, "message": str(exc)}, status_code=422)
+        data = {"ok": True, **await run_in_threadpool(batch_review.count_message, request.app.state.ws, _selection(query), _max_n(query))}
+    except USER_ERRORS as exc:  # an incomplete choice is part of filling in the form, not a failed request
+        data = {"ok": False, "banners": None, "message": str(exc)}
+    return JSONResponse(data, headers={"cache-control": "no-store"})
 
 
 @requires("batches:write")

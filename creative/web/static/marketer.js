@@ -142,11 +142,11 @@
       count.dataset.state = "counting";
       const res = await fetch(`/batches/count.json?${params}`, { credentials: "same-origin" });
       if (n !== asked) return;  // a newer choice is being counted
-      const data = await res.json();
+      const data = res.ok ? await res.json() : { ok: false, message: `cannot count (HTTP ${res.status})` };
       count.textContent = data.message;
       count.dataset.banners = String(data.banners ?? "");
-      count.dataset.state = res.ok ? "ok" : "error";
-      count.classList.toggle("bad", !res.ok);
+      count.dataset.state = data.ok ? "ok" : "error";
+      count.classList.toggle("bad", !data.ok);
     };
     launch.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(update, 150); });
     launch.addEventListener("input", (ev) => { if (ev.target.type === "number") { clearTimeout(timer); timer = setTimeout(update, 300); } });
