@@ -1,0 +1,90 @@
+"""Background jobs of the web app: kinds don't queue behind each other; progress gives time so far and an estimate left."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from support.processes import wait_until
+
+from creative.db import open_database
+from creative.home import resolve_home
+from creative.web.jobs import JobRunner
+
+
+@pytest.fixture
+def runner(tmp_path):
+    home = resolve_home(tmp_path / "home")
+    jobs = JobRunner(home, open_database(home.db_url))
+    yield jobs
+    jobs.stop()
+
+
+def _status(jobs: JobRunner, job_id: str):
+    return jobs.status(jobs.get(job_id))
+
+
+def _finished(jobs: JobRunner, job_id: str) -> bool:
+    return jobs.get(job_id).status in ("done", "failed")
+
+
+def test_a_quick_batch_does_not_wait_behind_a_long_copy_job(runner):
+    release = threading.Event()
+
+    def long_copy(progress):
+        progress(0, 0, "loading the model", phase="loading the model")
+        release.wait()
+        return {}
+
+    copy_id = runner.submit("copy", {}, "tester", long_copy)
+    wait_until(lambda: runner.get(copy_id).status == "running", "the copy job to start", every=0.05)
+    batch_id = runner.submit("batch", {}, "tester", lambda progress: {"banners": 3})
+    wait_until(lambda: _finished(runner, batch_id), "the batch job to finish", every=0.05)
+    assert runner.get(batch_id).status == "done"
+    assert runner.get(copy_id).status == "running"  # still loading: the batch did not wait for it
+
+    second_copy = runner.submit("copy", {}, "tester", lambda progress: {})
+    assert _status(runner, second_copy).summary == "queued behind 1 copy job(s)"  # same kind: in order
+    release.set()
+    wait_until(lambda: _finished(runner, second_copy), "the second copy job", every=0.05)
+
+
+def test_progress_gives_an_eta_from_the_rate_and_a_remembered_phase(runner):
+    step, go_on = threading.Event(), threading.Event()
+
+    def rendering(progress):
+        progress(2, 8, "rendered 2 of 8")
+        step.set()
+        go_on.wait()
+        return {}
+
+    job_id = runner.submit("batch", {}, "tester", rendering)
+    step.wait()
+    status = _status(runner, job_id)
+    assert status.status == "running" and status.elapsed_s is not None
+    assert status.eta_s is not None and status.eta_s >= 0  # 6 steps left at the rate of the first 2
+    assert "2 of 8" in status.summary and "left" in status.summary
+    go_on.set()
+    wait_until(lambda: _finished(runner, job_id), "the rendering job", every=0.05)
+
+    # a phase with no steps to count has no estimate the first time, and last time's length afterwards
+    for attempt in range(2):
+        loading, done_loading = threading.Event(), threading.Event()
+
+        def load(progress):
+            progress(0, 0, "loading the model", phase="loading the model")
+            loading.set()
+            done_loading.wait()
+            progress(0, 4, "writing titles")
+            return {}
+
+        job_id = runner.submit("copy", {}, "tester", load)
+        loading.wait()
+        status = _status(runner, job_id)
+        if attempt == 0:
+            assert status.eta_s is None and status.summary.endswith("no estimate yet")
+        else:
+            assert status.eta_s is not None and "left" in status.summary
+        done_loading.set()
+        wait_until(lambda: _finished(runner, job_id), "the loading job", every=0.05)
+    assert runner.get(job_id).message == "writing titles"  # the work's last word stays once it is done
