@@ -133,7 +133,8 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
     tags = latest_tags(ws.engine, experiment_id).result
     export_tags(tags, out / "tags.csv", experiment_id=experiment_id)
     export_tags(tags, out / "tags.json", experiment_id=experiment_id)
-    precision, recall = precision_recall(tags.tags, audience.planted_tags())
+    planted = audience.planted_tags()
+    precision, recall = precision_recall(tags.tags, planted)
     summary = {
         "experiment_id": experiment_id,
         "rounds": len(rounds),
@@ -144,6 +145,8 @@ def run_demo(home_dir: str | None, db_url: str | None, config: DemoConfig, step:
         "decisions": [r["decision"] for r in rounds],
         "next_generation": generation,
         "tags": len(tags.tags),
+        "tagged_users": len({t.user for t in tags.tags}),
+        "planted_users": len(planted),
         "tag_precision": precision,
         "tag_recall": recall,
         "gallery": str(out / "gallery" / "index.html"),

@@ -39,6 +39,9 @@ def list_(ctx, as_json):
     if as_json:
         print_json([p.to_json() for p in products])
         return
+    if not products:
+        click.echo("the catalog is empty; import products with `creative catalog import FILE` (CSV or JSON)")
+        return
     table = Table("id", "name", "brand", "category", "price", "sale", "lang", "images")
     for p in products:
         sale = f"{p.sale_price:g} (-{p.discount_pct:g}%)" if p.sale_price else ""

@@ -21,7 +21,13 @@ def row(*values: object) -> list[Text]:
     return [Text("" if v is None else str(v)) for v in values]
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def _json_here_or_global(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """`--json` given to the command, or to `creative` itself (global options may come before or after the subcommand)."""
+    return bool(value or ctx.find_root().params.get("as_json"))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, callback=_json_here_or_global,
+                           help="Print machine-readable JSON (errors too, on stderr).")
 
 
 def engine_of(ctx: click.Context) -> Engine:

@@ -59,6 +59,9 @@ def list_(ctx, kind, as_json):
     if as_json:
         print_json([e.to_json() for e in found])
         return
+    if not found:
+        click.echo(f"no {kind + ' ' if kind else ''}elements yet; add images with `creative elements add FILES --kind KIND`")
+        return
     table = Table("code", "kind", "name", "brand", "size", "palette")
     for e in found:
         size = f"{e.width}x{e.height}" if e.width else f"{len(e.text or '')} chars"
@@ -103,8 +106,12 @@ def brand(ctx, code, brand, as_json):
 
 @elements_group.command("remove")
 @click.argument("code")
+@json_option
 @click.pass_context
-def remove(ctx, code):
+def remove(ctx, code, as_json):
     """Remove an element (its files go when no other element shares them)."""
     element = store_of(ctx).remove(code)
+    if as_json:
+        print_json({**element.to_json(), "removed": True})
+        return
     click.echo(f"removed {element.code} {element.kind} {element.name}")

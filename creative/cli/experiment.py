@@ -221,11 +221,37 @@ def effects(ctx, experiment_id, propose, as_json):
     if as_json:
         _print_json({**result.to_dict(), "proposals": [asdict(p) for p in proposals]})
         return
-    for e in result.ranked():
-        click.echo(f"  {e.attribute}={e.value} vs {e.baseline}: {e.coef:+.3f} [{e.ci_low:+.3f}, {e.ci_high:+.3f}] odds x{e.odds_ratio:.2f}")
-    click.echo("proposed:")
-    for p in proposals:
-        click.echo(f"  {dict(p.attributes)}  CTR {100 * p.predicted_ctr:.2f}%")
+    click.echo("\n".join(_effects_lines(result)))
+    if not proposals:
+        click.echo("no untried combination to propose: every combination of these elements is already an arm")
+        return
+    click.echo("\n".join(_proposal_lines(proposals)))
+
+
+def _effects_lines(result) -> list[str]:
+    """One aligned row per element value: its effect on the log-odds of a click against the attribute's baseline value."""
+    def label(e) -> str:
+        return f"{e.attribute}={e.value}" if e.value is not None else f"{e.attribute} (+1 sd)"
+
+    effects = result.ranked()
+    width = max([len(label(e)) for e in effects] + [len("element")])
+    base = max([len(str(e.baseline)) for e in effects if e.baseline is not None] + [len("vs")])
+    lines = [f"element effects over {result.arms} arms, {result.impressions} impressions, {result.clicks} clicks "
+             "(log-odds against the baseline value; * = the 95% interval excludes 0)",
+             f"  {'element':<{width}}  {'vs':<{base}}  {'effect':>7}  {'95% interval':>16}  {'odds':>6}  {'P(>0)':>5}  {'impr':>8}  {'CTR':>6}"]
+    for e in effects:
+        lines.append(f"  {label(e):<{width}}  {'' if e.baseline is None else str(e.baseline):<{base}}  {e.coef:>+6.3f}{'*' if e.credible else ' '}"
+                     f"  {f'{e.ci_low:+.3f} to {e.ci_high:+.3f}':>16}  x{e.odds_ratio:>5.2f}  {e.p_positive:>5.2f}  {e.impressions:>8}"
+                     f"  {100 * e.ctr:>5.2f}%")
+    return lines
+
+
+def _proposal_lines(proposals) -> list[str]:
+    lines = ["proposed for the next batch (predicted CTR, 95% interval):"]
+    for rank, p in enumerate(proposals, 1):
+        lines.append(f"  {rank}. {100 * p.predicted_ctr:.2f}% ({100 * p.ci_low:.2f}-{100 * p.ci_high:.2f}%), {p.why}")
+        lines.append("     " + "  ".join(f"{k}={v}" for k, v in p.attributes.items()))
+    return lines
 
 
 @experiment_group.command("simulate")

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 import httpx
 
+from creative.cli.common import json_option, print_json
 from creative.errors import CreativeError
 
 DEFAULT_API = "http://127.0.0.1:4200/api"
@@ -77,21 +78,30 @@ def schedule_group() -> None:
 @schedule_group.command("rounds")
 @click.argument("experiment_id")
 @click.option("--every", default="15m", show_default=True, help="Interval between rounds: 90s, 15m, 1h, 1d.")
+@json_option
 @click.pass_context
-def rounds(ctx, experiment_id, every):
-    """Serve a deployment that runs experiment_round for EXPERIMENT_ID every interval (blocks; Ctrl-C stops)."""
+def rounds(ctx, experiment_id, every, as_json):
+    """Serve a deployment that runs experiment_round for EXPERIMENT_ID every interval (blocks; Ctrl-C stops).
+
+    With --json, one object saying which server and deployment is printed before serving starts."""
     interval = parse_every(every)
     from creative.db import open_database
     from experiments.store import ExperimentStore
 
     ExperimentStore(open_database(ctx.obj.db_url)).status(experiment_id)  # fails early for an unknown id
     api_url, how = find_or_start_server(ctx.obj.root / "prefect")
-    click.echo(how)
     os.environ["PREFECT_API_URL"] = api_url
     import flows  # noqa: F401 - Prefect defaults before Prefect loads
     from flows.rounds import RoundParams, experiment_round
 
     params = RoundParams(home=str(ctx.obj.root), db_url=ctx.obj.db_url, experiment_id=experiment_id)
-    click.echo(f"serving deployment experiment_round/rounds-{experiment_id} every {interval}; a round closes once enough data came; "
-               "the schedule pauses itself when the experiment concludes; Ctrl-C to stop")
-    experiment_round.serve(name=f"rounds-{experiment_id}", interval=interval, parameters={"params": params.model_dump()})
+    deployment = f"rounds-{experiment_id}"
+    if as_json:
+        print_json({"experiment_id": experiment_id, "api_url": api_url, "server": how, "deployment": f"experiment_round/{deployment}",
+                    "every_seconds": interval.total_seconds()})
+        sys.stdout.flush()
+    else:
+        click.echo(how)
+        click.echo(f"serving deployment experiment_round/{deployment} every {interval}; a round closes once enough data came; "
+                   "the schedule pauses itself when the experiment concludes; Ctrl-C to stop")
+    experiment_round.serve(name=deployment, interval=interval, parameters={"params": params.model_dump()})

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from creative.compose import BatchResult, BatchSelection, compose_batch, enumerate_specs, resolve_selection
-from creative.creatives import get_creatives
+from creative.creatives import MANIFEST, Creative, batch_creatives, get_creatives
 from creative.errors import CreativeError
 from creative.services.experiments import CreatedExperiment, create_experiment
 from creative.services.workspace import Workspace
 from creative.tables import creative_reviews as creative_reviews_table
+from creative.tables import creatives as creatives_table
 from experiments.policies import DEFAULT_POLICY
+from experiments.tables import arms as arms_table
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,82 @@ def launch_batch(ws: Workspace, selection: BatchSelection, out_dir: str | Path, 
         created = create_experiment(ws, experiment.name, batch.creatives, experiment.policy,
                                     policy_params=experiment.policy_params, config=experiment.config)
     return BatchLaunched(batch, created)
+
+
+class BatchNotFound(CreativeError):
+    """No registered creative carries the batch id."""
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """A composed batch as the registry knows it: its size, where its files are and which experiments use it."""
+
+    batch: str
+    created_at: datetime
+    creatives: int
+    templates: tuple[str, ...]
+    sizes: tuple[str, ...]
+    folder: str
+    experiments: tuple[str, ...]
+
+    @property
+    def manifest(self) -> str:
+        return str(Path(self.folder) / MANIFEST)
+
+    @property
+    def gallery(self) -> str:
+        return str(Path(self.folder) / "index.html")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batch": self.batch, "created_at": self.created_at.isoformat(), "creatives": self.creatives,
+                "templates": list(self.templates), "sizes": list(self.sizes), "folder": self.folder, "manifest": self.manifest,
+                "gallery": self.gallery, "experiments": list(self.experiments)}
+
+
+@dataclass(frozen=True)
+class BatchDetail:
+    summary: BatchSummary
+    creatives: tuple[Creative, ...]
+
+
+def _summaries(ws: Workspace, batch: str | None = None) -> list[BatchSummary]:
+    c = creatives_table.c
+
+    def query(*columns, distinct: bool = False):
+        q = select(*columns)
+        q = q.distinct() if distinct else q.group_by(c.batch)
+        return q.where(c.batch == batch) if batch is not None else q
+
+    with ws.engine.connect() as conn:
+        heads = conn.execute(query(c.batch, func.count(), func.min(c.created_at), func.min(c.file))).all()
+        templates = conn.execute(query(c.batch, c.template, distinct=True)).all()
+        sizes = conn.execute(query(c.batch, c.size, distinct=True)).all()
+        used = conn.execute(query(c.batch, arms_table.c.experiment_id, distinct=True)
+                            .join(arms_table, arms_table.c.creative_id == c.creative_id)).all()
+
+    def by_batch(pairs) -> dict[str, tuple[str, ...]]:
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for name, value in pairs:
+            grouped[name].append(value)
+        return {name: tuple(sorted(values)) for name, values in grouped.items()}
+
+    templates_of, sizes_of, used_by = by_batch(templates), by_batch(sizes), by_batch(used)
+    out = [BatchSummary(name, created, count, templates_of.get(name, ()), sizes_of.get(name, ()), str(Path(file).parent),
+                        used_by.get(name, ())) for name, count, created, file in heads]
+    return sorted(out, key=lambda s: (s.created_at, s.batch), reverse=True)
+
+
+def list_batches(ws: Workspace) -> list[BatchSummary]:
+    """Every batch in the creatives registry, newest first."""
+    return _summaries(ws)
+
+
+def show_batch(ws: Workspace, batch: str) -> BatchDetail:
+    """One batch and its creatives."""
+    found = _summaries(ws, batch)
+    if not found:
+        raise BatchNotFound(f"no batch {batch!r} in the library; list them with `creative batches list`")
+    return BatchDetail(found[0], tuple(batch_creatives(ws.engine, batch)))
 
 
 @dataclass(frozen=True)
