@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from creative.errors import USER_ERRORS, CreativeError
 from creative.home import Home
 from creative.services import Workspace
-from creative.web import api, batch_pages, copy_pages, lifecycle, pages, reports
+from creative.web import api, batch_pages, copy_pages, element_pages, lifecycle, pages, reports
 from creative.web.auth import signing_secret
 from creative.web.jobs import JobRunner
 from creative.web.ratelimit import FailureThrottle, WindowCounter
@@ -107,6 +107,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
         *pages.routes,
         *copy_pages.routes,
         *batch_pages.routes,
+        *element_pages.routes,
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
