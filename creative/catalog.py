@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import urlparse
 
 from sqlalchemy import Engine, bindparam, select
@@ -24,6 +24,7 @@ REQUIRED_COLUMNS = ("product_id", "name", "brand", "category", "price", "languag
 OPTIONAL_COLUMNS = ("sale_price", "discount", "features", "keywords", "images")
 LIST_SEPARATOR = "|"  # inside one CSV cell
 IMPORT_CHUNK = 1_000  # rows a statement: 13 columns x 1,000 stays far below PostgreSQL's 65,535 parameters
+LOOKUP_CHUNK = 500  # ids in one IN list of a lookup
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,19 @@ def products_showing(engine: Engine, code: str) -> list[Product]:
     with engine.connect() as conn:
         found = [_row_to_product(r) for r in conn.execute(query)]
     return [p for p in found if code in p.images]
+
+
+def landing_pages(engine: Engine, product_ids: Iterable[str]) -> dict[str, str]:
+    """The landing page of each listed product that is in the catalog, by primary key in chunks of LOOKUP_CHUNK:
+    a reader (serving) pays for the products it names, whatever the catalog's size."""
+    wanted = sorted(set(product_ids))
+    urls: dict[str, str] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(wanted), LOOKUP_CHUNK):
+            rows = conn.execute(select(products_table.c.product_id, products_table.c.landing_url)
+                                .where(products_table.c.product_id.in_(wanted[i : i + LOOKUP_CHUNK])))
+            urls.update((r.product_id, r.landing_url) for r in rows)
+    return urls
 
 
 def get_product(engine: Engine, product_id: str) -> Product:

@@ -16,10 +16,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Engine, delete, select
 
+from creative.catalog import landing_pages
 from creative.errors import CreativeError
 from creative.tables import creatives as creatives_table
 from creative.tables import json_mentions
-from creative.tables import products as products_table
 from creative.text import unsafe_character
 from experiments.model import MAX_CREATIVE_ID_LENGTH
 
@@ -200,11 +200,5 @@ def creatives_using(engine: Engine, code: str) -> list[Creative]:
 def landing_urls(engine: Engine, creatives: Iterable[Creative]) -> dict[str, str | None]:
     """Each creative's landing page: its offer's, from the catalog (None without an offer in the catalog)."""
     creatives = list(creatives)
-    offers = sorted({c.offer_id for c in creatives if c.offer_id})
-    urls: dict[str, str] = {}
-    with engine.connect() as conn:
-        for i in range(0, len(offers), 500):
-            rows = conn.execute(select(products_table.c.product_id, products_table.c.landing_url)
-                                .where(products_table.c.product_id.in_(offers[i : i + 500])))
-            urls.update((r.product_id, r.landing_url) for r in rows)
+    urls = landing_pages(engine, (c.offer_id for c in creatives if c.offer_id))
     return {c.creative_id: urls.get(c.offer_id) if c.offer_id else None for c in creatives}

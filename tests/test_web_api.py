@@ -490,3 +490,75 @@ def test_sigterm_writes_every_buffered_impression_before_exit(tmp_path):
     assert proc.returncode in (0, -signal.SIGTERM), err.decode()[-2000:]
     assert b"Traceback" not in err, err.decode()[-2000:]
     assert event_count(open_database(home.db_url), experiment_id, "i") == 150
+
+
+# ---- serving reads: off the event loop, and only the arms' own products ------------------------------
+def test_a_burst_after_an_invalidation_reads_the_view_once_in_a_worker_thread(world, monkeypatch):
+    import asyncio
+
+    serving = world.server.app.state.serving
+    experiment_id = make_experiment(world.home, name="burst")
+    fresh_reads: list[bool] = []  # per read of a view not in memory: whether it ran on the event loop
+    read = serving._load
+
+    def recording_read(experiment, previous):
+        if previous is None:
+            try:
+                asyncio.get_running_loop()
+                fresh_reads.append(True)
+            except RuntimeError:
+                fresh_reads.append(False)
+        return read(experiment, previous)
+
+    monkeypatch.setattr(serving, "_load", recording_read)
+    serving.invalidate(experiment_id)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=world.url, timeout=60) as c:
+            return await asyncio.gather(*(c.get("/v1/serve", params={"experiment": experiment_id, "user": f"burst{i}", "size": "300x250"})
+                                          for i in range(20)))
+
+    assert all(r.status_code == 200 for r in asyncio.run(burst()))
+    assert fresh_reads == [False]
+
+
+def test_serving_reads_only_the_arms_products_by_primary_key_from_a_100k_catalog(tmp_path, monkeypatch):
+    from sqlalchemy import event
+    from support.web import banner_files
+
+    from creative.creatives import Creative
+    from creative.home import resolve_home
+    from creative.services import Workspace, create_experiment
+    from creative.web.serving import ServingCache
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from catalog_fixtures import add_products
+
+    home = resolve_home(tmp_path / "home")
+    ws = Workspace.of(home)
+    add_products(ws.engine, 100_000)
+    offers = ["FILL-7", "FILL-70000", "FILL-99999"]
+    creatives = [Creative(creative_id=f"big-{i}", template="hero", size="300x250", elements={}, offer_id=offer, file=str(path),
+                          attributes={"colour": ["red", "blue", "green"][i]})
+                 for i, (offer, path) in enumerate(zip(offers, banner_files(home, 3)))]
+    experiment_id = create_experiment(ws, "big catalog", creatives, "thompson").experiment_id
+
+    statements: list[tuple[str, object]] = []
+    listener = lambda conn, cursor, statement, parameters, context, many: statements.append((statement, parameters))  # noqa: E731
+    event.listen(ws.engine, "before_cursor_execute", listener)
+    serving = ServingCache(ws)
+    try:
+        view = serving.view(experiment_id)
+    finally:
+        serving.close()
+        event.remove(ws.engine, "before_cursor_execute", listener)
+
+    assert {cid: arm.landing_url for cid, arm in view.arms.items()} == {
+        f"big-{i}": f"https://shop.example.com/p/{offer}" for i, offer in enumerate(offers)}
+    product_reads = [(s, p) for s, p in statements if "FROM products" in s]
+    assert product_reads, "serving no longer reads landing pages from the catalog; update this test"
+    assert sorted(v for _, p in product_reads for v in p) == sorted(offers)  # the arms' offers, not the catalog
+    with ws.engine.connect() as conn:
+        for statement, parameters in product_reads:
+            plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert "SEARCH products USING" in plan and "SCAN products" not in plan, plan

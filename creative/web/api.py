@@ -69,7 +69,7 @@ async def serve(request: Request) -> Response:
     if (limited := _address_limited(request, now_ms)) is not None:
         return limited
     try:
-        view = state.serving.view(experiment_id)
+        view = await state.serving.view_off_loop(experiment_id)
     except ExperimentNotFound:
         return _error(404, f"no experiment {experiment_id!r}")
     if not state.user_limiter.hit(user_bucket(experiment_id, user, client_address(request)), view.config.max_events_per_user_minute, now_ms):
@@ -113,7 +113,7 @@ async def click(request: Request) -> Response:
     except BadToken as exc:
         return _error(400, str(exc))
     try:
-        view = state.serving.view(imp.experiment)
+        view = await state.serving.view_off_loop(imp.experiment)
     except ExperimentNotFound:
         return _error(404, f"experiment {imp.experiment!r} no longer exists")
     arm = view.arms.get(imp.creative)
@@ -136,7 +136,7 @@ async def click(request: Request) -> Response:
 async def creative_image(request: Request) -> Response:
     view_id, creative_id = request.path_params["experiment"], request.path_params["creative"]
     try:
-        view = request.app.state.serving.view(view_id)
+        view = await request.app.state.serving.view_off_loop(view_id)
     except ExperimentNotFound:
         return _error(404, f"no experiment {view_id!r}")
     arm = view.arms.get(creative_id)

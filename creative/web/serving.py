@@ -6,16 +6,18 @@ has concluded: then tagged users get preference-aware choices and the impression
 so it never counts in the arms' statistics (experiments.serving.in_holdout).
 
 An `ExperimentView` answers every request from memory (a bisect over cumulative shares), which keeps
-serving off the database. Only the first request (or the first after `invalidate`) reads it on the
-request path; once it is older than `refresh_seconds`, one background thread reads it again while
-requests keep using the current one. A refresh reads the experiment's status and the round of its
-stored tags; the arms' files and landing pages (`services.served_creatives`) and the tags themselves
-are read again only when the arms or the tags' round changed. Tags are computed once per round by
-`services.close_round`, never here.
+serving off the database. Only the first request (or the first after `invalidate`) waits for a read,
+done in a worker thread, never on the event loop, and once for every request waiting on it; once a
+view is older than `refresh_seconds`, one background thread reads it again while requests keep using
+the current one. A refresh reads the experiment's status and the round of its stored tags; the arms'
+files and landing pages (`services.served_creatives`: the arms' own catalog offers, by primary key,
+never the whole catalog) and the tags themselves are read again only when the arms or the tags' round
+changed. Tags are computed once per round by `services.close_round`, never here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import random
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 
 from creative.services import Workspace, served_creatives
 from creative.services.experiments import ServedCreative
@@ -128,17 +131,43 @@ class ServingCache:
         self.refresh_seconds = refresh_seconds
         self._views: dict[str, ExperimentView] = {}
         self._refreshing: set[str] = set()
+        self._loading: dict[tuple[str, int], asyncio.Future[ExperimentView]] = {}  # touched on the event loop only
+        self._generation = 0  # counts invalidations
         self._lock = threading.Lock()
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-refresh")
         self.rnd = random.Random()
         self.np_rng = np.random.default_rng()
 
     def view(self, experiment_id: str) -> ExperimentView:
-        """The experiment's view now; ExperimentNotFound when there is no such experiment."""
-        view = self._views.get(experiment_id)
+        """The experiment's view now, read here if it is not in memory; ExperimentNotFound when there is no such experiment."""
+        view = self._kept(experiment_id)
         if view is None:
             view = self._views[experiment_id] = self._load(experiment_id, None)
-        elif time.monotonic() - view.loaded_at > self.refresh_seconds:
+        return view
+
+    async def view_off_loop(self, experiment_id: str) -> ExperimentView:
+        """view() for request handlers: a view not in memory is read in a worker thread, never on the event loop,
+        and once for all the requests that wait for it (a burst after `invalidate` makes one read, not one each)."""
+        view = self._kept(experiment_id)
+        if view is not None:
+            return view
+        key = (experiment_id, self._generation)
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(self._load_and_keep(*key))
+            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(loading)  # a request that goes away does not cancel the read the others wait for
+
+    async def _load_and_keep(self, experiment_id: str, generation: int) -> ExperimentView:
+        view = await run_in_threadpool(self._load, experiment_id, None)
+        if generation == self._generation:  # not invalidated while it was read
+            self._views[experiment_id] = view
+        return view
+
+    def _kept(self, experiment_id: str) -> ExperimentView | None:
+        """The view in memory (a stale one is refreshed in the background meanwhile), or None."""
+        view = self._views.get(experiment_id)
+        if view is not None and time.monotonic() - view.loaded_at > self.refresh_seconds:
             self._refresh_later(experiment_id)
         return view
 
@@ -170,6 +199,8 @@ class ServingCache:
 
     def invalidate(self, experiment_id: str | None = None) -> None:
         """Forget cached views; the next request reads everything again (arms, files, landing pages, tags)."""
+        with self._lock:
+            self._generation += 1  # a read that started before this is not kept
         if experiment_id is None:
             self._views.clear()
         else:
