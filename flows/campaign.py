@@ -5,7 +5,7 @@ from prefect import flow
 from pydantic import Field
 
 from experiments.policies import DEFAULT_POLICY
-from flows.common import FlowParams, publish
+from flows.common import FlowParams, publish, run_logger, run_name
 from flows.compose import POLICIES, ComposeParams, compose_batch_flow
 from flows.copy import CopyParams, generate_copy
 
@@ -30,7 +30,7 @@ class CampaignParams(FlowParams):
     seed: int = 0
 
 
-@flow(name="launch_campaign", flow_run_name="campaign-{params.name}")
+@flow(name="launch_campaign", flow_run_name=run_name(CampaignParams, lambda p: f"campaign · {p.name} · {len(p.products)} products", "campaign"))
 def launch_campaign(params: CampaignParams) -> dict:
     """Marketer's batch launch: titles per style, banners from them, an experiment over the banners."""
     shared = params.model_dump(include={"home", "db_url"})
@@ -42,6 +42,7 @@ def launch_campaign(params: CampaignParams) -> dict:
         **shared, products=params.products, logos=params.logos, titles=titles, models=params.models, backgrounds=params.backgrounds,
         templates=params.templates, sizes=params.sizes, max_n=params.max_creatives, seed=params.seed, out=params.out,
         experiment_name=params.name, policy=params.policy, policy_params=params.policy_params, experiment_config=params.experiment_config))
+    run_logger().info("campaign %s: %d titles, %d banners, experiment %s", params.name, len(titles), batch["creatives"], batch["experiment_id"])
     publish("launch-campaign", f"# Campaign {params.name}\n\nExperiment `{batch['experiment_id']}` over {batch['creatives']} banners "
             f"({len(titles)} titles from {len(params.products)} products).", links={"gallery": batch["gallery"]})
     return {"titles": titles, **batch}

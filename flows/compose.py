@@ -9,7 +9,7 @@ from pydantic import Field
 from creative.compose import BatchSelection, RenderChunk, chunked, render_chunk
 from creative.services import ExperimentPlan, launch_batch
 from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
-from flows.common import FlowParams, publish
+from flows.common import FlowParams, publish, rename_run, run_logger, run_name
 from flows.runners import task_runner
 
 CHUNK_SIZE = 200  # banners per task: Prefect costs ~6 ms a task run, a chunk renders in ~0.5-1 s
@@ -67,12 +67,25 @@ def render_as_tasks(chunk_size: int = CHUNK_SIZE):
     return render
 
 
-@flow(name="compose_batch", flow_run_name="batch-{params.out}")
+def _title(params: ComposeParams) -> str:
+    """Before the batch has an id: what was asked for."""
+    limit = f" · up to {params.max_n} banners" if params.max_n else ""
+    return f"batch · {len(params.products)} products{limit} → {Path(params.out).name}"
+
+
+@flow(name="compose_batch", flow_run_name=run_name(ComposeParams, _title, "batch"))
 def compose_batch_flow(params: ComposeParams) -> dict:
     """Validate the selection, render chunk tasks, register the banners, start the experiment if asked."""
     launched = launch_batch(params.workspace(), params.selection(), params.out, experiment=params.experiment_plan(),
                             formats=(params.format,), max_n=params.max_n, seed=params.seed, render=render_as_tasks(params.chunk_size))
     result = launched.batch
+    experiment = launched.experiment.experiment_id if launched.experiment else None
+    rename_run(f"batch {result.batch} · {len(result.creatives)} banners" + (f" · {experiment}" if experiment else ""))
+    log = run_logger()
+    log.info("batch %s: %d banners from %d combinations, %d rejected; gallery %s", result.batch, len(result.creatives),
+             result.combinations, len(result.rejected), result.gallery)
+    if experiment:
+        log.info("experiment %s started over %d banners", experiment, len(launched.experiment.arms))
     by_template: dict[str, int] = {}
     for c in result.creatives:
         by_template[c.template] = by_template.get(c.template, 0) + 1

@@ -14,7 +14,7 @@ from creative.catalog import get_product, list_products
 from creative.copy.pipeline import CopyPipeline, store_article, store_titles
 from creative.copy.styles import STYLES
 from creative.services import guardrail_brands
-from flows.common import FlowParams, publish
+from flows.common import FlowParams, publish, run_logger, run_name
 
 
 class CopyParams(FlowParams):
@@ -79,7 +79,12 @@ def store_copy(params: CopyParams, product_id: str, written: dict) -> dict:
     }
 
 
-@flow(name="generate_copy", flow_run_name="copy-{params.engine}")
+def _title(params: CopyParams) -> str:
+    products = f"{len(params.products)} products" if params.products else "the whole catalog"
+    return f"copy · {products} · {params.n} per style · {params.engine}"
+
+
+@flow(name="generate_copy", flow_run_name=run_name(CopyParams, _title, "copy"))
 def generate_copy(params: CopyParams) -> list[dict]:
     """Titles per style for each product, stored as T- elements; rejected candidates are counted."""
     _, store = params.open()
@@ -88,6 +93,10 @@ def generate_copy(params: CopyParams) -> list[dict]:
     ids = params.products or [p.product_id for p in catalog]
     written = [write_candidates.submit(params, pid, brands) for pid in ids]
     results = [store_copy(params, pid, w.result()) for pid, w in zip(ids, written)]
+    log = run_logger()
+    for r in results:
+        log.info("%s: %d titles stored, %d candidates accepted, %d rejected by the guardrails", r["product_id"], len(r["titles"]),
+                 r["accepted"], r["rejected"])
     summary = "# Copy generated\n\n" + "\n".join(
         f"- **{r['product_id']}**: {len(r['titles'])} titles stored ({', '.join(r['engines'])}), "
         f"{r['accepted']} accepted / {r['rejected']} rejected candidates" for r in results)

@@ -7,7 +7,7 @@ from prefect import flow, task
 from pydantic import field_validator
 
 from creative.services.library import add_kind_folder, import_folder_catalogs, kind_folders
-from flows.common import FlowParams, publish
+from flows.common import FlowParams, publish, run_logger, run_name
 
 
 class IngestParams(FlowParams):
@@ -37,13 +37,17 @@ def import_catalogs_task(params: IngestParams) -> list[dict]:
     return [{"file": r.source.name, "added": r.added, "updated": r.updated, "unchanged": r.unchanged} for r in reports]
 
 
-@flow(name="ingest_elements", flow_run_name="ingest-{params.folder}", log_prints=True)
+@flow(name="ingest_elements", flow_run_name=run_name(IngestParams, lambda p: f"ingest · {Path(p.folder).name}", "ingest"))
 def ingest_elements(params: IngestParams) -> dict:
     """Add every image under folder/<kind>s/ and import folder/*.csv|*.json catalogs."""
     root = Path(params.folder)
     elements = [row for folder, kind in kind_folders(root) for row in add_kind_folder_task(params, folder, kind)]
     catalogs = import_catalogs_task(params)
     new = sum(r["new"] for r in elements)
+    log = run_logger()
+    log.info("%d elements from %s: %d new, %d already in the library", len(elements), root, new, len(elements) - new)
+    for c in catalogs:
+        log.info("catalog %s: %d added, %d updated, %d unchanged", c["file"], c["added"], c["updated"], c["unchanged"])
     summary = (f"# Elements ingested from `{root}`\n\n{len(elements)} elements ({new} new), "
                f"{sum(r['cutout'] for r in elements)} with automatic cut-outs; "
                f"{len(catalogs)} catalogs: " + ", ".join(f"{c['file']} (+{c['added']}, ~{c['updated']})" for c in catalogs))
