@@ -202,6 +202,7 @@ def test_removing_an_element_a_running_experiment_uses_is_refused_then_leaves_no
     page.goto("/catalog")
     row = page.locator(f"#product-{product.product_id}")
     assert f"{code} (removed)" in row.inner_text() and row.locator(f'a[href="/elements/{code}"]').count() == 0
+    page.screenshot(path=str(shots / "web-catalog.png"), full_page=True)
     with httpx.Client(base_url=server.url, cookies={c["name"]: c["value"] for c in page.context.cookies()}) as client:
         for where in ("/catalog", f"/experiments/{experiment_id}", "/elements"):
             page.goto(where)
