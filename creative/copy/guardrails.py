@@ -15,6 +15,16 @@ from importlib import resources
 from typing import Iterable, Sequence
 
 from creative.catalog import Product
+from creative.copy.entities import (
+    RARE_NAME,
+    ProductWords,
+    check_entities,
+    check_grounding,
+    check_kind,
+    check_name_case,
+    word_frequency,
+    zh_words,
+)
 from creative.copy.limits import HEADLINE, LengthLimit, article_length, char_length, cjk_count, pixel_width
 
 DATA = "creative.copy.data"
@@ -191,6 +201,8 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
             value = float(m.group("num").replace(",", ""))
             if not _member(value, {facts.list_price}):
                 reasons.append(f"facts: {m.group(0).strip()!r} is not the regular price {_fmt(facts.list_price)}")
+            elif not (_member(facts.sale_price, stated) or re.search(r"\d\s*(?:%|％|折)", text)):
+                reasons.append(f"facts: {m.group(0).strip()!r} without the current price {_fmt(facts.sale_price)} (or the discount)")
         for m in _CURRENT_PRICE.finditer(text):
             value = float(m.group("num").replace(",", ""))
             if _member(value, {facts.list_price}) and not _member(value, {facts.sale_price}):
@@ -203,9 +215,9 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
     return reasons
 
 
-_IMPLIED_DEAL = re.compile(r"\b(?:was|save|saving|sale|discount(?:ed)?|reduced|clearance|deal)\b|\d\s*%\s*off|原价|直降|立省|折|特价|特惠|优惠", re.IGNORECASE)
-_WAS_PRICE = re.compile(r"(?:\b(?:was|originally|regular(?:ly)?|reg\.?)\s+|原价)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
-_CURRENT_PRICE = re.compile(r"(?:\b(?:now|only|just|for|at|today)\s+|现价|到手价|特价|只要|仅)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
+_IMPLIED_DEAL = re.compile(r"\b(?:was|save|saving|sale|discount(?:ed)?|reduced|clearance|deal)\b|\d\s*%\s*off|原价|直降|立省|[\d一二三四五六七八九]\s*折|打折|折扣|特价|特惠|优惠", re.IGNORECASE)
+_WAS_PRICE = re.compile(r"(?:\b(?:was|were|originally|regular(?:ly)?|reg\.?)\s+|原价)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
+_CURRENT_PRICE = re.compile(r"(?:\b(?:now|only|just|for|at|today|is|are)\s+|现价|到手价|特价|只要|仅)[$¥￥]?\s?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)", re.IGNORECASE)
 
 
 def _misspelt_names(text: str, name_words: Iterable[str]) -> list[tuple[str, str]]:
@@ -216,8 +228,8 @@ def _misspelt_names(text: str, name_words: Iterable[str]) -> list[tuple[str, str
     names = {w.casefold(): w for w in name_words if len(w) >= 4}
     for word in re.findall(r"[A-Za-z]{4,}", text):
         low = word.casefold()
-        if low in names or low.rstrip("s") in names:
-            continue
+        if low in names or low.rstrip("s") in names or word_frequency(low, "en") >= RARE_NAME:
+            continue  # a common word ("travel" beside "Trail") is a word, not a misspelling; name spans catch swaps
         for key, name in names.items():
             inflected = os.path.commonprefix([low, key]) and len(os.path.commonprefix([low, key])) >= len(key) - 1
             if difflib.SequenceMatcher(None, low, key).ratio() >= 0.65 and not inflected:
@@ -266,14 +278,17 @@ def check_length(text: str, limit: LengthLimit = HEADLINE) -> list[str]:
 # ---------------------------------------------------------------- empty, cut-off, garbled
 
 _DANGLING_EN = {"and", "or", "the", "a", "an", "with", "for", "of", "to", "in", "at", "your", "our", "my", "by", "from", "that",
-                "is", "are", "was", "now", "but", "than", "as", "like", "its", "their", "&"}
-_DANGLING_ZH = ("，", "、", "的", "和", "与", "及", "：", "；")
+                "is", "are", "was", "but", "than", "as", "like", "its", "their", "&", "can", "will", "be", "not",
+                "this", "which", "who", "when", "if", "very", "highly", "really", "truly",
+                "into", "onto", "through", "without", "every", "some", "get", "make"}
+_DANGLING_ZH = ("，", "、", "的", "和", "与", "及", "：", "；", "更", "很", "最", "让", "把", "被", "在")
 _META = re.compile(
     r"\b(?:headlines?|slogans?|taglines?|here'?s|here is|here are|sure|certainly|as an ai|i can|i'm|i am|"
     r"ad copy|advertisement|assistant|user|catchy|write)\b|\b(?:product|brand|price|features?|title|category|keywords?)\s*:",
     re.IGNORECASE,
 )
 _NEGATIVE = re.compile(r"\b(worst|hate[sd]?|terrible|awful|horrible|ugly|boring|useless|broken|disaster|nightmare|pain(?:ful)?|sad|die[sd]?|death|kill\w*)\b|糟糕|难用|讨厌|失望|垃圾", re.IGNORECASE)
+_PLAIN_MARKS = "$¥￥€£%,.，。：:·｜|!！?？、'’-"  # currency and punctuation a title uses, not noise
 _PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("「", "」"), ("《", "》"), ("（", "）"))
 
 
@@ -298,7 +313,7 @@ def check_quality(text: str, language: str, finished: bool = True, title: bool =
     if "\ufffd" in stripped or any(unicodedata.category(ch) in ("Cc", "Co", "Cs") and ch not in "\n\t" for ch in stripped):
         reasons.append("garbled: broken or control characters")
     letters = sum(ch.isalpha() for ch in stripped)
-    symbols = sum(not (ch.isalnum() or ch.isspace()) for ch in stripped)
+    symbols = sum(not (ch.isalnum() or ch.isspace() or ch in _PLAIN_MARKS) for ch in stripped)
     if letters < 2 or symbols > 0.25 * len(stripped.replace(" ", "")):
         reasons.append("garbled: too few letters")
     if re.search(r"(.)\1{3,}", stripped) or re.search(r"\b(\w+)(?:\W+\1\b){2,}", stripped, re.IGNORECASE):
@@ -321,7 +336,63 @@ def check_quality(text: str, language: str, finished: bool = True, title: bool =
         reasons.append(f"off-message: negative wording ({negative.group(0)!r})")
     if title and language == "en" and _META.search(stripped):
         reasons.append(f"not copy: talks about the task ({_META.search(stripped).group(0)!r})")
+    if title and language == "en":
+        words = [w.lower().removesuffix("s") for w in re.findall(r"[A-Za-z]{3,}|\d{2,}", stripped)]
+        words = [w for w in words if w not in _DANGLING_EN]
+        again = next((w for i, w in enumerate(words) if w in words[:i]), None)
+        if again:
+            reasons.append(f"garbled: says {again!r} twice")
+    if title and language == "en" and _keyword_list(stripped):
+        reasons.append("not copy: a list of keywords, not a sentence or a phrase")
+    if title and language == "zh":
+        words = [w for w in zh_words(stripped) if len(w) >= 2]
+        again = next((w for i, w in enumerate(words) if w in words[:i]), None)
+        if again:
+            reasons.append(f"garbled: says {again!r} twice")
     return reasons
+
+
+_ARTICLES = {"a", "an", "the", "your", "my", "our", "their", "its"}
+
+
+def _keyword_list(text: str) -> bool:
+    """Fragments of one word strung with commas or semicolons ("Gym, outdoor; leak-proof"): keywords, not copy."""
+    parts = [p.split() for p in re.split(r"[,;:]", text) if p.strip()]
+    if len(parts) == 2:
+        return all(len(p) == 1 for p in parts)
+    bare = [[w for w in p if w.lower() not in _ARTICLES] or p for p in parts]  # "a gift, a work" are single words
+    return len(parts) >= 3 and sum(len(p) == 1 for p in bare) >= 2
+
+
+def check_cut_feature(text: str, features: Sequence[str], language: str = "en") -> list[str]:
+    """A title ending inside a catalog feature: a clause ("keeps drinks" of "keeps drinks cold for 24 hours"),
+    a measure ("water resistant to 50" of "... 50 m", "a 20 L" of "20 L capacity") or, in Chinese, a word cut short."""
+    stripped = text.strip().rstrip("。！!")
+    if language == "zh":
+        for feature in features:
+            for k in range(2, len(feature)):
+                prefix = feature[:k]
+                if cjk_count(prefix[-1]) and stripped.endswith(prefix) and not stripped.endswith(feature) and not _continues(stripped, prefix):
+                    return [f"cut off: stops inside the feature {feature!r}"]
+        return []
+    low = " ".join(re.findall(r"[\w'-]+", text.lower()))
+    for feature in features:
+        words = re.findall(r"[\w'-]+", feature.lower())
+        clause = words and words[0].endswith("s") and len(words) >= 3
+        measure = words and words[0][:1].isdigit()
+        for k in range(2, len(words)):
+            prefix = words[:k]
+            if not (clause or measure or prefix[-1][:1].isdigit()):
+                continue
+            joined = " ".join(prefix)
+            if low == joined or low.endswith(" " + joined):
+                return [f"cut off: stops inside the feature {feature!r}"]
+    return []
+
+
+def _continues(text: str, prefix: str) -> bool:
+    """A Chinese prefix that is itself a whole word here (the feature's first word), not a cut."""
+    return len(prefix) >= 2 and prefix in zh_words(text)
 
 
 # ---------------------------------------------------------------- duplicates
@@ -368,11 +439,12 @@ class Guardrails:
     facts: ProductFacts
     limit: LengthLimit = HEADLINE
     allowed_latin: tuple[str, ...] = field(default=())
+    words: ProductWords | None = None
 
     @classmethod
     def for_product(cls, product: Product, brands: Iterable[str] = (), limit: LengthLimit = HEADLINE) -> "Guardrails":
         latin = tuple(w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", " ".join([product.name, product.brand, *product.features])))
-        return cls(product=product, facts=ProductFacts.of(product, brands), limit=limit, allowed_latin=latin)
+        return cls(product=product, facts=ProductFacts.of(product, brands), limit=limit, allowed_latin=latin, words=ProductWords.of(product))
 
     def check_title(self, text: str, finished: bool = True) -> list[str]:
         lang = self.product.language
@@ -381,7 +453,22 @@ class Guardrails:
             *check_length(text, self.limit),
             *check_facts(text, self.facts),
             *check_banned(text, lang),
+            *self.check_names(text),
+            *check_cut_feature(text, self.product.features, lang),
         ]
+
+    def check_names(self, text: str) -> list[str]:
+        """Entity and category checks: the title names only this product, its brand and its kind."""
+        words = self.words or ProductWords.of(self.product)
+        return [*check_entities(text, words), *check_name_case(text, words), *check_kind(text, words)]
+
+    def check_grounding(self, text: str) -> list[str]:
+        """The title says something about this product (see entities.check_grounding); its own price or discount does."""
+        stated = {float(m.group("num").replace(",", "")) for m in _NUMBER.finditer(text)}
+        if any(_member(v, self.facts.prices | self.facts.discounts | self.facts.zhe) for v in stated) and (
+                self.facts.sale_price is not None or self.facts.discounts):
+            return []
+        return check_grounding(text, self.words or ProductWords.of(self.product))
 
     def check_article_text(self, text: str) -> list[str]:
         """Facts, banned claims and overall length of an assembled article."""

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from creative.catalog import Product
+from creative.copy.entities import activity_keywords, imagery_lines, noun_features
 from creative.money import format_money
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +49,9 @@ def product_slots(product: Product, keywords: list[str] | None = None) -> dict[s
         "keywords": list(keywords if keywords is not None else product.keywords),
         "price": format_money(product.price, lang),
         "show_price": False,
+        "imagery": imagery_lines(product),  # poetic lines that fit the kind of product (grammar {{ img }})
+        "activities": activity_keywords(product),  # keywords that are not occasions (grammar {{ act }})
+        "noun_features": noun_features(product),  # features that read as noun phrases (grammar {{ nf }})
     }
     for i, feature in enumerate(product.features[:3], start=1):
         slots[f"f{i}"] = feature
