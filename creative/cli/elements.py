@@ -8,9 +8,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from creative.cli.common import json_option, print_json, row, store_of
+from creative.cli.common import json_option, print_json, row, store_of, workspace_of
 from creative.elements import IMAGE_KINDS, KINDS
 from creative.errors import ElementRejected
+from creative.services.library import remove_element
 
 
 def _parse_tags(tags: tuple[str, ...]) -> dict[str, str]:
@@ -109,8 +110,8 @@ def brand(ctx, code, brand, as_json):
 @json_option
 @click.pass_context
 def remove(ctx, code, as_json):
-    """Remove an element (its files go when no other element shares them)."""
-    element = store_of(ctx).remove(code)
+    """Remove an element no running or paused experiment uses (its files go when no other element shares them)."""
+    element = remove_element(workspace_of(ctx), code).element
     if as_json:
         print_json({**element.to_json(), "removed": True})
         return
