@@ -11,13 +11,27 @@ from creative.cli.common import engine_of, json_option, print_json
 
 
 def server_config(app, host: str, port: int, *, forwarded_allow_ips: str = "", http_impl: str = "auto",
-                  log_level: str = "info"):
-    """uvicorn's settings for the app. X-Forwarded-For/-Proto are believed only from the listed proxies (comma-separated
-    addresses or networks); with none listed they are ignored, so a client can't pick the address it is limited by."""
+                  log_level: str = "info", workers: int = 1):
+    """uvicorn's settings for the app (with several workers, the import string of their app factory). X-Forwarded-For/-Proto
+    are believed only from the listed proxies (comma-separated addresses or networks); with none listed they are ignored,
+    so a client can't pick the address it is limited by."""
     import uvicorn
 
     return uvicorn.Config(app, host=host, port=port, http=http_impl, log_level=log_level, access_log=False, timeout_graceful_shutdown=30,
-                          proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "")
+                          proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips or "",
+                          workers=workers, factory=isinstance(app, str))
+
+
+def check_workers(workers: int, redis_url: str | None, db_url: str) -> None:
+    """Several workers share limits and serving views through Redis and write events to one PostgreSQL database."""
+    if workers == 1:
+        return
+    if not redis_url:
+        raise click.UsageError(f"--workers {workers} needs --redis URL (e.g. redis://127.0.0.1:6379/0): without it each worker "
+                               "would keep its own rate limits, login throttle and serving views")
+    if not db_url.startswith("postgresql"):
+        raise click.UsageError(f"--workers {workers} needs a PostgreSQL database (--db postgresql+psycopg://...): "
+                               "SQLite lets one process write at a time")
 
 
 @click.command("serve")
@@ -33,21 +47,49 @@ def server_config(app, host: str, port: int, *, forwarded_allow_ips: str = "", h
 @click.option("--http", "http_impl", default="auto", show_default=True, type=click.Choice(["auto", "h11", "httptools"]),
               help="uvicorn's HTTP parser; auto uses httptools (C) when installed.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes on the one port; more than 1 needs --redis and a PostgreSQL database.")
+@click.option("--redis", "redis_url", envvar="CREATIVE_REDIS_URL", metavar="URL",
+              help="Redis that every worker and host of this server shares rate limits, the login throttle, serving views and "
+                   "spool replay through, e.g. redis://127.0.0.1:6379/0 (env CREATIVE_REDIS_URL).")
+@click.option("--redis-prefix", envvar="CREATIVE_REDIS_PREFIX", default="", metavar="PREFIX",
+              help="Namespace of this server's Redis keys; default: one derived from the database, shared by every server on it.")
 @click.pass_context
-def serve_command(ctx, host, port, secure_cookies, forwarded_allow_ips, serve_limit, no_scheduler, flush_interval, http_impl, log_level):
+def serve_command(ctx, host, port, secure_cookies, forwarded_allow_ips, serve_limit, no_scheduler, flush_interval, http_impl, log_level,
+                  workers, redis_url, redis_prefix):
     """Run the web app (element library, catalog, copy, batches, experiments, tags) and /v1 ad serving.
 
     Stop it with Ctrl-C or SIGTERM: buffered impressions and clicks are written before it exits.
+    With --workers N, N processes share the port (each response names its worker in X-Served-By);
+    run it on several hosts with the same --db and --redis to serve as one.
     """
     import uvicorn
 
     from creative.web import WebSettings, create_app
+    from creative.web.shared_state import SharedState
 
+    check_workers(workers, redis_url, ctx.obj.db_url)
+    if redis_url:
+        SharedState.connect(redis_url, redis_prefix)  # one clear line now rather than N failing workers
     settings = WebSettings(secure_cookies=secure_cookies, serve_per_address_per_minute=serve_limit, run_scheduler=not no_scheduler,
-                           flush_interval_seconds=flush_interval)
-    app = create_app(ctx.obj, settings)
-    click.echo(f"serving {ctx.obj.root} on http://{host}:{port}/ (log in with a user from `creative users create`)")
-    uvicorn.Server(server_config(app, host, port, forwarded_allow_ips=forwarded_allow_ips, http_impl=http_impl, log_level=log_level)).run()
+                           flush_interval_seconds=flush_interval, redis_url=redis_url, redis_prefix=redis_prefix)
+    config = dict(forwarded_allow_ips=forwarded_allow_ips, http_impl=http_impl, log_level=log_level)
+    click.echo(f"serving {ctx.obj.root} on http://{host}:{port}/ with {workers} worker(s) (log in with a user from `creative users create`)")
+    if workers == 1:
+        uvicorn.Server(server_config(create_app(ctx.obj, settings), host, port, **config)).run()
+        return
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from creative.web.workers import APP_IMPORT, hand_down
+
+    os.environ["CREATIVE_DB_URL"] = ctx.obj.db_url  # the workers resolve the same home (CREATIVE_HOME is set by `creative`)
+    hand_down(settings)
+    uv = server_config(APP_IMPORT, host, port, workers=workers, **config)
+    supervisor = Multiprocess(uv, sockets=[uv.bind_socket()])
+    supervisor.run()
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise click.ClickException("a worker could not start (its error is above); fix it and start again")
 
 
 @click.group("users")

@@ -25,12 +25,11 @@ from creative.services import Workspace
 from creative.web import api, batch_pages, copy_pages, element_pages, lifecycle, pages, reports
 from creative.web.auth import signing_secret
 from creative.web.jobs import JobRunner
-from creative.web.ratelimit import FailureThrottle, WindowCounter
 from creative.web.recorder import EventRecorder
 from creative.web.scheduler import RoundScheduler
 from creative.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware, SessionMiddleware
-from creative.web.serving import ServingCache
 from creative.web.settings import WebSettings
+from creative.web.shared_state import coordination, default_prefix
 from creative.web.tokens import ImpressionSigner
 
 log = logging.getLogger("creative.web")
@@ -78,12 +77,16 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     engine = ws.engine
     secret = signing_secret(engine)
     env = templates_env()
+    # in Redis with several workers or hosts (creative.web.shared_state), else in this process
+    shared = coordination(settings.redis_url, settings.redis_prefix or default_prefix(secret))
 
     recorder = EventRecorder(ws, flush_interval=settings.flush_interval_seconds, capacity=settings.event_buffer_max,
-                             drain_seconds=settings.drain_seconds, min_free_bytes=settings.spool_min_free_bytes)
-    scheduler = RoundScheduler(ws, recorder, poll_seconds=settings.schedule_poll_seconds)
+                             drain_seconds=settings.drain_seconds, min_free_bytes=settings.spool_min_free_bytes,
+                             replay_lock=lambda: shared.exclusive("spool-replay", ttl_seconds=120, wait_seconds=10))
+    scheduler = RoundScheduler(ws, recorder, poll_seconds=settings.schedule_poll_seconds,
+                               exclusive=lambda: shared.exclusive("scheduled-rounds", ttl_seconds=600, wait_seconds=0))
     jobs = JobRunner(home, engine)
-    serving = ServingCache(ws, refresh_seconds=settings.refresh_seconds)
+    serving = shared.serving_cache(ws, settings.refresh_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -125,9 +128,9 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     state.recorder, state.scheduler, state.jobs = recorder, scheduler, jobs
     state.serving = serving
     state.experiment_store = ws.experiments
-    state.address_limiter = WindowCounter(60)
-    state.user_limiter = WindowCounter(60)
-    state.login_throttle = FailureThrottle(settings.login_window_seconds)
+    state.address_limiter = shared.window_counter("address", 60)
+    state.user_limiter = shared.window_counter("user", 60)
+    state.login_throttle = shared.failure_throttle("login", settings.login_window_seconds)
     state.templates = env
 
     def render(request: Request, name: str, context: dict | None = None, status: int = 200) -> HTMLResponse:
