@@ -7,6 +7,11 @@ ingests the inbox and the web spool, closes, and stores the tags once. `close_ro
 experiment's own round lock without waiting, so a round closed by the CLI or a flow at the same
 moment makes this one refused, not doubled. A look with too little data closes nothing ("waiting");
 a paused experiment is skipped; once the experiment has ended the schedule turns itself off.
+
+Missed schedules coalesce: a due schedule runs once and its next time counts from then, so a server that
+was down for hours closes one round when it is back, not one per missed interval. Each scheduled round
+keeps its report at its stable web URL. When the database stops answering, the scheduler logs one line,
+retries every poll and logs one more when it is back (creative.outage), not a traceback per poll.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from creative.outage import Outage
 from creative.services import Workspace, close_round
 from creative.web import tables as t
 from experiments.errors import ExperimentConcluded, ExperimentError
@@ -62,7 +68,7 @@ def run_due(ws: Workspace, recorder=None, now: datetime | None = None) -> list[t
             continue
         enabled = True
         try:
-            look = close_round(ws, row.experiment_id, wait=0.0, flush=recorder.flush if recorder is not None else None)
+            look = close_round(ws, row.experiment_id, wait=0.0, keep_report=True, flush=recorder.flush if recorder is not None else None)
             outcome = f"round {look.result.round_no}: {look.result.decision.kind}" if look.closed else look.summary()
             enabled = not look.concludes
         except ExperimentConcluded as exc:  # ended by a person, or archived
@@ -85,6 +91,7 @@ class RoundScheduler:
         # with several workers or hosts, one at a time looks for due rounds (creative.web.shared_state), so a round
         # closed by one is seen as no longer due by the next, not closed again
         self.exclusive = exclusive or (lambda: contextlib.nullcontext(True))
+        self.outage = Outage(log, "scheduled rounds: the database", poll_seconds)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -94,12 +101,18 @@ class RoundScheduler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
-            try:
-                with self.exclusive() as mine:
-                    for experiment_id, outcome in run_due(self.ws, self.recorder) if mine else ():
-                        log.info("scheduled round of %s: %s", experiment_id, outcome)
-            except Exception:  # noqa: BLE001 - keep polling; the next poll retries
-                log.exception("scheduled rounds failed")
+            self.poll()
+
+    def poll(self) -> None:
+        """One look for due rounds; a failure is logged once per streak and retried at the next poll."""
+        try:
+            with self.exclusive() as mine:
+                for experiment_id, outcome in run_due(self.ws, self.recorder) if mine else ():
+                    log.info("scheduled round of %s: %s", experiment_id, outcome)
+        except Exception as exc:  # noqa: BLE001 - keep polling; the next poll retries
+            self.outage.failed(exc)
+            return
+        self.outage.ok()
 
     def stop(self) -> None:
         self._stop.set()
