@@ -238,6 +238,9 @@ def _pages(home, server, page) -> list[str]:
 
 WIDEST = """() => [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)
     .slice(0, 3).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className)"""
+OFF_SCREEN_ACTIONS = """() => [...document.querySelectorAll('main button, main input[type=submit]')]
+    .filter(e => e.offsetParent !== null).map(e => [e, e.getBoundingClientRect()])
+    .filter(([e, r]) => r.left < 0 || r.right > innerWidth).map(([e]) => e.outerHTML.slice(0, 120))"""
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
     .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.innerText.trim()))
     .map(e => e.outerHTML.slice(0, 120))"""
@@ -262,6 +265,7 @@ def test_every_page_fits_a_phone_with_a_readable_menu_and_labelled_controls(phon
             assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] and box["y"] + box["height"] <= bar["y"] + bar["height"], path
         assert phone.locator("header.top").evaluate("h => getComputedStyle(h).backgroundColor") == "rgb(17, 24, 39)"
         assert phone.evaluate(UNLABELLED) == [], f"controls without a label on {path}"
+        assert phone.evaluate(OFF_SCREEN_ACTIONS) == [], f"buttons off the screen on {path}"
     assert too_wide == {}, f"pages wider than {PHONE['width']} px (width, widest elements): {too_wide}"
     phone.goto("/elements")
     phone.screenshot(path=str(shots / "web-elements-mobile.png"), full_page=True)
