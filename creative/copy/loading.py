@@ -49,6 +49,18 @@ def _cache_key(gguf: Path) -> str:
     return f"{gguf.stem}-{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
+def _is_converted(source: Path) -> bool:
+    return (source / "config.json").is_file() and (source / "model.safetensors").is_file()
+
+
+def needs_conversion(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> bool:
+    """Whether loading `spec` first converts a GGUF file (a minute or more) instead of reading its cached conversion (seconds)."""
+    if spec is not None and not str(spec).endswith(".gguf"):
+        return False
+    gguf = embedded_gguf_path() if spec is None else Path(spec).expanduser().resolve()
+    return cache_dir is None or not _is_converted(Path(cache_dir) / _cache_key(gguf))
+
+
 def available_threads() -> int:
     """Cores this process may use that other work is not already using (CREATIVE_TORCH_THREADS overrides).
 
@@ -132,7 +144,7 @@ def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLi
         if cache_dir is None:
             raise ModelLoadError("a GGUF model needs a cache directory for its converted weights; pass the home's model_cache_dir")
         source = Path(cache_dir) / _cache_key(gguf)
-        from_cache = (source / "config.json").is_file() and (source / "model.safetensors").is_file()
+        from_cache = _is_converted(source)
         if not from_cache:
             source.parent.mkdir(parents=True, exist_ok=True)
             _convert_gguf(gguf, source)

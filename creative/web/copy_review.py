@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Sequence
 
 from creative.catalog import get_product, list_products
+from creative.copy.loading import needs_conversion
 from creative.copy.pipeline import Candidate
 from creative.copy.styles import STYLES
 from creative.errors import CreativeError
@@ -25,6 +26,7 @@ DECISIONS = ("approve", "reject", "unapprove")
 CANDIDATE_FIELDS = frozenset(f.name for f in fields(Candidate))
 RUNS_SHOWN = 8
 LOADING = "loading the model"
+CONVERTING = "preparing the model (first use in this home: converting it once)"
 
 
 @dataclass
@@ -109,7 +111,9 @@ def copy_work(ws: Workspace, product_id: str, copy_engine: str, n: int) -> Calla
     def work(progress: Progress) -> dict[str, Any]:
         pipeline = copy_pipeline(ws)
         if copy_engine == "lm" and pipeline.writes(product.language):
-            progress(0, 0, LOADING, phase=LOADING)
+            # converting the GGUF takes a minute or more, reading the converted copy seconds: two phases, two estimates
+            phase = CONVERTING if needs_conversion(pipeline.model_spec, pipeline.cache_dir) else LOADING
+            progress(0, 0, phase, phase=phase)
             pipeline.model  # noqa: B018 - loads it, so the load is its own phase with its own estimate
         progress(0, len(STYLES), "writing titles")
         candidates = pipeline.titles(product, n=n, engine=copy_engine,

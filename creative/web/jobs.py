@@ -160,10 +160,13 @@ class JobRunner:
         now = _now()
         if job.status == "running" and job.started_at is not None:
             elapsed = (now - _aware(job.started_at)).total_seconds()
-            in_phase = (now - _aware(job.phase_started_at or job.started_at)).total_seconds()
+            phase_start = _aware(job.phase_started_at or job.started_at)
+            in_phase = (now - phase_start).total_seconds()
             steps = job.done - job.phase_done
-            if job.total and steps > 0:
-                eta = in_phase / steps * (job.total - job.done)
+            if job.total and steps > 0:  # the pace of the steps finished so far, less the time into the current one
+                last_step = _aware(job.updated_at)
+                per_step = (last_step - phase_start).total_seconds() / steps
+                eta = max(0.0, per_step * (job.total - job.done) - (now - last_step).total_seconds())
             elif job.phase is not None:
                 last = self._phase_seconds(job.kind, job.phase)
                 eta = None if last is None else max(0.0, last - in_phase)
