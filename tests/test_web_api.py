@@ -562,3 +562,32 @@ def test_serving_reads_only_the_arms_products_by_primary_key_from_a_100k_catalog
         for statement, parameters in product_reads:
             plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
             assert "SEARCH products USING" in plan and "SCAN products" not in plan, plan
+
+
+# ---- the API's own description ----------------------------------------------------------------------
+def test_openapi_describes_serve_click_and_events_with_their_parameters_and_errors(world, client):
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    serve, click, events = paths["/v1/serve"]["get"], paths["/v1/click"]["get"], paths["/v1/events"]["post"]
+    assert {p["name"]: p["required"] for p in serve["parameters"]} == {"experiment": True, "user": True, "size": False}
+    assert {"200", "400", "404", "429", "503"} <= set(serve["responses"])
+    assert [p["name"] for p in click["parameters"]] == ["token"] and {"302", "400", "404", "429"} <= set(click["responses"])
+    assert {"200", "400", "401", "403", "413", "422"} <= set(events["responses"])
+    assert "application/x-ndjson" in events["requestBody"]["content"]
+    assert "ISO-8601" in events["description"] and "100,000 lines" in events["description"]
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200 and "POST /v1/events" in docs.text and "ISO-8601" in docs.text
+
+
+def test_real_answers_match_the_described_bodies(world, client):
+    from creative.web.api_schemas import ApiError, EventsAnswer, ServedCreative
+
+    served = client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "described", "size": "300x250"})
+    ServedCreative.model_validate(served.json(), strict=True)
+    ApiError.model_validate(client.get("/v1/serve", params={"experiment": "exp-none", "user": "u"}).json())
+    line = {"event_id": "described-1", "type": "impression", "ts": "2026-01-01T10:00:00Z", "experiment": world.experiment_id,
+            "creative": "c0-300x250", "user": "u1"}
+    posted = client.post("/v1/events", content=(json.dumps(line) + "\nnot json\n").encode(), headers={"authorization": f"Bearer {world.api_key}"})
+    answer = EventsAnswer.model_validate(posted.json())
+    assert answer.accepted == 1 and answer.unassigned[0].line == 2

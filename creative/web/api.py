@@ -8,24 +8,29 @@ with it, or a logged-in operator's or admin's session).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
 from dataclasses import asdict
 from urllib.parse import quote
 
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from creative.web.api_schemas import ApiError, EventsAnswer, ServedCreative
 from creative.web.errors import BadToken
-from creative.web.event_batch import SAMPLE_LIMIT, BatchRefused, split_batch
+from creative.web.event_batch import MAX_EXPERIMENTS, MAX_LINES, SAMPLE_LIMIT, BatchRefused, split_batch
 from creative.web.ratelimit import user_bucket
 from creative.web.security import client_address, current_user, requires
+from creative.web.settings import MB, WebSettings
 from creative.web.tokens import Impression
 from experiments.errors import ExperimentError, ExperimentNotFound
-from experiments.events import CLICK, IMPRESSION, UNKNOWN_EXPERIMENT, Event
+from experiments.events import CLICK, IMPRESSION, MAX_FEATURES_DEPTH, UNKNOWN_EXPERIMENT, Event
 from experiments.model import MAX_CREATIVE_ID_LENGTH, RejectedLine
 
 _SIZE = re.compile(r"^\d{1,5}x\d{1,5}$")
@@ -188,9 +193,104 @@ async def events(request: Request) -> Response:
     return JSONResponse(answer, status_code=status, headers=NO_STORE)
 
 
-routes = [
-    Route("/v1/serve", serve, methods=["GET"]),
-    Route("/v1/click", click, methods=["GET"]),
-    Route("/v1/events", events, methods=["POST"]),
-    Route("/v1/creatives/{experiment}/{creative}", creative_image, methods=["GET"]),
+# ---- the API's description: routes declared once, with their parameters and answers (/openapi.json, /api/docs) --------
+def _param(name: str, where: str, description: str, *, required: bool = False, pattern: str | None = None,
+           max_length: int | None = None, example: str | None = None) -> dict:
+    schema: dict = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    if max_length:
+        schema["maxLength"] = max_length
+    return {"name": name, "in": where, "required": required, "description": description, "schema": schema,
+            **({"example": example} if example else {})}
+
+
+def _operation(path: str, endpoint, methods: list[str], **described) -> tuple[Route, APIRoute]:
+    """A route as served (Starlette's, the fast path) and as described (FastAPI's, read only by get_openapi), from one declaration."""
+    return Route(path, endpoint, methods=methods), APIRoute(path, endpoint, methods=methods, response_model=None, **described)
+
+
+def _answers(**by_status: str) -> dict:
+    """Error answers, all {"error": "..."}: status -> when."""
+    return {int(status[1:]): {"model": ApiError, "description": when} for status, when in by_status.items()}
+
+
+_ID = {"required": True, "max_length": MAX_CREATIVE_ID_LENGTH}
+_RATE = "too many requests from this address or for this user (Retry-After says when to retry)"
+EVENTS_DESCRIPTION = f"""One JSON object per line (JSONL), in the experiment wire format:
+
+    {{"event_id": "e1", "type": "impression", "ts": "2026-05-01T12:00:00Z", "experiment": "exp-…", "creative": "c1", "user": "u1", "size": "300x250"}}
+    {{"event_id": "e2", "type": "click", "impression_id": "e1", "ts": "2026-05-01T12:00:04Z", "experiment": "exp-…", "creative": "c1", "user": "u1"}}
+
+- **ts**: an ISO-8601 string; `Z` or an offset such as `+02:00`, fractions of a second allowed; without an offset it is UTC
+  (`2026-05-01T12:00:00Z`, `2026-05-01T14:00:00.250+02:00`, `2026-05-01 12:00:00`, `2026-05-01`). Epoch numbers,
+  `05/01/2026` and RFC 2822 dates are rejected as malformed; more than the experiment's `max_clock_skew_minutes` ahead, as future_timestamp.
+- **ids**: `event_id`, `experiment`, `creative`, `user` are required non-empty strings; `event_id` is the idempotency key
+  (a re-delivered id counts as a duplicate, never twice); a click names its impression's `event_id` in `impression_id`
+  and counts once per impression, within the experiment's attribution window. Optional: `size`, `user_features` (an object
+  nested at most {MAX_FEATURES_DEPTH} levels), `round` (the round it was served in), `holdout` (true: stored, never counted).
+- **Limits**: at most {MAX_LINES:,} lines and the server's body limit ({WebSettings.events_limit_bytes // MB} MB by default, `WebSettings.events_limit_bytes`) a request (413 beyond either),
+  and at most {MAX_EXPERIMENTS} experiments named in one batch (422). `?experiment=ID` files every line under that experiment.
+- **Answer**: counts, a report per experiment with the first {SAMPLE_LIMIT} rejected lines, and the first {SAMPLE_LIMIT} lines that
+  name no experiment plus their count. Line numbers are the body's own, from 1, blank lines counted. A bad line (not JSON,
+  nested too deep, missing a field) is rejected alone; 422 only when no line of the batch was usable.
+"""
+
+_operations = [
+    _operation("/v1/serve", serve, methods=["GET"], tags=["serving"], summary="Choose and record an impression",
+               description="The creative to show a user for an experiment and placement, its image, and a signed click token; "
+                           "the impression is recorded (503 with Retry-After when it cannot be kept, and the ad is then not served).",
+               responses={200: {"model": ServedCreative, "description": "the creative to show"},
+                          **_answers(s400="a missing or malformed experiment, user or size", s404="no such experiment, or none of its creatives has that size",
+                                     s429=_RATE, s503="the server cannot record impressions right now (retry after Retry-After)")},
+               openapi_extra={"parameters": [
+                   _param("experiment", "query", "the experiment's id", **_ID),
+                   _param("user", "query", "your stable id for the visitor (per-user limits and preference tags use it)", **_ID),
+                   _param("size", "query", "the placement, WIDTHxHEIGHT; omitted: any of the experiment's sizes", pattern=_SIZE.pattern,
+                          example="300x250")]}),
+    _operation("/v1/click", click, methods=["GET"], tags=["serving"], summary="Record a click and redirect",
+               description="Records one click per impression for a token this server signed (within the experiment's attribution window), "
+                           "then redirects to the offer's landing page; `x-click-recorded` says whether the click counted.",
+               responses={302: {"description": "redirect to the product's landing page"},
+                          **_answers(s400="a missing, forged or altered token", s404="the experiment or the creative's landing page is gone",
+                                     s429=_RATE)},
+               openapi_extra={"parameters": [_param("token", "query", "the token of a /v1/serve answer (its click_url carries it)", required=True)]}),
+    _operation("/v1/events", events, methods=["POST"], tags=["events"],
+               summary="Ingest a batch of impression and click events (JSONL)", description=EVENTS_DESCRIPTION,
+               responses={200: {"model": EventsAnswer, "description": "ingested; rejected lines are listed by line number"},
+                          422: {"model": EventsAnswer, "description": "no line was usable (`error` names the first bad line); or, "
+                                                                      f"with only `error`, more than {MAX_EXPERIMENTS} experiments in one batch"},
+                          **_answers(s400="a malformed ?experiment=ID", s401="no API key or session", s403="the key or role lacks events:write, or a session without the CSRF header",
+                                     s413=f"over {MAX_LINES:,} lines or over the body limit")},
+               openapi_extra={"security": [{"apiKey": []}],
+                              "parameters": [_param("experiment", "query", "file every line under this experiment", max_length=MAX_CREATIVE_ID_LENGTH)],
+                              "requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {"type": "string"}},
+                                                                            "text/plain": {"schema": {"type": "string"}}}}}),
+    _operation("/v1/creatives/{experiment}/{creative}", creative_image, methods=["GET"], tags=["serving"],
+               summary="A creative's banner image", responses={200: {"description": "the image", "content": {"image/*": {}}},
+                                                               **_answers(s404="no such experiment, creative or image file")},
+               openapi_extra={"parameters": [_param("experiment", "path", "the experiment's id", required=True),
+                                             _param("creative", "path", "the creative's id", required=True)]}),
 ]
+
+
+@functools.cache
+def openapi_document() -> dict:
+    """The API's OpenAPI description, from the declarations above."""
+    document = get_openapi(title="creative ad-serving API", version="1", routes=[described for _, described in _operations],
+                           description="Serving, clicks and event ingestion. Full manual: README, \"Web app and ad-serving API\".")
+    document.setdefault("components", {})["securitySchemes"] = {
+        "apiKey": {"type": "http", "scheme": "bearer", "description": "an API key from `creative users api-key --scope events:write`"}}
+    return document
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+async def api_docs(request: Request) -> Response:
+    """The description as a page: server-rendered, so it needs no script from elsewhere (the pages' CSP allows none)."""
+    return request.app.state.render(request, "api_docs.html", {"api": openapi_document()})
+
+
+routes = [*(served for served, _ in _operations), Route("/openapi.json", openapi_json, methods=["GET"]), Route("/api/docs", api_docs, methods=["GET"])]
