@@ -89,7 +89,7 @@ def test_grammar_article_has_every_section_within_length(product, store):
     cands = CopyPipeline().article(product, keywords=product.keywords, engine="grammar")
     best = cands[0]
     assert best.kind == "article" and best.status == "accepted", best.reasons
-    assert [s["section"] for s in best.sections] == ["headline", "lead", "point", "point", "point", "scene", "cta"]
+    assert [s["section"] for s in best.sections] == ["headline", "lead", "point", "point", "point", "scene", "scene", "cta"]
     n, (low, high), _ = article_length(best.text, product.language)
     assert low <= n <= high
     for section, feature in zip(best.sections[2:5], product.features):
@@ -101,7 +101,7 @@ def test_grammar_article_has_every_section_within_length(product, store):
 def test_model_article_stands_in_grammar_for_failed_sections_and_says_so(noise_pipeline):
     cands = noise_pipeline.article(SHOE, keywords=["commute", "gift"], per_section=2)
     articles = [c for c in cands if c.kind == "article"]
-    drafts = [c for c in cands if c.kind == "section"]
+    drafts = [c for c in cands if c.kind == "sentence"]
     assert any(a.status == "accepted" for a in articles)
     assert drafts and all(d.reasons for d in drafts)  # the noise model's drafts, each with reasons
     for a in articles:
@@ -180,8 +180,8 @@ def test_every_prompt_renders_for_every_sample_product_and_its_examples_are_know
             messages = render_messages(f"title_{style}_{product.language}.j2", slots)
             assert messages[-1]["role"] == "user" and product.name in messages[-1]["content"]
             assert [m["role"] for m in messages[1:]] == ["user", "assistant"] * ((len(messages) - 2) // 2) + ["user"]
-        for section in ("headline", "lead", "point", "scene", "cta"):
-            assert render_messages(f"article_{section}_{product.language}.j2", slots, feature=product.features[0])
+        assert render_messages(f"article_sentence_{product.language}.j2", slots, noun=product.category, fact=product.features[0],
+                               keyword=None, previous=None, opener=product.features[0])
     for path in (HERE / "prompts").glob("*.j2"):
         for name in re.findall(r"^(?:Product|Brand|商品|品牌)[:：]\s*(\S[^\n{]*)$", path.read_text(encoding="utf-8"), re.MULTILINE):
             assert name.strip() in EXAMPLE_NAMES, (path.name, name)

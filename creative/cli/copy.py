@@ -137,47 +137,58 @@ def titles_command(ctx, product_id, all_products, engine, model, seed, styles, n
 @copy_group.command("article")
 @_common
 @click.option("--keywords", default=None, help="Comma list, e.g. commute,gift (default: the product's keywords).")
-@click.option("--per-section", type=int, default=6, show_default=True, help="Model candidates drawn per section.")
+@click.option("--per-section", type=int, default=6, show_default=True, help="Model candidates drawn per sentence.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "json"]), default="text", show_default=True,
+              help="text: a review view with engines and rejections; markdown/html: the article to paste; json: everything.")
 @click.option("--store/--no-store", default=True, show_default=True, help="Store the best accepted article as an article element.")
 @json_option
 @click.pass_context
-def article_command(ctx, product_id, all_products, engine, model, seed, keywords, per_section, store, as_json):
-    """A long-form article: headline, lead, three selling points, a usage scene and a call to action."""
+def article_command(ctx, product_id, all_products, engine, model, seed, keywords, per_section, fmt, store, as_json):
+    """A long-form article written sentence by sentence: headline, lead, a section per selling point, a scene per keyword, call to action.
+
+    Sentences already in the product's stored articles are not written again.
+    """
+    from creative.copy.article.assemble import render_as
     from creative.copy.pipeline import store_article
 
+    if per_section < 1:
+        raise CopyError("--per-section must be at least 1")
+    fmt = "json" if as_json else fmt
     products = _products(ctx, product_id, all_products)
     pipe = _pipeline(ctx, model, 24, seed)
-    element_store = store_of(ctx) if store else None
+    element_store = store_of(ctx)
+    earlier = [e for e in element_store.list("article")]
     kw = [k.strip() for k in keywords.split(",")] if keywords else None
 
     def work(product):
-        cands = pipe.article(product, keywords=kw, engine=engine, per_section=per_section)
-        if element_store is not None:
+        avoid = [e.text for e in earlier if (e.attributes or {}).get("product_id") == product.product_id]
+        cands = pipe.article(product, keywords=kw, engine=engine, per_section=per_section, avoid=avoid)
+        if store:
             store_article(element_store, product, cands, model_name=pipe.model_name)
         return cands
 
     results = _run(products, work, quiet=False)
     _loaded_note(pipe)
-    if as_json:
+    if fmt == "json":
         print_json([c.to_json() for _, cands in results for c in cands])
         return
     console = Console()
     for product, cands in results:
-        articles = [c for c in cands if c.kind == "article"]
-        best = next((c for c in articles if c.status == "accepted"), None)
-        console.rule(Text(f"{product.product_id} {product.name}"))
-        if best is None:
-            console.print("[red]no article passed the guardrails[/red]")
+        best = cands[0]
+        notes = best.notes
+        if fmt in ("markdown", "html"):
+            if best.status != "accepted":
+                raise CopyError(f"{product.product_id}: the article did not pass the guardrails: {'; '.join(best.reasons)}")
+            click.echo(render_as(fmt, best.sections or [], product.language), nl=False)
         else:
-            console.print(f"[bold]{best.code or '(not stored)'}[/bold] engine={best.engine} score={best.score:.3f}")
+            console.rule(Text(f"{product.product_id} {product.name}"))
+            status = "[green]accepted[/green]" if best.status == "accepted" else f"[red]rejected[/red]: {escape('; '.join(best.reasons))}"
+            console.print(f"[bold]{best.code or '(not stored)'}[/bold] engine={best.engine} {status}")
             for s in best.sections or []:
-                console.print(f"[dim]{s['section']} ({s['engine']})[/dim]")
+                console.print(f"[dim]{s['section']}{' · ' + escape(s['heading']) if s.get('heading') else ''} ({s['engine']})[/dim]")
                 console.print(Text(s["text"]))
-        for c in articles:
-            if c.status == "rejected":
-                console.print(f"[yellow]rejected {c.engine} article:[/yellow] {escape('; '.join(c.reasons))}")
-        sections = [c for c in cands if c.kind == "section"]
-        if sections:
-            console.print(f"[dim]{len(sections)} model section drafts rejected ({_reason_summary(sections)})[/dim]")
-        for note in {n for c in articles for n in c.notes}:
+            drafts = cands[1:]
+            if drafts:
+                console.print(f"[dim]{len(drafts)} model sentence drafts not used ({_reason_summary(drafts)})[/dim]")
+        for note in notes:
             err.print(f"[yellow]note:[/yellow] {escape(note)}")

@@ -54,14 +54,3 @@ def title_candidates(product: Product, style: str) -> list[str]:
                 out.append(text)
     return out
 
-
-def article_sections(product: Product, keywords: list[str]) -> dict[str, list[str]]:
-    """Section texts: headline, lead, one point per feature (first three), scene, cta."""
-    slots = product_slots(product, keywords)
-    sections = template_sections(f"articles_{product.language}.j2")
-    out: dict[str, list[str]] = {}
-    for name in ("headline", "lead", "scene", "cta"):
-        out[name] = [t for source in sections[name] for t in fill(source, slots)]
-    point = sections["point"][0]
-    out["point"] = [t for f in product.features[:3] for t in fill(point, {**slots, "features": [f]})]
-    return out

@@ -13,20 +13,22 @@ from typing import Any, Callable, Iterable, Sequence
 
 from creative.catalog import Product
 from creative.copy import grammar
+from creative.copy.article import assemble
+from creative.copy.article.checks import catalog_false_alarms
+from creative.copy.article.generate import ArticleWriter
+from creative.copy.article.plan import plan_article
+from creative.copy.article.variety import repeated_sentences
 from creative.copy.errors import CopyError
-from creative.copy.guardrails import Guardrails, check_length, duplicate_reason
-from creative.copy.limits import HEADLINE, LONG_HEADLINE, LengthLimit, cjk_count, word_count
+from creative.copy.guardrails import Guardrails, check_length
+from creative.copy.limits import HEADLINE, LONG_HEADLINE, LengthLimit
 from creative.copy.loading import load_model
 from creative.copy.model import EMBEDDED_NAME, LanguageModel, SamplingConfig
 from creative.copy.ranking import combined_score, rank
-from creative.copy.styles import STYLES, fact_terms, label, mentions_fact, style_fit
+from creative.copy.styles import STYLES, label, style_fit
 from creative.copy.templates import EXAMPLE_NAMES, product_slots, render_messages
 
 ENGINES = ("lm", "grammar")
-ARTICLE_SECTIONS = ("headline", "lead", "point", "point", "point", "scene", "cta")
 TITLE_SAMPLING = SamplingConfig(temperature=0.8, top_k=50, top_p=0.95, max_new_tokens=20, stop_at_newline=True)
-SECTION_TOKENS = {"headline": 32, "lead": 96, "point": 80, "scene": 96, "cta": 40}
-SECTION_MIN = {"en": 12, "zh": 25}  # words / characters for a paragraph section
 # Below this length-normalised log-likelihood a small model's text is usually word salad.
 MIN_MEAN_LOGPROB = -2.5
 # Length-aware stopping for titles: from 60% of the budget on, each character adds this to the stop logits.
@@ -37,7 +39,6 @@ INVENTED_PIECES = 3
 # A title must show at least some cues of the style it is filed under (see styles.style_fit).
 MIN_STYLE_FIT = 0.4
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("「", "」"), ("《", "》"))
-_SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
 
 
 @dataclass
@@ -73,12 +74,6 @@ def _clean(text: str) -> str:
         if len(text) > 2 and text.startswith(a) and text.endswith(b) and text.count(a) + (text.count(b) if a != b else 0) == 2:
             text = text[1:-1].strip()
     return text
-
-
-def _trim_to_sentence(text: str) -> str | None:
-    """The text up to its last complete sentence, or None when there is none."""
-    ends = list(_SENTENCE_END.finditer(text))
-    return text[: ends[-1].end()].strip() if ends else None
 
 
 def _strip_dup_reasons(candidates: Iterable[Candidate]) -> None:
@@ -247,123 +242,41 @@ class CopyPipeline:
 
     # ------------------------------------------------------------ articles
 
-    def _section_prompt(self, product: Product, section: str, keywords: list[str], feature: str | None) -> list[int]:
-        slots = product_slots(product, keywords)
-        slots["show_price"] = section == "cta"
-        extra = {"feature": feature} if feature is not None else {}
-        return self.model.chat_prompt(render_messages(f"article_{section}_{product.language}.j2", slots, **extra))
+    def article(self, product: Product, keywords: Sequence[str] | None = None, engine: str = "lm", per_section: int = 6,
+                avoid: Iterable[str] = ()) -> list[Candidate]:
+        """The article (kind=article, sentence by sentence, see creative.copy.article) and the model's unused drafts.
 
-    def _section_reasons(self, guard: Guardrails, product: Product, section: str, text: str, finished: bool, feature: str | None) -> list[str]:
-        reasons = guard.check_section(text, finished)
-        lang = product.language
-        if section == "headline":
-            reasons += check_length(text, LONG_HEADLINE)
-        elif section != "cta":
-            size = cjk_count(text) if lang == "zh" else word_count(text)
-            if size < SECTION_MIN[lang]:
-                reasons.append(f"length: section has {size} {'characters' if lang == 'zh' else 'words'}, under {SECTION_MIN[lang]}")
-        if feature is not None:
-            terms = fact_terms(Product(**{**asdict(product), "features": [feature]}))
-            numbers = re.findall(r"\d+", feature)
-            if not (mentions_fact(text, terms) or any(x in text for x in numbers)):
-                reasons.append(f"not tied to its fact: does not mention {feature!r}")
-        return reasons
-
-    def _lm_section(self, guard: Guardrails, product: Product, section: str, keywords: list[str], feature: str | None,
-                    n: int, seed: int, rejected: list[Candidate]) -> tuple[str, float] | None:
-        ids = self._section_prompt(product, section, keywords, feature)
-        config = SamplingConfig(temperature=0.7, top_k=40, top_p=0.9, max_new_tokens=SECTION_TOKENS[section],
-                                stop_at_newline=section in ("headline", "cta"), seed=seed)
-        best: tuple[str, float] | None = None
-        for g in self.model.generate(ids, n, config):
-            text, finished = _clean(g.text), g.finished
-            if not finished and section not in ("headline", "cta"):
-                trimmed = _trim_to_sentence(text)
-                text, finished = (trimmed, True) if trimmed else (text, False)
-            reasons = self._section_reasons(guard, product, section, text, finished, feature)
-            if not reasons and best is not None:
-                why = duplicate_reason(text, [best[0]], product.language)
-                reasons = [why] if why else []
-            if reasons:
-                rejected.append(Candidate(text, section, product.language, "lm", product.product_id, kind="section", reasons=reasons, loglik=round(g.mean_logprob, 4)))
-            elif best is None or g.mean_logprob > best[1]:
-                best = (text, g.mean_logprob)
-        return best
-
-    def article(self, product: Product, keywords: Sequence[str] | None = None, engine: str = "lm", per_section: int = 6) -> list[Candidate]:
-        """Article candidates: the model's, section by section with grammar standing in for failed sections, and the grammar one."""
+        `avoid` holds the product's earlier articles: none of their sentences is written again.
+        """
         keywords = [k.strip() for k in (keywords if keywords is not None else product.keywords) if k.strip()] or list(product.keywords)
         if not keywords:
             raise CopyError(f"product {product.product_id} has no keywords; pass --keywords k1,k2")
         used, note = self.resolve_engine(engine, product.language)
         guard = Guardrails.for_product(product, self.brands, LONG_HEADLINE)
-        features = list(product.features[:3])
-        gram = grammar.article_sections(product, keywords)
-        rejected: list[Candidate] = []
-        plans: list[tuple[str, list[dict[str, Any]]]] = []
-
-        def grammar_section(section: str, index: int) -> dict[str, Any]:
-            texts = gram[section]
-            return {"section": section, "text": texts[min(index, len(texts) - 1)], "engine": "grammar", "loglik": None}
-
+        writer = ArticleWriter(guard, self.model if used == "lm" else None, per_section, self.seed)
+        written = writer.write(plan_article(product, keywords), avoid)
+        text = assemble.to_text(assemble.section_dicts(written), product.language)
+        headline = written.sentences[0].text if written.sentences else ""
+        reasons = [*catalog_false_alarms(guard.check_article_text(text), guard), *check_length(headline, LONG_HEADLINE)]
+        repeats = repeated_sentences(s.text for s in written.sentences)
+        if repeats:
+            reasons.append(f"repetition: {len(repeats)} sentence(s) repeated, e.g. {repeats[0]!r}")
+        lm = [s for s in written.sentences if s.engine == "lm"]
+        liks = [s.loglik for s in lm if s.loglik is not None]
+        mean_lp = sum(liks) / len(liks) if liks else None
+        notes = [note] if note else []
+        notes += [fit.reason for fit in written.plan.unfit]
         if used == "lm":
-            sections, point_i = [], 0
-            for s_i, section in enumerate(ARTICLE_SECTIONS):
-                feature = None
-                if section == "point":
-                    if point_i >= len(features):
-                        continue
-                    feature = features[point_i]
-                best = self._lm_section(guard, product, section, keywords, feature, per_section, self.seed * 1000 + s_i, rejected)
-                if best is not None and section == "point":
-                    others = [s["text"] for s in sections]
-                    if duplicate_reason(best[0], others, product.language):
-                        best = None
-                if best is not None:
-                    sections.append({"section": section, "text": best[0], "engine": "lm", "loglik": round(best[1], 4), "feature": feature})
-                else:
-                    sections.append({**grammar_section(section, point_i if section == "point" else 0), "feature": feature})
-                if section == "point":
-                    point_i += 1
-            plans.append(("lm", sections))
-        gsections, point_i = [], 0
-        for section in ARTICLE_SECTIONS:
-            if section == "point":
-                if point_i >= len(features):
-                    continue
-                gsections.append({**grammar_section("point", point_i), "feature": features[point_i]})
-                point_i += 1
-            else:
-                gsections.append(grammar_section(section, 0))
-        plans.append(("grammar", gsections))
-
-        out = []
-        for kind, sections in plans:
-            engines = {s["engine"] for s in sections}
-            engine_label = "lm" if engines == {"lm"} else "grammar" if engines == {"grammar"} else "lm+grammar"
-            text = self._assemble(sections, product.language)
-            reasons = guard.check_article_text(text)
-            if len(features) < 3:
-                reasons.append(f"structure: {len(features)} catalog features for three selling points; add features to the product")
-            liks = [s["loglik"] for s in sections if s["loglik"] is not None]
-            mean_lp = sum(liks) / len(liks) if liks else None
-            covered = sum(mentions_fact(text, fact_terms(Product(**{**asdict(product), "features": [f]}))) for f in features)
-            fit = 0.5 * covered / max(1, len(features)) + 0.5 * (sum(k.lower() in text.lower() for k in keywords) / len(keywords))
-            notes = [note] if note else []
-            if engine_label == "lm+grammar":
-                lm_parts = [s["section"] for s in sections if s["engine"] == "lm"]
-                notes.append(f"model wrote: {', '.join(lm_parts) or 'none'}; the grammar engine wrote the sections the model failed")
-            cand = Candidate(text, "article", product.language, engine_label, product.product_id, kind="article", reasons=reasons,
-                             loglik=None if mean_lp is None else round(mean_lp, 4), style_fit=round(fit, 3),
-                             score=combined_score(mean_lp, fit), sections=sections, notes=notes)
-            out.append(cand)
-        ranked = rank(out, product.language)
-        return ranked + rejected
-
-    @staticmethod
-    def _assemble(sections: list[dict[str, Any]], language: str) -> str:
-        paragraphs = [s["text"].strip() for s in sections]
-        return "\n\n".join(paragraphs)
+            notes.append(f"model wrote {len(lm)} of {len(written.sentences)} sentences; the rest are the grammar's "
+                         f"(catalog-filled headline and price, and slots where no model draft passed)")
+        fit = round(sum(f.fact is not None for f in written.plan.fits) / max(1, len(written.plan.fits)), 3)
+        best = Candidate(text, "article", product.language, assemble.engine_label(written), product.product_id, kind="article",
+                         status="rejected" if reasons else "accepted", reasons=reasons,
+                         loglik=None if mean_lp is None else round(mean_lp, 4), style_fit=fit,
+                         score=combined_score(mean_lp, fit), sections=assemble.section_dicts(written), notes=notes)
+        drafts = [Candidate(d.text, d.slot.section, product.language, "lm", product.product_id, kind="sentence",
+                            reasons=d.reasons, loglik=d.loglik) for d in written.drafts]
+        return [best, *drafts]
 
 
 # ---------------------------------------------------------------- storing
