@@ -1,24 +1,47 @@
 // The element library: one upload request per file, each with its own result line; a new element's tile
 // (rendered by the server from the page's own tile template) goes straight into the grid, no reload.
 // Bytes already stored as another kind are held back with a button to add them as this kind too.
+// Search updates the grid as one types, from the same server-rendered page a submitted search gives.
 "use strict";
+(function () {
+  const search = document.getElementById("search-form");
+  if (!search) return;
+  let timer = null, asked = 0;
+  async function refresh() {
+    const query = new URLSearchParams(new FormData(search));
+    for (const [k, v] of [...query.entries()]) if (!v) query.delete(k);
+    const url = "/elements" + (query.toString() ? "?" + query : "");
+    const mine = ++asked;
+    const res = await fetch(url, { credentials: "same-origin" });
+    if (!res.ok || mine !== asked) return;  // a later keystroke's answer wins
+    const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+    for (const id of ["element-grid", "element-count"]) document.getElementById(id)?.replaceWith(fresh.getElementById(id));
+    document.getElementById("empty-hint")?.remove();
+    const hint = fresh.getElementById("empty-hint");
+    if (hint) document.getElementById("element-count").after(hint);
+    history.replaceState(null, "", url);
+  }
+  search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+  search.addEventListener("submit", (ev) => { ev.preventDefault(); clearTimeout(timer); refresh(); });
+})();
+
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
   const zone = document.getElementById("drop-zone");
   const input = document.getElementById("file-input");
   const list = document.getElementById("upload-results");
   const form = document.getElementById("upload-form");
-  const grid = document.getElementById("element-grid");
-  if (!zone || !input || !list || !form || !grid) return;
+  if (!zone || !input || !list || !form) return;
+  const grid = () => document.getElementById("element-grid");  // search may have replaced it
 
   function addTile(html, kind) {
-    if (grid.dataset.kind && grid.dataset.kind !== kind) return;  // the grid shows another kind
+    if (grid().dataset.kind && grid().dataset.kind !== kind) return;  // the grid shows another kind
     const holder = document.createElement("ul");
     holder.innerHTML = html;  // server-rendered, escaped by the template
     const tile = holder.firstElementChild;
     if (!tile || document.getElementById(tile.id)) return;
     tile.classList.add("new");
-    grid.prepend(tile);
+    grid().prepend(tile);
     document.getElementById("empty-hint")?.remove();
     const n = document.getElementById("element-n");
     if (n) n.textContent = String(Number(n.textContent) + 1);
