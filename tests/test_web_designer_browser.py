@@ -284,3 +284,21 @@ def test_the_keyboard_reaches_the_menu_and_the_upload_with_a_visible_focus(page)
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline != "none", f"no visible focus on {seen[-1]}"
     assert "Elements" in seen and "drop-zone" in seen
+
+
+def test_rename_and_brand_an_element_from_its_page(page, live, tmp_path):
+    log_in(page)
+    upload(page, png(tmp_path / "IMG_0042.png", (30, 140, 160)), kind="background")
+    code = page.locator("#upload-results li").last.get_attribute("data-code")
+    page.goto(f"/elements/{code}")
+    page.fill("#edit-name", "Teal wall")
+    page.fill("#edit-brand", "Contoso")
+    page.click("#save-element")
+    expect(page.locator("#flash")).to_have_text(f"saved: {code} is “Teal wall”, brand Contoso")
+    assert page.locator("#element-name").inner_text() == "Teal wall" and page.locator("#element-brand").inner_text() == "Contoso"
+    page.fill("#edit-name", "../../etc")
+    page.click("#save-element")
+    expect(page.locator("#flash")).to_contain_text("contains '..', a slash or a control character; type a plain label")
+    assert Workspace.of(live[0]).elements.get(code).name == "Teal wall"
+    page.goto("/elements?q=teal")
+    assert page.locator(f"#tile-{code} .brand").inner_text() == "Contoso"
