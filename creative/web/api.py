@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -251,8 +253,8 @@ _operations = [
     _operation("/v1/click", click, methods=["GET"], tags=["serving"], summary="Record a click and redirect",
                description="Records one click per impression for a token this server signed (within the experiment's attribution window), "
                            "then redirects to the offer's landing page; `x-click-recorded` says whether the click counted.",
-               responses={302: {"description": "redirect to the product's landing page"},
-                          **_answers(s400="a missing, forged or altered token", s404="the experiment or the creative's landing page is gone",
+               status_code=302, response_class=RedirectResponse, response_description="redirect to the product's landing page",
+               responses={**_answers(s400="a missing, forged or altered token", s404="the experiment or the creative's landing page is gone",
                                      s429=_RATE)},
                openapi_extra={"parameters": [_param("token", "query", "the token of a /v1/serve answer (its click_url carries it)", required=True)]}),
     _operation("/v1/events", events, methods=["POST"], tags=["events"],
@@ -290,7 +292,15 @@ async def openapi_json(request: Request) -> Response:
 
 async def api_docs(request: Request) -> Response:
     """The description as a page: server-rendered, so it needs no script from elsewhere (the pages' CSP allows none)."""
-    return request.app.state.render(request, "api_docs.html", {"api": openapi_document()})
+    return request.app.state.render(request, "api_docs.html", {"api": openapi_document(), "described": _described_html()})
+
+
+@functools.cache
+def _described_html() -> dict[str, Markup]:
+    """Each operation's description (our own markdown, no raw HTML) as HTML, by operationId."""
+    md = MarkdownIt("commonmark", {"html": False})
+    return {op["operationId"]: Markup(md.render(op.get("description", ""))) for methods in openapi_document()["paths"].values()
+            for op in methods.values()}
 
 
 routes = [*(served for served, _ in _operations), Route("/openapi.json", openapi_json, methods=["GET"]), Route("/api/docs", api_docs, methods=["GET"])]
