@@ -190,8 +190,9 @@ async def events(request: Request) -> Response:
         return _error(exc.status, str(exc))
     except ExperimentError as exc:
         return _error(400, str(exc))
-    if answer["accepted"]:
-        request.app.state.serving.invalidate()
+    for report in answer["reports"]:
+        if report.get("accepted"):
+            request.app.state.serving.invalidate(report["experiment_id"])
     return JSONResponse(answer, status_code=status, headers=NO_STORE)
 
 
