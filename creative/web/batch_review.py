@@ -229,17 +229,21 @@ def batch_view(ws: Workspace, jobs: JobRunner, batch: str) -> BatchView:
 
 
 def write_zip(out: IO[bytes], root: Path, creatives: Sequence[Creative], extra: Mapping[str, bytes] | None = None) -> int:
-    """The banners' files (every format) into a zip, with `extra` named files; files outside `root` are left out."""
+    """The banners' files (every format) into a zip, with `extra` named files; files outside `root` are left out.
+
+    Returns how many banners went in."""
     root = root.resolve()
+    written = set()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:  # JPEG/PNG/WebP are compressed already
         for c in creatives:
             for name in sorted(set(c.files.values()) or {Path(c.file).name}):
                 path = (Path(c.file).parent / name).resolve()
                 if path.is_relative_to(root) and path.is_file():
                     z.write(path, arcname=name)
+                    written.add(c.creative_id)
         for name, data in (extra or {}).items():
             z.writestr(name, data)
-    return len(creatives)
+    return len(written)
 
 
 def batch_zip(ws: Workspace, jobs: JobRunner, batch: str, out: IO[bytes], only: str | None = None) -> int:
