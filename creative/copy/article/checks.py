@@ -11,14 +11,17 @@ import re
 from functools import cache
 from importlib import resources
 
-from creative.copy.article.variety import sentences
-from creative.copy.guardrails import Guardrails, check_length, duplicate_reason
+from creative.copy.article.variety import Ledger, sentences
+from creative.copy.guardrails import Guardrails, check_length
 from creative.copy.limits import LONG_HEADLINE, cjk_count, word_count
 
 SENTENCE_WORDS = {"en": (8, 28), "zh": (12, 60)}  # words for en, characters for zh
 MIN_WRITTEN = {"en": 5, "zh": 8}  # the model's own part of a sentence, at least
 ECHO_RUN = {"en": 4, "zh": 6}  # words (en) or characters (zh) in a row that count as repeating a phrase
 _END = re.compile(r"[.!?。！？]")
+_NOT_SUPERLATIVE = {"rest", "interest", "forest", "test", "honest", "suggest", "west", "chest", "guest", "nest", "request", "invest",
+                    "harvest", "modest", "contest", "protest", "digest", "arrest", "lest", "manifest", "quest", "crest", "pest", "vest",
+                    "zest", "earnest", "unrest", "attest", "infest", "wrest", "jest"}
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|me|my|we|we're|our|us)\b")
 
 
@@ -74,6 +77,9 @@ def sentence_reasons(sentence: str, written: str, guard: Guardrails) -> list[str
     found = sorted({m.group(0).lower() for m in claims.finditer(written)}) if claims else []
     if found:
         reasons.append(f"claim: {', '.join(found)} (puffery or a claim the catalog does not back)")
+    superlative = [w for w in re.findall(r"\b[a-z]+est\b", written.lower()) if w not in _NOT_SUPERLATIVE]
+    if lang == "en" and superlative:
+        reasons.append(f"claim: superlative {superlative[0]!r}")
     if lang == "en" and _FIRST_PERSON.search(written):
         reasons.append(f"voice: first person ({_FIRST_PERSON.search(written).group(0)!r}) speaks for a seller nobody asked for")
     if re.search(r"[?:;!]", written) or written.count(",") + written.count("，") >= 2:
@@ -119,13 +125,13 @@ def section_reasons(text: str, section: str, guard: Guardrails, earlier: list[st
     found = sorted({m.group(0).lower() for m in claims.finditer(free)}) if claims else []
     if found:
         reasons.append(f"claim: {', '.join(found)}")
+    p = guard.product
+    ledger = Ledger.of(lang, earlier, masks=(p.name, p.brand, *p.features))
     for sentence in sentences(text, lang):
-        if section != "headline":
-            size = cjk_count(sentence) if lang == "zh" else word_count(sentence)
-            low, high = SENTENCE_WORDS[lang]
-            if not low <= size <= high + 10:  # catalog-filled sentences may list every feature
-                reasons.append(f"length: a sentence of {size}")
-        why = duplicate_reason(sentence, [e for prev in earlier for e in sentences(prev, lang)], lang)
+        size = cjk_count(sentence) if lang == "zh" else word_count(sentence)
+        if section != "headline" and size > SENTENCE_WORDS[lang][1] + 10:  # catalog-filled sentences may list every feature
+            reasons.append(f"length: a sentence of {size}")
+        why = ledger.reason(sentence)
         if why:
             reasons.append(why)
     echo = echo_reason(free, [_without_catalog(e, guard) for e in earlier], lang)

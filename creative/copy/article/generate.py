@@ -87,6 +87,7 @@ class ArticleWriter:
         self.model = model
         self.per_sentence = per_sentence
         self.seed = seed
+        self._examples: list[str] = []  # the last prompt's example answers: a candidate may not copy them
 
     @property
     def product(self) -> Product:
@@ -95,10 +96,12 @@ class ArticleWriter:
     def write(self, plan: ArticlePlan, avoid: Iterable[str] = ()) -> Article:
         """Every slot of the plan, never repeating a sentence of this article or of `avoid`."""
         started = time.perf_counter()
-        ledger = Ledger.of(self.product.language, avoid)
+        p = self.product
+        ledger = Ledger.of(p.language, avoid, masks=(p.name, p.brand, *p.features))
         rng = random.Random(f"{self.product.product_id}:{self.seed}:{len(ledger.used)}")
         article = Article(plan, [])
         used_openers: dict[str, int] = {}
+        skip: tuple[str, int] | None = None
         for index, slot in enumerate(plan.slots):
             sentence = None
             if self.model is not None and slot.section in _MODEL_SECTIONS:
@@ -107,7 +110,9 @@ class ArticleWriter:
                 sentence = self._model_sentence(slot, index, previous, ledger, used_openers, article, rng)
             if sentence is None:
                 sentence = self._grammar_sentence(slot, ledger, rng)
-            if sentence is not None:
+            if sentence is None and slot.role == "opener" and slot.section in _MODEL_SECTIONS:
+                skip = (slot.section, slot.group)  # a section without its first sentence is left out whole
+            if sentence is not None and (slot.section, slot.group) != skip:
                 ledger.add(sentence.text)
                 article.sentences.append(sentence)
         article.seconds = time.perf_counter() - started
@@ -141,6 +146,7 @@ class ArticleWriter:
             return [], ""
         messages = render_messages(f"article_sentence_{self.product.language}.j2", slots, noun=self.product.category,
                                    fact=None if fact is None else fact.text, keyword=keyword, previous=previous, opener=opener[0])
+        self._examples = [m["content"] for m in messages if m["role"] == "assistant"]
         return self.model.chat_prompt(messages, prefix=opener[0]), opener[0]
 
     def _openers(self, slot: Slot, used: dict[str, int], rng: random.Random) -> list[str]:
@@ -169,6 +175,9 @@ class ArticleWriter:
                 reasons = sentence_reasons(sentence, written, self.guard)
                 if g.mean_logprob < MIN_MEAN_LOGPROB:
                     reasons.append(f"garbled: the model was unsure of its own text (mean log-prob {g.mean_logprob:.2f})")
+                copied = echo_reason(written, self._examples, lang)
+                if copied:
+                    reasons.append(copied.replace("an earlier sentence", "the prompt's example"))
                 repeat = ledger.reason(sentence) or echo_reason(written, article_so_far, lang) or next((f"duplicate: same as another candidate {p[0]!r}" for p in passed if p[0] == sentence), None)
                 if repeat:
                     reasons.append(repeat)

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2.exceptions import UndefinedError
 
 from creative.catalog import Product
-from creative.copy.article.plan import Fact
+from creative.copy.article.plan import Fact, feature_form
 from creative.copy.templates import environment, product_slots, template_sections
 
 
@@ -36,8 +36,9 @@ def _plural(noun: str) -> bool:
 def _agreement(name: str) -> dict[str, str]:
     """Pronoun and verb forms for the product's name: 'Quiet One Headphones' are, 'Stride Runner' is."""
     plural = _plural(name)
-    words = ("they", "their", "are", "have", "do", "fit", "look", "feel", "them") if plural else ("it", "its", "is", "has", "does", "fits", "looks", "feels", "it")
-    return dict(zip(("it", "its", "is", "has", "does", "fits", "looks", "feels", "them"), words))
+    words = ("they", "their", "are", "have", "do", "fit", "look", "feel", "cover", "hold", "them") if plural else \
+        ("it", "its", "is", "has", "does", "fits", "looks", "feels", "covers", "holds", "it")
+    return dict(zip(("it", "its", "is", "has", "does", "fits", "looks", "feels", "covers", "holds", "them"), words))
 
 
 _PLURAL_VERB = {"is": "are", "has": "have", "does": "do", "was": "were"}
@@ -56,12 +57,18 @@ def slots_for(product: Product, fact: Fact | None = None, keyword: str | None = 
     slots = {**product_slots(product), **_agreement(product.name)}
     for i, feature in enumerate(product.features[:3], start=1):
         slots[f"F{i}"] = feature[:1].upper() + feature[1:]
+    # features that read as nouns, for lists ("weighs 240 g" cannot stand in "with A, B and C")
+    nouns = [f for f in product.features[:3] if feature_form(f, product.language) in ("noun", "quantity")]
+    for i, feature in enumerate(nouns, start=1):
+        slots[f"n{i}"], slots[f"N{i}"] = feature, feature[:1].upper() + feature[1:]
     if fact is not None:
         slots["f"] = fact.text
         slots["F"] = fact.text[:1].upper() + fact.text[1:]
-        slots["fc"] = {"clause": fact.text, "adjective": f"{slots['is']} {fact.text}"}.get(fact.form)
+        slots["fc"] = {"clause": fact.text, "adjective": f"{slots['is']} {fact.text}", "quantity": f"{slots['holds']} {fact.text}"}.get(fact.form)
     if keyword is not None:
         slots["k"] = keyword
+        noun = _banks("sentences", product.language).get(f"noun {keyword.lower()}")
+        slots["kn"] = noun[0] if noun else keyword  # the keyword as a noun phrase: "commute" -> "the commute"
     return slots
 
 
@@ -94,12 +101,12 @@ def sentence_bank(product: Product, section: str, role: str, fact: Fact | None, 
         if role == "follow":
             return f"follow {fact.kind}"
         return f"{'point' if fact.form == 'noun' else 'clause'} {fact.kind}"
+    banks = _banks("sentences", product.language)
     if section == "scene":
         if role == "follow":
-            return "scene follow"
+            return f"scene follow {keyword.lower()}" if f"scene follow {keyword.lower()}" in banks else "scene follow"
         if fact.form != "noun":
             return "scene clause"
-        banks = _banks("sentences", product.language)
         return f"scene {keyword.lower()}" if f"scene {keyword.lower()}" in banks else "scene"
     if section == "cta":
         return "cta follow" if role == "follow" else "price"

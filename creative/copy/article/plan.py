@@ -21,25 +21,32 @@ FOLLOWS = {"en": 1, "zh": 2}
 # Kinds of feature, checked in order: each has its own phrase banks and scene affinities.
 KIND_PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
     "en": (
-        ("battery", r"battery|charg|\bhours?\b.*(?:play|listen)|-hour"),
+        ("charging", r"usb|charging|wireless charg"),
+        ("battery", r"battery|\bhours?\b.*(?:play|listen)|-hour"),
         ("noise", r"noise|quiet|silent"),
         ("temperature", r"cold|hot|warm|insulat|thermal"),
-        ("water", r"water|rain|leak|weatherproof|splash"),
+        ("seal", r"leak|spill|airtight"),
+        ("water", r"water|rain|weatherproof|splash"),
+        ("volume", r"^\d+(?:\.\d+)?\s?ml$"),
         ("capacity", r"capacity|\b\d+(?:\.\d+)?\s?(?:ml|l)\b|litre|liter|holds"),
         ("weight", r"weigh|\b\d+\s?g\b|gram|lightweight"),
-        ("comfort", r"padded|cushion|soft|comfort|breathable|ergonomic|midsole|non-slip|grip"),
+        ("grip", r"non-slip|anti-slip|grip"),
+        ("design", r"sleeve|strap|lid|pocket|spout|closure|button|cuff"),
+        ("comfort", r"padded|cushion|soft|comfort|breathable|ergonomic|midsole"),
         ("material", r"mesh|fabric|leather|glass|sapphire|clay|cotton|wool|merino|steel|canvas|linen|knit|wood|bamboo"),
         ("light", r"lumen|beam|bright|led\b"),
-        ("design", r"fold|design|compact|slim|strap|sleeve|lid|pocket|spout|closure|button|usb|washable|cuff"),
+        ("design", r"fold|design|compact|slim|washable"),
     ),
     "zh": (
         ("battery", r"续航|电池|充电"),
         ("noise", r"降噪|静音"),
         ("temperature", r"保温|保冷|恒温"),
-        ("water", r"防水|防泼水|防漏"),
+        ("seal", r"防漏|密封|防洒"),
+        ("water", r"防水|防泼水"),
         ("capacity", r"容量|毫升|升"),
         ("weight", r"重\d|克|轻盈"),
-        ("comfort", r"缓震|透气|柔软|亲肤|舒适|防滑|厚度"),
+        ("grip", r"防滑"),
+        ("comfort", r"缓震|透气|柔软|亲肤|舒适|厚度"),
         ("material", r"网面|紫砂|拉坯|羊毛|皮|陶|棉|不锈钢|麻"),
         ("design", r"折叠|收纳|出水|便携|背带|机洗|设计|小巧"),
     ),
@@ -48,30 +55,30 @@ KIND_PATTERNS: dict[str, tuple[tuple[str, str], ...]] = {
 # Which kinds of fact a usage scene can honestly be written about. A keyword missing here fits a fact
 # only when the fact (or the product's name or category) mentions it.
 SCENE_KINDS: dict[str, tuple[str, ...]] = {
-    "commute": ("noise", "battery", "weight", "water", "design", "capacity", "comfort", "temperature", "light"),
+    "commute": ("noise", "battery", "charging", "weight", "water", "seal", "design", "capacity", "comfort", "temperature", "light"),
     "running": ("comfort", "weight", "material"),
-    "travel": ("capacity", "battery", "noise", "design", "water", "weight", "material"),
-    "gym": ("capacity", "temperature", "water", "comfort", "design"),
-    "outdoors": ("water", "temperature", "battery", "light", "capacity", "weight"),
+    "travel": ("capacity", "battery", "charging", "noise", "water", "seal", "weight"),
+    "gym": ("grip", "volume", "capacity", "temperature", "seal", "comfort", "design"),
+    "outdoors": ("water", "seal", "temperature", "battery", "light", "volume", "capacity", "weight"),
     "music": ("noise", "battery", "design", "water"),
-    "gift": ("material", "design", "comfort", "noise", "temperature", "battery", "water", "capacity", "weight", "light"),
-    "office": ("material", "design", "water", "noise", "comfort"),
+    "gift": ("material", "design", "comfort", "noise", "temperature", "battery", "water", "seal", "volume", "capacity", "weight", "light", "grip", "charging"),
+    "office": ("material", "design", "water", "seal", "noise", "comfort"),
     "camping": ("light", "battery", "water", "capacity", "weight"),
     "hiking": ("light", "weight", "water", "battery", "capacity", "comfort"),
     "coffee": ("capacity", "design", "material", "temperature"),
     "kitchen": ("capacity", "material", "design", "temperature"),
-    "yoga": ("comfort", "design", "weight", "material"),
-    "cycling": ("light", "battery", "water", "design"),
+    "yoga": ("comfort", "grip", "design", "weight", "material"),
+    "cycling": ("light", "battery", "charging", "water", "design"),
     "sleep": ("comfort", "material", "design"),
-    "通勤": ("noise", "battery", "weight", "comfort", "temperature", "design", "capacity", "water"),
+    "通勤": ("noise", "battery", "weight", "comfort", "temperature", "design", "capacity", "water", "seal"),
     "跑步": ("comfort", "weight", "material"),
-    "送礼": ("material", "design", "comfort", "capacity", "temperature", "noise", "battery", "water", "weight"),
+    "送礼": ("material", "design", "comfort", "capacity", "temperature", "noise", "battery", "water", "seal", "weight"),
     "品茶": ("material", "design", "capacity"),
     "音乐": ("noise", "battery", "water", "design"),
-    "户外": ("water", "temperature", "battery", "weight", "capacity", "design"),
+    "户外": ("water", "seal", "temperature", "battery", "weight", "capacity", "design"),
     "冬季": ("material", "comfort", "temperature"),
-    "瑜伽": ("comfort", "design", "weight"),
-    "健身": ("comfort", "design", "capacity", "weight"),
+    "瑜伽": ("comfort", "grip", "design", "weight"),
+    "健身": ("grip", "comfort", "design", "capacity", "weight"),
 }
 
 _CLAUSE_VERBS = {"weighs", "keeps", "holds", "lasts", "folds", "fits", "charges", "dries", "packs"}
@@ -87,10 +94,13 @@ def feature_kind(feature: str, language: str) -> str:
 
 
 def feature_form(feature: str, language: str) -> str:
-    """How an English feature reads in a sentence: 'noun' (a 30-hour battery), 'clause' (weighs 240 g), 'adjective'."""
+    """How an English feature reads in a sentence: 'noun' (a 30-hour battery), 'clause' (weighs 240 g), 'adjective'
+    (water resistant to 50 m) or 'quantity' (750 ml)."""
     if language == "zh":
         return "noun"
     first = feature.split()[0].lower() if feature.split() else ""
+    if re.fullmatch(r"\d+(?:\.\d+)?\s?ml", feature.strip(), re.IGNORECASE):
+        return "quantity"  # "750 ml": 'holds 750 ml' in a sentence, never 'the 750 ml'
     if first in _CLAUSE_VERBS:
         return "clause"
     if _ADJECTIVE.match(feature):

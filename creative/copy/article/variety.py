@@ -48,21 +48,33 @@ def repeated_sentences(texts: Iterable[str]) -> list[str]:
 
 @dataclass
 class Ledger:
-    """The sentences already used for one product (this article and the earlier ones); refuses repeats."""
+    """The sentences already used for one product (this article and the earlier ones); refuses repeats.
+
+    Sentences are compared with the product's own phrases (name, brand, features) blanked out, so a
+    sentence that only swaps one feature for another counts as a repeat.
+    """
 
     language: str
+    masks: tuple[str, ...] = ()
     used: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, language: str, earlier: Iterable[str] = ()) -> "Ledger":
-        ledger = cls(language)
+    def of(cls, language: str, earlier: Iterable[str] = (), masks: Iterable[str] = ()) -> "Ledger":
+        ledger = cls(language, tuple(sorted((m for m in masks if m), key=len, reverse=True)))
         for text in earlier:
-            ledger.used += sentences(text, language)
+            for sentence in sentences(text, language):
+                ledger.add(sentence)
         return ledger
+
+    def _blank(self, text: str) -> str:
+        for phrase in self.masks:
+            text = re.sub(re.escape(phrase), "·", text, flags=re.IGNORECASE)
+        return text
 
     def reason(self, text: str) -> str | None:
         """Why this sentence repeats one already used, or None."""
-        return duplicate_reason(text, self.used, self.language)
+        why = duplicate_reason(self._blank(text), self.used, self.language)
+        return why.replace("·", "…") if why else None
 
     def add(self, text: str) -> None:
-        self.used.append(text)
+        self.used.append(self._blank(text))
