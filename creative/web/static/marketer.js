@@ -46,7 +46,8 @@
 
     async function refresh() {
       const res = await fetch(review.dataset.src, { credentials: "same-origin" });
-      if (res.ok) swap(await res.text());
+      if (res.ok && !res.redirected) swap(await res.text());  // redirected: the session ended (the login page)
+      else notify("could not refresh the review; reload the page (log in again if asked)", "error");
     }
 
     async function send(url, body) {
@@ -62,7 +63,7 @@
         polling.add(id);
         const poll = async () => {
           const res = await fetch(`/copy/${id}/status.json`, { credentials: "same-origin" });
-          if (!res.ok) { polling.delete(id); return; }
+          if (!res.ok || res.redirected) { polling.delete(id); return; }
           const s = await res.json();
           const current = document.getElementById(`run-${id}`);
           if (current) {
@@ -142,7 +143,8 @@
       count.dataset.state = "counting";
       const res = await fetch(`/batches/count.json?${params}`, { credentials: "same-origin" });
       if (n !== asked) return;  // a newer choice is being counted
-      const data = res.ok ? await res.json() : { ok: false, message: `cannot count (HTTP ${res.status})` };
+      let data = { ok: false, message: `cannot count (HTTP ${res.status}); reload the page` };
+      if (res.ok && !res.redirected) data = await res.json();
       count.textContent = data.message;
       count.dataset.banners = String(data.banners ?? "");
       count.dataset.state = data.ok ? "ok" : "error";
@@ -159,7 +161,7 @@
     const bar = document.getElementById("job-progress");
     const poll = async () => {
       const res = await fetch(`/batches/${job.dataset.job}/status.json`, { credentials: "same-origin" });
-      if (!res.ok) return;
+      if (!res.ok || res.redirected) return;
       const s = await res.json();
       document.getElementById("job-status").textContent = s.status;
       document.getElementById("job-message").textContent = s.summary;
