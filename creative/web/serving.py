@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import logging
 import random
 import threading
@@ -155,8 +156,13 @@ class ServingCache:
         loading = self._loading.get(key)
         if loading is None:
             loading = self._loading[key] = asyncio.ensure_future(self._load_and_keep(*key))
-            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+            loading.add_done_callback(functools.partial(self._forget, key))
         return await asyncio.shield(loading)  # a request that goes away does not cancel the read the others wait for
+
+    def _forget(self, key: tuple[str, int], loading: asyncio.Future[ExperimentView]) -> None:
+        del self._loading[key]
+        if not loading.cancelled():
+            loading.exception()  # seen, even when every request that waited for it went away
 
     async def _load_and_keep(self, experiment_id: str, generation: int) -> ExperimentView:
         view = await run_in_threadpool(self._load, experiment_id, None)
