@@ -126,6 +126,13 @@ def show_batch(ws: Workspace, batch: str) -> BatchDetail:
     return BatchDetail(found[0], tuple(batch_creatives(ws.engine, batch)))
 
 
+def batch_folder(ws: Workspace, batch: str) -> Path | None:
+    """Where a batch's files are (one row read: a gallery asks for every banner file); None when no banner is registered."""
+    with ws.engine.connect() as conn:
+        file = conn.execute(select(creatives_table.c.file).where(creatives_table.c.batch == batch).limit(1)).scalar()
+    return Path(file).parent if file else None
+
+
 @dataclass(frozen=True)
 class BannerCount:
     """What a selection makes: `banners` to render (all combinations, or a seeded sample of max_n) of `combinations`."""

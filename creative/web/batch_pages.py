@@ -101,7 +101,7 @@ async def batch_file(request: Request) -> Response:
     """A file of a batch's folder (its banners, manifest, static gallery); the path must stay inside it."""
     state = request.app.state
     try:
-        folder, _, _ = await run_in_threadpool(batch_review.batch_folder, state.ws, state.jobs, request.path_params["job"])
+        folder = await run_in_threadpool(batch_review.batch_folder, state.ws, state.jobs, request.path_params["job"])
     except batch_review.BatchUnknown as exc:
         raise HTTPException(404, str(exc)) from None
     target = (folder / request.path_params["name"]).resolve()

@@ -21,6 +21,7 @@ from creative.creatives import MANIFEST, Creative, batch_creatives, get_creative
 from creative.errors import CreativeError
 from creative.services import Workspace, launch_batch
 from creative.services.batches import banner_reviews, count_banners
+from creative.services.batches import batch_folder as registered_folder
 from creative.web.jobs import JobRunner, Progress
 from experiments.rounds import round_history
 from experiments.summary import PlacementResult, experiment_summary
@@ -170,7 +171,6 @@ class BatchView:
     skipped: list[str]
     combinations: int | None
     created_at: str | None
-    job_id: str | None
 
     def values(self, attribute: str) -> list[str]:
         return sorted({str(getattr(t, attribute)) for t in self.tiles if getattr(t, attribute)})
@@ -188,25 +188,27 @@ def _quality(c: Creative) -> float | None:
     return None
 
 
-def batch_folder(ws: Workspace, jobs: JobRunner, batch: str) -> tuple[Path, list[Creative], str | None]:
-    """Where a batch's files are, its registered banners, and the web job that rendered it (if one did)."""
-    creatives = batch_creatives(ws.engine, batch)
-    job_id = None
-    folder = Path(creatives[0].file).parent if creatives else None
-    for job in jobs.recent("batch", limit=200):
-        if (job.result or {}).get("batch") == batch:
-            job_id, folder = job.job_id, folder or Path(job.result["out_dir"])
-            break
+def _web_job(jobs: JobRunner, batch: str):
+    """The web job that rendered `batch`, if a recent one did."""
+    return next((job for job in jobs.recent("batch", limit=200) if (job.result or {}).get("batch") == batch), None)
+
+
+def batch_folder(ws: Workspace, jobs: JobRunner, batch: str) -> Path:
+    """Where a batch's files are: its registered banners' folder, or (none registered) the folder its web job wrote."""
+    folder = registered_folder(ws, batch)
+    if folder is None:
+        job = _web_job(jobs, batch)
+        folder = Path(job.result["out_dir"]) if job is not None else None
     if folder is None:
         raise BatchUnknown(f"no batch {batch!r}; launch one on the Batches page")
     folder = folder.resolve()
     if not folder.is_relative_to(ws.home.root.resolve()):
         raise BatchUnknown(f"batch {batch!r} lies outside this home")
-    return folder, creatives, job_id
+    return folder
 
 
 def batch_view(ws: Workspace, jobs: JobRunner, batch: str) -> BatchView:
-    folder, creatives, job_id = batch_folder(ws, jobs, batch)
+    folder, creatives = batch_folder(ws, jobs, batch), batch_creatives(ws.engine, batch)
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -225,7 +227,7 @@ def batch_view(ws: Workspace, jobs: JobRunner, batch: str) -> BatchView:
             logo=c.elements.get("logo"), warnings=tuple(c.violations) + tuple(c.warnings), quality=_quality(c),
             review=reviews.get(c.creative_id, "none")))
     return BatchView(batch, folder, tiles, list(manifest.get("rejected") or []), list(manifest.get("skipped") or []),
-                     manifest.get("combinations"), manifest.get("created_at"), job_id)
+                     manifest.get("combinations"), manifest.get("created_at"))
 
 
 def write_zip(out: IO[bytes], root: Path, creatives: Sequence[Creative], extra: Mapping[str, bytes] | None = None) -> int:
@@ -248,7 +250,7 @@ def write_zip(out: IO[bytes], root: Path, creatives: Sequence[Creative], extra: 
 
 def batch_zip(ws: Workspace, jobs: JobRunner, batch: str, out: IO[bytes], only: str | None = None) -> int:
     """A batch's banners and its manifest; `only="approved"` keeps the ones a reviewer approved."""
-    folder, creatives, _ = batch_folder(ws, jobs, batch)
+    folder, creatives = batch_folder(ws, jobs, batch), batch_creatives(ws.engine, batch)
     if only is not None:
         reviews = banner_reviews(ws, [c.creative_id for c in creatives])
         creatives = [c for c in creatives if reviews.get(c.creative_id) == only]
