@@ -93,6 +93,7 @@ def rounds(ctx, experiment_id, every, as_json):
     os.environ["PREFECT_API_URL"] = api_url
     import flows  # noqa: F401 - Prefect defaults before Prefect loads
     from flows.rounds import RoundParams, experiment_round
+    from flows.runners import serve_rounds
 
     params = RoundParams(home=str(ctx.obj.root), db_url=ctx.obj.db_url, experiment_id=experiment_id)
     deployment = f"rounds-{experiment_id}"
@@ -104,4 +105,4 @@ def rounds(ctx, experiment_id, every, as_json):
         click.echo(how)
         click.echo(f"serving deployment experiment_round/{deployment} every {interval}; a round closes once enough data came; "
                    "the schedule pauses itself when the experiment concludes; Ctrl-C to stop")
-    experiment_round.serve(name=deployment, interval=interval, parameters={"params": params.model_dump()})
+    serve_rounds(experiment_round, deployment, interval, {"params": params.model_dump()}, api_url)  # survives server outages
