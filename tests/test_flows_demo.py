@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import signal
 
 from creative.creatives import get_creatives
 from creative.db import open_database
@@ -62,3 +64,21 @@ def test_next_generation_recombines_the_experiments_own_elements(prefect_harness
         assert new.offer_id in {c.offer_id for c in old}
         assert new.template in {c.template for c in old} and new.size == arm.size == "300x250"
     assert (tmp_path / "gen2" / "index.html").is_file()
+
+
+
+def test_render_workers_do_not_inherit_a_flows_sigterm_handler():
+    """Inside a flow run Prefect's SIGTERM handler raises; Pool.terminate() SIGTERMs the render workers, which
+    then printed a ForkPoolWorker traceback each (or hung, when one died holding the queue's lock)."""
+    from creative.compose.batch import _pool_init
+
+    def raising(signum, frame):
+        raise RuntimeError("the flow's handler")
+
+    before = signal.signal(signal.SIGTERM, raising)
+    try:
+        with mp.get_context("fork").Pool(2, initializer=_pool_init, initargs=(None,)) as pool:
+            in_workers = pool.map(signal.getsignal, [signal.SIGTERM] * 2)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert in_workers == [signal.SIG_DFL, signal.SIG_DFL]

@@ -13,6 +13,7 @@ import math
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import time
 import uuid
 from dataclasses import replace
@@ -108,6 +109,9 @@ def render_chunk(chunk: RenderChunk) -> list[dict]:
 def _pool_init(pack: ElementPack) -> None:
     global _POOL_PACK
     _POOL_PACK = pack
+    # Pool.terminate() stops workers with SIGTERM: a forked worker must die quietly, not run a handler it
+    # inherited (inside a Prefect flow, one that raises TerminationSignal and prints a traceback per worker).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # A forked worker inherits the parent's heap: keep the cycle collector off those objects, so its
     # full collections neither walk them (slow with a big parent) nor copy their pages on write.
     gc.freeze()
