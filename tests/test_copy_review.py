@@ -86,3 +86,23 @@ def test_an_edit_is_judged_again_and_an_approved_title_leaves_the_library(run):
     assert _candidates(jobs, job_id)[first["id"]]["status"] == "accepted"
     with pytest.raises(CreativeError, match="empty"):
         copy_edit(ws, jobs, job_id, first["id"], "   ")
+
+
+def test_a_language_model_run_reports_its_phases_and_tops_up_with_templates(sample_home, monkeypatch):
+    """The tiny random model (creative.copy.testing) writes noise: the guardrails reject it, grammar titles fill in."""
+    from creative.copy.pipeline import CopyPipeline
+    from creative.copy.testing import tiny_model
+    from creative.services.copy import guardrail_brands
+    from creative.web import copy_review
+
+    ws = Workspace.of(sample_home)
+    lm = tiny_model()
+    monkeypatch.setattr(copy_review, "copy_pipeline", lambda ws: CopyPipeline(model=lm, brands=guardrail_brands(ws), per_style=4))
+    messages = []
+    result = copy_work(ws, "SKU-1001", "lm", 2)(lambda done, total, message, phase=None: messages.append((done, total, message)))
+    assert messages[0] == (0, 4, "writing titles")  # the model was loaded already: no loading phase
+    assert [m[0] for m in messages[1:5]] == [1, 2, 3, 4]
+    engines = {c["engine"] for c in result["candidates"]}
+    assert engines == {"lm", "grammar"}
+    assert any(c["status"] == "rejected" and c["reasons"] for c in result["candidates"] if c["engine"] == "lm")
+    assert sum(c["status"] == "accepted" for c in result["candidates"]) >= 2 * 4

@@ -110,7 +110,7 @@ def copy_work(ws: Workspace, product_id: str, copy_engine: str, n: int) -> Calla
 
     def work(progress: Progress) -> dict[str, Any]:
         pipeline = copy_pipeline(ws)
-        if copy_engine == "lm" and pipeline.writes(product.language):
+        if copy_engine == "lm" and not pipeline.model_loaded and pipeline.writes(product.language):
             # converting the GGUF takes a minute or more, reading the converted copy seconds: two phases, two estimates
             phase = CONVERTING if needs_conversion(pipeline.model_spec, pipeline.cache_dir) else LOADING
             progress(0, 0, phase, phase=phase)
