@@ -68,7 +68,8 @@ def test_every_command_takes_json():
 def test_empty_lists_say_what_to_do(tmp_path):
     home = str(tmp_path / "home")
     for args, hint in ((["elements", "list"], "creative elements add"), (["catalog", "list"], "creative catalog import"),
-                       (["batches", "list"], "creative compose"), (["experiment", "status", "--all"], "creative experiment create")):
+                       (["batches", "list"], "creative compose"), (["experiment", "status", "--all"], "creative experiment create"),
+                       (["users", "list"], "creative users create")):
         out = invoke("--home", home, *args).output
         assert hint in out, args
         assert json.loads(invoke("--home", home, *args, "--json").output) == []

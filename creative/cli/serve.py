@@ -200,6 +200,8 @@ def list_cmd(ctx, as_json):
     if as_json:
         print_json([{"user_id": u.user_id, "username": u.username, "role": u.role, "disabled": u.disabled} for u in users])
         return
+    if not users:
+        click.echo("no users yet; create one with `creative users create NAME --role ROLE` (or `creative users create-admin NAME`)")
     for u in users:
         click.echo("\t".join([u.username, u.role] + ["disabled"] * u.disabled))
 
