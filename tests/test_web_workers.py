@@ -8,6 +8,7 @@ compared with what clients were answered, event id by event id, and with the exp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -227,9 +228,12 @@ def test_an_invalidation_reaches_every_process(redis_prefix: str):
 
 def test_without_redis_limits_stay_per_process():
     """A Redis that does not answer mid-run: serving goes on, limited per process, instead of failing."""
-    shared = SharedState(redis.Redis(port=free_port(), socket_timeout=0.2, socket_connect_timeout=0.2), "unreachable")
-    counter = shared.window_counter("address", 60)
-    assert [counter.hit("10.0.0.1", 2) for _ in range(3)] == [True, True, False]
+    counter = SharedState(f"redis://127.0.0.1:{free_port()}/0", "unreachable").window_counter("address", 60)
+
+    async def three_hits() -> list[bool]:
+        return [await counter.ahit("10.0.0.1", 2) for _ in range(3)]
+
+    assert asyncio.run(three_hits()) == [True, True, False]
 
 
 @pytest.mark.parametrize(("args", "says"), [

@@ -56,9 +56,9 @@ def _base_url(request: Request) -> str:
     return f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}{scope.get('root_path', '')}"
 
 
-def _address_limited(request: Request, now_ms: int) -> JSONResponse | None:
+async def _address_limited(request: Request, now_ms: int) -> JSONResponse | None:
     state = request.app.state
-    if state.address_limiter.hit(client_address(request), state.settings.serve_per_address_per_minute, now_ms):
+    if await state.address_limiter.ahit(client_address(request), state.settings.serve_per_address_per_minute, now_ms):
         return None
     return _error(429, "too many requests from this address; slow down", **{"retry-after": str(state.address_limiter.retry_after(now_ms))})
 
@@ -73,13 +73,13 @@ async def serve(request: Request) -> Response:
     if size is not None and not _SIZE.match(size):
         return _error(400, f"size {size[:20]!r} is not WIDTHxHEIGHT, e.g. 300x250")
     now_ms = int(time.time() * 1000)
-    if (limited := _address_limited(request, now_ms)) is not None:
+    if (limited := await _address_limited(request, now_ms)) is not None:
         return limited
     try:
         view = await state.serving.view_off_loop(experiment_id)
     except ExperimentNotFound:
         return _error(404, f"no experiment {experiment_id!r}")
-    if not state.user_limiter.hit(user_bucket(experiment_id, user, client_address(request)), view.config.max_events_per_user_minute, now_ms):
+    if not await state.user_limiter.ahit(user_bucket(experiment_id, user, client_address(request)), view.config.max_events_per_user_minute, now_ms):
         return _error(429, "too many requests for this user; slow down", **{"retry-after": str(state.user_limiter.retry_after(now_ms))})
     choice = view.choose(user, size, state.serving.rnd, state.serving.np_rng)
     if choice is None:
@@ -113,7 +113,7 @@ async def click(request: Request) -> Response:
     """Record a click for a token this server signed, then send the browser to the product's page."""
     state = request.app.state
     now_ms = int(time.time() * 1000)
-    if (limited := _address_limited(request, now_ms)) is not None:
+    if (limited := await _address_limited(request, now_ms)) is not None:
         return limited
     try:
         imp = state.signer.verify(request.query_params.get("token", ""))
@@ -130,7 +130,7 @@ async def click(request: Request) -> Response:
     age_ms = now_ms - imp.ts_ms
     if age_ms > view.config.attribution_window_hours * 3_600_000:
         headers["x-click-recorded"] = "no: outside the attribution window"
-    elif not state.user_limiter.hit(user_bucket(imp.experiment, imp.user, client_address(request)), view.config.max_events_per_user_minute, now_ms):
+    elif not await state.user_limiter.ahit(user_bucket(imp.experiment, imp.user, client_address(request)), view.config.max_events_per_user_minute, now_ms):
         return _error(429, "too many requests for this user; slow down", **{"retry-after": str(state.user_limiter.retry_after(now_ms))})
     else:
         # one event id per impression: a second click on the same ad is an idempotent duplicate

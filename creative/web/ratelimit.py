@@ -3,7 +3,8 @@ window of failed logins (per account, per address).
 
 Serving windows are aligned to the clock minute like the experiment's bot-burst check, so a user the
 server lets through is never rejected later as a burst at ingestion. One process, one event loop:
-no locking needed.
+no locking needed. Several processes share theirs in Redis (creative.web.shared_state), whose
+counters serving awaits (`ahit`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class WindowCounter:
             return False
         self._counts[key] = used + cost
         return True
+
+    async def ahit(self, key: str, limit: int, now_ms: int | None = None, cost: int = 1) -> bool:
+        """`hit`, awaited like the shared counter's."""
+        return self.hit(key, limit, now_ms, cost)
 
     def retry_after(self, now_ms: int | None = None) -> int:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms

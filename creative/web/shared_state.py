@@ -2,8 +2,9 @@
 
 `LocalState` keeps everything in the process (one worker, the default); `SharedState` keeps it in Redis:
 
-- rate limits: fixed windows counted by one Lua call per hit, so a client spreading requests over workers
-  meets the limit at the same count as against one;
+- rate limits: fixed windows counted by a Lua call per hit, so a client spreading requests over workers
+  meets the limit at the same count as against one. Serving awaits them: the hits requested during one
+  turn of a worker's event loop go to Redis as one pipeline, and the loop serves on while it answers;
 - the login throttle: each key's failures in a sorted set (a sliding window, like `FailureThrottle`);
 - serving views: an invalidation (round closed, experiment stopped, catalog imported) is announced on a
   channel every process follows, so no worker serves a stale allocation until its next refresh;
@@ -19,7 +20,9 @@ views (limits then hold per process) and logs it once, trying Redis again after 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -27,10 +30,11 @@ import math
 import secrets
 import threading
 import time
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 from urllib.parse import urlsplit
 
 import redis
+import redis.asyncio
 
 from creative.services import Workspace
 from creative.web.errors import WebError
@@ -60,6 +64,11 @@ local limit = tonumber(ARGV[3])
 if redis.call('ZCARD', KEYS[1]) < limit then return '0' end
 return redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')[2]
 """
+
+
+@functools.cache
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
 
 
 class SharedStateUnavailable(WebError):
@@ -103,9 +112,14 @@ class LocalState:
 class SharedState:
     """One Redis database (under `prefix`) shared by every worker and host of a deployment."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client = client
+    def __init__(self, url: str, prefix: str) -> None:
+        timeouts = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS * 4}
+        self.client = redis.Redis.from_url(url, **timeouts)
+        self._make_async_client = lambda: redis.asyncio.Redis.from_url(url, **timeouts)
+        self._async_client: redis.asyncio.Redis | None = None  # made in the event loop that uses it
         self.prefix = prefix
+        self._queued: list[tuple[str, list[str], list[Any], asyncio.Future]] = []
+        self._sending: set[asyncio.Task] = set()
         self._down_until = 0.0
         self._down = False
 
@@ -113,12 +127,12 @@ class SharedState:
     def connect(cls, url: str, prefix: str) -> "SharedState":
         """Connect and check Redis answers; SharedStateUnavailable (one line) when it doesn't."""
         try:
-            client = redis.Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS * 4)
-            client.ping()
+            shared = cls(url, prefix)
+            shared.client.ping()
         except (redis.RedisError, ValueError) as exc:
             raise SharedStateUnavailable(f"cannot use Redis at {display_url(url)} ({exc}); start it, or fix --redis "
                                          "(e.g. redis://127.0.0.1:6379/0)") from exc
-        return cls(client, prefix)
+        return shared
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -130,14 +144,73 @@ class SharedState:
         try:
             result = call()
         except redis.RedisError as exc:
-            if not self._down:
-                log.warning("Redis failed (%s): limits and serving views are per process until it answers again", exc)
-            self._down, self._down_until = True, time.monotonic() + RETRY_SECONDS
+            self._failed(exc)
             return fallback()
+        self._answered()
+        return result
+
+    async def attempt_async(self, call: Callable[[], Awaitable[T]], fallback: Callable[[], T]) -> T:
+        """`attempt` for the event loop: waits on Redis without blocking the loop."""
+        if self._down and time.monotonic() < self._down_until:
+            return fallback()
+        try:
+            result = await call()
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return fallback()
+        self._answered()
+        return result
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._down:
+            log.warning("Redis failed (%s): limits and serving views are per process until it answers again", exc)
+        self._down, self._down_until = True, time.monotonic() + RETRY_SECONDS
+
+    def _answered(self) -> None:
         if self._down:
             log.warning("Redis answers again: limits and serving views are shared again")
             self._down = False
-        return result
+
+    async def evaluate(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script in the pipeline of this turn of the event loop: the first call of a turn schedules the
+        send for the next turn, after every request ready now has queued its own."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queued.append((script, keys, args, future))
+        if len(self._queued) == 1:
+            loop.call_soon(self._send_queued)
+        return await future
+
+    def _send_queued(self) -> None:
+        batch, self._queued = self._queued, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[str, list[str], list[Any], asyncio.Future]]) -> None:
+        if self._async_client is None:
+            self._async_client = self._make_async_client()
+        try:
+            results = await self._pipeline(batch, by_sha=True)
+            if missing := [i for i, r in enumerate(results) if isinstance(r, redis.exceptions.NoScriptError)]:  # Redis restarted
+                for i, result in zip(missing, await self._pipeline([batch[i] for i in missing], by_sha=False)):
+                    results[i] = result
+        except (redis.RedisError, OSError) as exc:
+            results = [exc if isinstance(exc, redis.RedisError) else redis.ConnectionError(str(exc))] * len(batch)
+        for (*_, future), result in zip(batch, results):
+            if not future.done():
+                future.set_exception(result) if isinstance(result, Exception) else future.set_result(result)
+
+    async def _pipeline(self, batch: list, by_sha: bool) -> list[Any]:
+        """The scripts' results (an exception for each that failed); by their digest (what Redis keeps of a script it ran),
+        else by their text, which also makes Redis keep them."""
+        pipe = self._async_client.pipeline(transaction=False)
+        for script, keys, args, _ in batch:
+            if by_sha:
+                pipe.evalsha(_sha(script), len(keys), *keys, *args)
+            else:
+                pipe.eval(script, len(keys), *keys, *args)
+        return await pipe.execute(raise_on_error=False)
 
     def window_counter(self, name: str, window_seconds: int) -> "SharedWindowCounter":
         return SharedWindowCounter(self, name, window_seconds)
@@ -169,15 +242,13 @@ class SharedWindowCounter:
         self.shared = shared
         self.name = name
         self.local = WindowCounter(window_seconds)  # while Redis fails; also the windows' arithmetic
-        self._hit = shared.client.register_script(_HIT)
 
-    def hit(self, key: str, limit: int, now_ms: int | None = None, cost: int = 1) -> bool:
+    async def ahit(self, key: str, limit: int, now_ms: int | None = None, cost: int = 1) -> bool:
         """Count `cost` hits for `key`; False (and nothing counted) when that would pass `limit`."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        window = now_ms // self.local.window_ms
-        counter = self.shared.key("rate", self.name, str(window), key)
-        return self.shared.attempt(lambda: bool(self._hit(keys=[counter], args=[cost, limit, 2 * self.local.window_ms])),
-                                   lambda: self.local.hit(key, limit, now_ms, cost))
+        counter = self.shared.key("rate", self.name, str(now_ms // self.local.window_ms), key)
+        return bool(await self.shared.attempt_async(lambda: self.shared.evaluate(_HIT, [counter], [cost, limit, 2 * self.local.window_ms]),
+                                                    lambda: self.local.hit(key, limit, now_ms, cost)))
 
     def retry_after(self, now_ms: int | None = None) -> int:
         return self.local.retry_after(now_ms)
