@@ -74,8 +74,12 @@ def fact_errors(text: str, product: Product, catalog: list[Product]) -> list[str
     return errors
 
 
-def write_articles(engine: str, items: list[Product], catalog: list[Product], per_sentence: int, articles: int, model) -> list[dict]:
-    """Real articles, `articles` per product, each told to avoid the sentences of the product's earlier ones."""
+def write_articles(engine: str, items: list[Product], catalog: list[Product], per_sentence: int, articles: int, model,
+                   save=None) -> list[dict]:
+    """Real articles, `articles` per product, each told to avoid the sentences of the product's earlier ones.
+
+    Each is appended to `save` as soon as it is written, so a long model run can be labelled (or reported) while it goes.
+    """
     from creative.copy.pipeline import CopyPipeline
 
     pipe = CopyPipeline(model=model, brands={x for p in catalog for x in (p.brand, p.name)}, seed=0)
@@ -93,6 +97,9 @@ def write_articles(engine: str, items: list[Product], catalog: list[Product], pe
                             "notes": best.notes, "text": best.text, "sections": best.sections, "keywords": list(product.keywords),
                             "drafts": [{"section": d.style, "text": d.text, "reasons": d.reasons} for d in drafts]})
             print(f"  {engine} {product.product_id} #{round_}: {best.status}, {seconds:.1f}s", file=sys.stderr, flush=True)
+            if save is not None:
+                save.write(json.dumps(records[-1], ensure_ascii=False) + "\n")
+                save.flush()
             if best.status == "accepted":
                 earlier.append(best.text)
     return records
@@ -215,16 +222,16 @@ def main() -> None:
         records = [json.loads(line) for path in args.report for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
         records, model = [], None
+        save = args.save.open("w", encoding="utf-8") if args.save else None
         for engine in args.engines.split(","):
             if engine == "lm" and model is None:
                 from creative.copy.loading import load_model
 
                 model = load_model(None, cache_dir=os.environ.get("CREATIVE_MODEL_CACHE", str(Path.home() / ".creative" / "models")))
                 print(f"model {model.name} loaded in {model.load_seconds:.1f}s")
-            records += write_articles(engine, items, catalog, args.per_sentence, args.articles, model)
-        if args.save:
-            with args.save.open("w", encoding="utf-8") as out:
-                out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            records += write_articles(engine, items, catalog, args.per_sentence, args.articles, model, save)
+        if save is not None:
+            save.close()
     print(f"\nlive articles ({len({r['product_id'] for r in records})} products; 'lm' on Chinese products falls back to grammar: "
           "the embedded model writes English only)")
     report(records, catalog, known)

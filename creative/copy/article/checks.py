@@ -87,6 +87,14 @@ def sentence_reasons(sentence: str, written: str, guard: Guardrails) -> list[str
     if (cjk_count(written) if lang == "zh" else word_count(written)) < MIN_WRITTEN[lang]:
         reasons.append("form: the model added too little to make a sentence")
     if lang == "en":
+        stems = [w[:5] for w in re.findall(r"[a-z]{4,}", written.lower())]
+        looping = sorted({w for w in stems if stems.count(w) >= 3})
+        if looping:
+            reasons.append(f"garbled: says {looping[0]!r}... three times")
+        fact_words = {w[:5] for f in guard.product.features for w in re.findall(r"[a-z]{4,}", f.lower())}
+        echoed = sorted(fact_words & set(stems))
+        if echoed:
+            reasons.append(f"repetition: restates the catalog's words ({', '.join(echoed)}...) instead of saying what they do")
         named = [w for w in re.findall(r"\b[A-Z][A-Za-z]+", written) if w != "I"]
         if named:
             reasons.append(f"names: the model wrote {', '.join(named[:3])}; names come only from the catalog")
