@@ -53,6 +53,12 @@ class Creative:
     def usable(self) -> bool:
         return not self.violations
 
+    @property
+    def quality(self) -> float | None:
+        """The banner's quality score (layout and copy checks, 0..1), kept with its metrics; None for older batches."""
+        value = self.metrics.get("quality")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
     def to_json(self) -> dict[str, Any]:
         """The manifest form: file names relative to the batch folder."""
         return {

@@ -2,8 +2,11 @@
 
 Latin: Source Sans Pro (Adobe, SIL OFL 1.1; the files carry LICENSE.txt) from `font-source-sans-pro`,
 static instances, because variable fonts measure text about 3x slower in FreeType.
-CJK: WenQuanYi Micro Hei (Apache-2.0 or GPLv3 with font exception) from `paperang-p2-fonts-cjk`;
-it also covers Latin, so a mixed-script line renders with one font.
+CJK regular: WenQuanYi Micro Hei (Apache-2.0 or GPLv3 with font exception) from `paperang-p2-fonts-cjk`;
+CJK bold: Noto Sans CJK Bold (SIL OFL 1.1) from `noto-cjk-sans-jp-bold`, a real bold face rather than
+a stroked regular one. That file holds every CJK region's glyphs; its default forms are Japanese, so
+Chinese text is shaped with the font's `language` (zh-Hans selects the Simplified Chinese forms).
+Both CJK faces also cover Latin, so a mixed-script line renders with one font.
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ class FontSource:
     pip_name: str
     relative: str  # path inside the package folder
     index: int = 0  # face index inside a .ttc collection
+    language: str | None = None  # the OpenType language to shape with (locl forms of a pan-CJK font)
 
 
 _FONTS: dict[tuple[str, str], FontSource] = {
     ("latin", "regular"): FontSource("font_source_sans_pro", "font-source-sans-pro", "files/SourceSansPro-Regular.ttf"),
     ("latin", "bold"): FontSource("font_source_sans_pro", "font-source-sans-pro", "files/SourceSansPro-Bold.ttf"),
     ("cjk", "regular"): FontSource("paperang_p2_fonts_cjk", "paperang-p2-fonts-cjk", "fonts/wqy-microhei.ttc"),
-    # Micro Hei has a single weight; bold CJK text is drawn with a stroke by the renderer.
-    ("cjk", "bold"): FontSource("paperang_p2_fonts_cjk", "paperang-p2-fonts-cjk", "fonts/wqy-microhei.ttc"),
+    ("cjk", "bold"): FontSource("noto_cjk_sans_jp_bold", "noto-cjk-sans-jp-bold", "NotoSansCJKjp-Bold.otf", language="zh-Hans"),
 }
 
 
@@ -43,6 +46,7 @@ class FontFile:
     index: int
     script: str
     weight: str
+    language: str | None = None
 
 
 def is_cjk(text: str) -> bool:
@@ -65,7 +69,7 @@ def find_font(script: str = "latin", weight: str = "regular") -> FontFile:
     path = Path(next(iter(spec.submodule_search_locations))) / source.relative
     if not path.is_file():
         raise FontNotFound(f"{source.pip_name} is installed but {path} is missing: reinstall it with `pip install --force-reinstall {source.pip_name}`")
-    return FontFile(path=path, index=source.index, script=script, weight=weight)
+    return FontFile(path=path, index=source.index, script=script, weight=weight, language=source.language)
 
 
 def font_for_text(text: str, weight: str = "regular") -> FontFile:

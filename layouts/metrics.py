@@ -2,7 +2,8 @@
 boxes plus readability measured on the rendered pixels under each text block.
 
 Hard violations reject a creative (out of bounds, text over text or over the product, contrast under
-the WCAG limit, product hidden); everything else is a soft metric or note for the manifest.
+the WCAG limit, product hidden, a person's face cut by the crop or covered); everything else is a soft
+metric or note for the manifest, and costs quality (layouts.quality).
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from typing import Sequence
 import numpy as np
 
 from layouts.geometry import Box
+from layouts.legibility import min_text_px
 from layouts.solver import PlacedSlot, SolvedLayout
 
 PRODUCT_HIDDEN = 0.5  # more than half the product's salient region covered is "hidden"
-SMALL_TEXT_PX = 11
+FACE_TOLERANCE = 0.02  # share of a face a crop may shave or an element may touch (anti-aliasing, rounding)
+# Product, model and title together should cover at least this share of the canvas: designed posters
+# give them about half (PosterLayout's test set), our templates aim at 0.35 and more.
+MIN_OCCUPANCY = 0.2
 BUSY_UNDER_TEXT = 0.12  # mean luminance gradient above which text without a scrim is hard to read
 _GRID = 32
 
@@ -31,11 +36,39 @@ MESSAGES = {
     "product_hidden": "{slot} is {occlusion:.0%} hidden by other elements",
     "product_occluded": "{slot} is {occlusion:.0%} covered by other elements",
     "element_overlap": "{slot} overlaps {other} ({iou:.0%} IoU)",
-    "small_text": "{slot} text is {size} px, under {limit} px",
+    "small_text": "{slot} text is {size} px, under the {limit} px this format needs",
+    "face_cut": "{slot}: the crop cuts {cut:.0%} of the face",
+    "face_covered": "{slot}: {occlusion:.0%} of the face is covered by other elements",
+    "low_occupancy": "product and title cover {occupancy:.0%} of the canvas, under {floor:.0%}",
     "busy_background": "{slot} sits on a busy background (gradient {busy:.2f}) without a scrim",
     "slot_dropped": "{note}",
+    "slot_absent": "{note}",
 }
-HARD = frozenset({"out_of_bounds", "text_overlap", "text_on_product", "low_contrast", "product_hidden"})
+HARD = frozenset({"out_of_bounds", "text_overlap", "text_on_product", "low_contrast", "product_hidden", "face_cut", "face_covered"})
+
+# The quality score: 1.0 is clean; a hard violation scores 0 and each soft finding, of the layout or of
+# a caller's own checks (copy), costs its penalty. A launch gate's threshold then reads as "how many of
+# which findings a banner may carry" (creative.services.batches.DEFAULT_MIN_QUALITY).
+PENALTIES = {
+    "small_text": 0.3,  # under the format's legible size
+    "low_occupancy": 0.2,  # product and title lost in an empty canvas
+    "product_occluded": 0.15,
+    "busy_background": 0.15,
+    "element_overlap": 0.05,
+    "slot_dropped": 0.05,  # an optional slot (logo, badge) did not fit this size
+    "slot_absent": 0.0,  # the size's layout has no place for it, by design
+    "copy": 0.6,  # the title fails a copy check (wrong facts, cut off, another product's name)
+}
+DEFAULT_PENALTY = 0.2  # a finding the table does not name
+
+
+def penalty(code: str) -> float:
+    return 1.0 if code in HARD else PENALTIES.get(code, DEFAULT_PENALTY)
+
+
+def penalised(score: float, codes: Sequence[str]) -> float:
+    """`score` less the penalty of each finding code, never below 0."""
+    return round(max(0.0, score - sum(penalty(c) for c in codes)), 3)
 
 
 @dataclass(frozen=True)
@@ -77,6 +110,8 @@ class LayoutMetrics:
     utility: float  # share of the non-salient canvas used by elements
     min_text_px: int
     elements: int
+    occupancy: float = 0.0  # share of the canvas covered by product, model and title
+    quality: float = 1.0  # 1 less the penalty of every finding (see PENALTIES)
 
     def as_dict(self) -> dict:
         # asdict() without its deep copy: every field is a number
@@ -163,6 +198,7 @@ class GeometryScore:
     min_text_px: int
     elements: int
     violations: tuple[Violation, ...]
+    occupancy: float = 0.0
 
 
 def _edges(box: Box) -> tuple[float, float, float, float, float]:
@@ -224,17 +260,22 @@ def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -
         covers = [element_box(q) for q in content if q is not p and q.slot.z > p.slot.z]
         occ = _mask_mean(covers, p.salient) if covers else 0.0
         occlusions.append(occ)
-        if p.kind == "product" and occ > PRODUCT_HIDDEN:
+        if p.kind == "model":
+            if p.salient_cut > FACE_TOLERANCE:
+                found.append(violation("face_cut", slot=p.name, cut=p.salient_cut))
+            if occ > FACE_TOLERANCE:
+                found.append(violation("face_covered", slot=p.name, occlusion=occ))
+        elif p.kind == "product" and occ > PRODUCT_HIDDEN:
             found.append(violation("product_hidden", slot=p.name, occlusion=occ))
         elif occ > 0.01:
             found.append(violation("product_occluded", slot=p.name, occlusion=occ))
 
     text_sizes = [p.text.size for p in content if p.text is not None]
     for p in content:
-        if p.text is not None and p.text.size < SMALL_TEXT_PX:
-            found.append(violation("small_text", slot=p.name, size=p.text.size, limit=SMALL_TEXT_PX))
-    for note in layout.notes:
-        found.append(violation("slot_dropped", note=note))
+        if p.text is not None and p.text.size < (limit := min_text_px(p.kind, layout.size)):
+            found.append(violation("small_text", slot=p.name, size=p.text.size, limit=limit))
+    for note in layout.notes:  # a slot the size's layout leaves out by design is noted, not penalised
+        found.append(violation("slot_absent" if note.endswith(" layout") else "slot_dropped", note=note))
 
     salient = [p.salient for p in content if p.salient is not None and p.kind in ("product", "model")]
     used = _mask_rows([element_box(p) for p in content], canvas)
@@ -246,6 +287,9 @@ def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -
         free_rows = [full & ~t for t in taken]
         free = sum(f.bit_count() for f in free_rows)
         utility = sum((u & f).bit_count() for u, f in zip(used, free_rows)) / free if free else 0.0
+    occupancy = _mask_mean([element_box(p) for p in content if p.kind in ("product", "model", "title")], canvas)
+    if occupancy < MIN_OCCUPANCY:
+        found.append(violation("low_occupancy", occupancy=occupancy, floor=MIN_OCCUPANCY))
     return GeometryScore(
         overlap=float(np.mean(ious)) if ious else 0.0,
         alignment=_alignment([element_box(p) for p in content], W, H),
@@ -255,6 +299,7 @@ def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -
         min_text_px=min(text_sizes, default=0),
         elements=len(content),
         violations=tuple(found),
+        occupancy=occupancy,
     )
 
 
@@ -280,6 +325,8 @@ def evaluate(layout: SolvedLayout, readability: Sequence[Readability] = (), may_
         utility=g.utility,
         min_text_px=g.min_text_px,
         elements=g.elements,
+        occupancy=g.occupancy,
+        quality=penalised(1.0, [v.code for v in found]),
     )
     found.sort(key=lambda v: (not v.hard, v.code))
     return metrics, found

@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 
 from layouts.errors import LayoutError, TextDoesNotFit
 from layouts.geometry import Box
+from layouts.legibility import min_text_px
 from layouts.sizes import Size
 from layouts.template import LayoutTemplate, Slot
 from layouts.text import TextFit, TextMeasurer, fit_text
@@ -31,6 +32,11 @@ class ImageContent:
 class TextContent:
     text: str
 
+
+# A person's head and face: the top of the model picture's alpha box. A crop must keep it whole and
+# nothing may be drawn over it (layouts.metrics checks both).
+FACE_REGION = (0.15, 0.0, 0.85, 0.3)
+SALIENT_CUT_ALLOWED = 0.01  # share of the salient region a 'cover' crop may leave out before 'contain' is used
 
 Content = Mapping[str, "ImageContent | TextContent"]
 """Keyed by role: background, product, model, logo (images); title, subtitle, price, discount, cta (text)."""
@@ -50,6 +56,7 @@ class PlacedSlot:
     underlay_box: Box | None = None
     salient: Box | None = None
     crop: tuple[float, float, float, float] | None = None  # relative source crop for 'cover'
+    salient_cut: float = 0.0  # share of the salient region a 'cover' crop leaves out
 
     @property
     def name(self) -> str:
@@ -77,6 +84,12 @@ class SolvedLayout:
 
     def of_kind(self, *kinds: str) -> list[PlacedSlot]:
         return [p for p in self.slots if p.kind in kinds]
+
+
+def type_scale(size: Size) -> float:
+    """The length a slot's `max_font` is a fraction of: the canvas' geometric-mean side. The short side
+    alone starves elongated formats (8 px titles on a 728x90, 97 px on a 1080x1920 story)."""
+    return math.sqrt(size.width * size.height)
 
 
 def content_role(slot: Slot, content: Content) -> str:
@@ -151,25 +164,33 @@ def _slot(placement, slot: Slot, role: str, item, size: Size, where: str, measur
         return _image(slot, role, box, item, where)
     if not isinstance(item, TextContent):
         raise LayoutError(f"{where}: slot {slot.name!r} needs text, got an image")
-    return _text(slot, role, outer, box, item.text, size.short_side, measure, fit)
+    return _text(slot, role, outer, box, item.text, size, measure, fit)
 
 
 def _background(slot: Slot, canvas: Box, item) -> PlacedSlot:
     if isinstance(item, ImageContent):
-        return PlacedSlot(slot, "background", canvas, canvas, crop=_cover_crop(item.aspect, canvas, slot.anchor))
+        return PlacedSlot(slot, "background", canvas, canvas, crop=_cover_crop(item.aspect, canvas, slot.anchor, item.salient))
     return PlacedSlot(slot, "background", canvas, canvas)
 
 
-def _cover_crop(aspect: float, box: Box, anchor: str) -> tuple[float, float, float, float]:
-    """Relative crop of a source of `aspect` that fills `box` exactly."""
+def _cover_crop(aspect: float, box: Box, anchor: str, salient: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+                ) -> tuple[float, float, float, float]:
+    """Relative crop of a source of `aspect` that fills `box` exactly. Along an axis the anchor leaves
+    free, the crop centres on the salient region (an off-centre subject stays in frame)."""
     target = box.w / box.h if box.h else 1.0
     parts = set(anchor.split("-"))
     if aspect > target:  # source wider: crop left/right
         keep = target / aspect
-        x0 = 0.0 if "left" in parts else (1 - keep) if "right" in parts else (1 - keep) / 2
+        if "left" in parts or "right" in parts:
+            x0 = 0.0 if "left" in parts else 1 - keep
+        else:
+            x0 = min(max((salient[0] + salient[2]) / 2 - keep / 2, 0.0), 1 - keep)
         return (x0, 0.0, x0 + keep, 1.0)
     keep = aspect / target
-    y0 = 0.0 if "top" in parts else (1 - keep) if "bottom" in parts else (1 - keep) / 2
+    if "top" in parts or "bottom" in parts:
+        y0 = 0.0 if "top" in parts else 1 - keep
+    else:
+        y0 = min(max((salient[1] + salient[3]) / 2 - keep / 2, 0.0), 1 - keep)
     return (0.0, y0, 1.0, y0 + keep)
 
 
@@ -178,37 +199,42 @@ def _image(slot: Slot, role: str, box: Box, item: ImageContent, where: str) -> P
         raise LayoutError(f"its box is {box.w:.0f}x{box.h:.0f} px, under the {slot.min_px} px minimum")
     l, t, r, b = item.salient
     if slot.fit == "cover":
-        crop = _cover_crop(item.aspect, box, slot.anchor)
+        crop = _cover_crop(item.aspect, box, slot.anchor, item.salient)
         # salient region mapped through the crop, clipped to the box
         cw, ch = crop[2] - crop[0], crop[3] - crop[1]
         sal = Box.from_ltrb(
             box.x + (l - crop[0]) / cw * box.w, box.y + (t - crop[1]) / ch * box.h,
             box.x + (r - crop[0]) / cw * box.w, box.y + (b - crop[1]) / ch * box.h,
-        ).clamp_to(box)
-        return PlacedSlot(slot, role, box, box, salient=sal, crop=crop)
+        )
+        kept = sal.clamp_to(box)
+        cut = max(0.0, 1 - kept.area / sal.area) if sal.area > 0 else 0.0
+        if cut <= SALIENT_CUT_ALLOWED:
+            return PlacedSlot(slot, role, box, box, salient=kept, crop=crop, salient_cut=cut)
+        # the box is too narrow (or flat) for the subject: show it whole rather than cut through it
     drawn = box.fit_aspect(item.aspect, slot.anchor)
     drawn = Box(math.floor(drawn.x), math.floor(drawn.y), max(1, round(drawn.w)), max(1, round(drawn.h))).clamp_to(box.inset(-0.5))
     sal = Box.from_ltrb(drawn.x + l * drawn.w, drawn.y + t * drawn.h, drawn.x + r * drawn.w, drawn.y + b * drawn.h)
     return PlacedSlot(slot, role, box, drawn, salient=sal)
 
 
-def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, short: int, measure: TextMeasurer, fit_text: Callable = fit_text) -> PlacedSlot:
-    max_size = max(slot.min_font_px, math.floor(slot.max_font * short))
+def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, size: Size, measure: TextMeasurer, fit_text: Callable = fit_text) -> PlacedSlot:
+    min_size = max(slot.min_font_px, min_text_px(slot.kind, size))  # the template may ask for more, never less
+    max_size = max(min_size, math.floor(slot.max_font * type_scale(size)))
     shape = slot.shape if slot.kind in ("badge", "cta") else None
     what = f"{slot.name} text"
     if shape == "circle":
         d = min(box.w, box.h)
         circle = box.place(d, d, slot.anchor)
         inner = circle.inset(d * 0.16)
-        fit = fit_text(text, inner.w, inner.h, measure, weight=slot.weight, min_size=slot.min_font_px,
+        fit = fit_text(text, inner.w, inner.h, measure, weight=slot.weight, min_size=min_size,
                        max_size=max_size, max_lines=slot.max_lines, line_spacing=slot.line_spacing, what=what)
         text_box = circle.place(fit.width, fit.height, "center")
         return PlacedSlot(slot, role, box, circle, fit, text_box)
     if shape in ("pill", "rect", "band"):
-        pad_y = max(2.0, box.h * 0.2)
+        pad_y = max(2.0, box.h * 0.12)  # room kept for the shape around the text; the shape then hugs the text
         pad_x = max(4.0, pad_y * (1.6 if shape == "pill" else 1.2))
         fit = fit_text(text, box.w - 2 * pad_x, box.h - 2 * pad_y, measure, weight=slot.weight,
-                       min_size=slot.min_font_px, max_size=max_size, max_lines=slot.max_lines,
+                       min_size=min_size, max_size=max_size, max_lines=slot.max_lines,
                        line_spacing=slot.line_spacing, what=what)
         # the shape hugs its text with padding proportional to the font, within the slot box
         px = max(4.0, fit.size * (0.95 if shape == "pill" else 0.6))
@@ -217,7 +243,7 @@ def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, short: int, me
         shape_box = Box(round(shape_box.x), round(shape_box.y), round(shape_box.w), round(shape_box.h))
         text_box = shape_box.place(fit.width, fit.height, "center")
         return PlacedSlot(slot, role, box, shape_box, fit, text_box)
-    fit = fit_text(text, box.w, box.h, measure, weight=slot.weight, min_size=slot.min_font_px,
+    fit = fit_text(text, box.w, box.h, measure, weight=slot.weight, min_size=min_size,
                    max_size=max_size, max_lines=slot.max_lines, line_spacing=slot.line_spacing,
                    balance=slot.align == "center", what=what)
     halign = {"left": "left", "center": "", "right": "right"}[slot.align]
@@ -238,4 +264,4 @@ def required_roles(template: LayoutTemplate) -> set[str]:
     return roles
 
 
-__all__ = ["ImageContent", "TextContent", "PlacedSlot", "SolvedLayout", "solve", "content_role", "required_roles", "TextDoesNotFit"]
+__all__ = ["FACE_REGION", "ImageContent", "TextContent", "PlacedSlot", "SolvedLayout", "solve", "content_role", "required_roles", "TextDoesNotFit"]

@@ -46,8 +46,8 @@ class Slot:
     weight: str = "bold"
     align: str = "center"
     valign: str = "middle"
-    min_font_px: int = 10
-    max_font: float = 0.12  # largest font size as a fraction of the canvas short side
+    min_font_px: int = 10  # never below the format's legible floor (layouts.legibility)
+    max_font: float = 0.12  # largest font size as a fraction of the canvas' mean side (solver.type_scale)
     max_lines: int = 2
     line_spacing: float = 1.15
     scrim: str = "auto"  # auto: only when contrast needs it; always: a design underlay; never

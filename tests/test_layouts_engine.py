@@ -19,8 +19,9 @@ from layouts import (
     solve,
 )
 from layouts.colour import choose_text_colour, colour_family, contrast, required_contrast
+from layouts.metrics import penalised
 from layouts.sizes import Size
-from layouts.solver import PlacedSlot, SolvedLayout
+from layouts.solver import FACE_REGION, PlacedSlot, SolvedLayout
 from layouts.text import NO_LINE_END, NO_LINE_START, break_units
 
 
@@ -38,7 +39,7 @@ M = FakeMeasurer()
 CONTENT = {
     "background": ImageContent(1.5),
     "product": ImageContent(0.8, (0.1, 0.05, 0.9, 0.95)),
-    "model": ImageContent(0.7, (0.2, 0.0, 0.8, 1.0)),
+    "model": ImageContent(0.7, FACE_REGION),
     "logo": ImageContent(3.0),
     "title": TextContent("Trail runner shoes with grip"),
     "subtitle": TextContent("Lightweight mesh upper"),
@@ -103,8 +104,10 @@ def test_optional_slots_drop_out_at_tiny_sizes_with_a_note():
     names = {p.name for p in layout.slots}
     assert {"product", "title"} <= names and "logo" not in names
     assert any("logo" in note for note in layout.notes)
-    _, violations = evaluate(layout)
-    assert any(v.code == "slot_dropped" and not v.hard for v in violations)
+    metrics, violations = evaluate(layout)
+    absent = [v for v in violations if v.code == "slot_absent"]  # left out of the strip layout by design: noted, free
+    assert any("logo" in v.message for v in absent) and not any(v.hard for v in absent)
+    assert metrics.quality == penalised(1.0, [v.code for v in violations]) and penalised(1.0, ["slot_absent"]) == 1.0
 
 
 def test_required_content_missing_is_a_layout_error():

@@ -54,6 +54,7 @@ class RenderCaches:
         self.pictures: dict = {}  # code -> RGBA picture, trimmed
         self.premultiplied: dict = {}  # code -> the picture as RGBa
         self.aspects: dict = {}  # code -> ImageContent
+        self.photos: dict = {}  # code -> the picture has no transparency (a photo, drawn as a card)
         self.palettes: dict = {}  # (product, logo) -> (accent, text colour candidates)
         # small values
         self.fonts: dict = {}  # FontSpec -> FreeTypeFont

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from creative.compose.errors import CompositionError
 from creative.compose.plan import RGB, Base, Crop, Picture
@@ -35,9 +35,9 @@ def load_font(spec: FontSpec) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(found.path), spec.size, index=found.index)
 
 
-def stroke_width(spec: FontSpec) -> int:
-    # WenQuanYi Micro Hei has one weight: bold CJK gets a thin stroke once it is big enough to show.
-    return max(1, round(spec.size / 30)) if spec.script == "cjk" and spec.weight == "bold" and spec.size >= 16 else 0
+def font_language(spec: FontSpec) -> str | None:
+    """The language a font shapes text in (a pan-CJK bold face needs zh-Hans for Chinese forms)."""
+    return find_font(spec.script, spec.weight).language
 
 
 def load_picture(info: ElementInfo) -> Image.Image:
@@ -76,7 +76,9 @@ def draw_base(base: Base, fitted: Fitted) -> Image.Image:
     for layer in base.layers:
         l, t, r, b = layer.ltrb
         if isinstance(layer, Picture):
-            if layer.opaque:
+            if layer.card:
+                draw_card(canvas, fitted(layer.code, r - l, b - t, layer.crop, "RGB"), l, t)
+            elif layer.opaque:
                 canvas.paste(fitted(layer.code, r - l, b - t, layer.crop, "RGB"), (l, t))
             else:
                 image = fitted(layer.code, r - l, b - t, layer.crop, "RGBA")
@@ -94,22 +96,42 @@ def draw_base(base: Base, fitted: Fitted) -> Image.Image:
     return canvas
 
 
+def rounded_mask(w: int, h: int, radius: float) -> Image.Image:
+    """A rounded rectangle's coverage, drawn at 2x and reduced for smooth corners."""
+    mask = Image.new("L", (w * 2, h * 2), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius * 2, fill=255)
+    return mask.resize((w, h), Image.Resampling.BOX)
+
+
+def draw_card(canvas: Image.Image, photo: Image.Image, x: int, y: int) -> None:
+    """A product photo with its own backdrop, shown on purpose: rounded corners over a soft drop shadow."""
+    w, h = photo.size
+    side = min(w, h)
+    radius = max(3, round(side * 0.06))
+    blur = max(2, round(side * 0.03))
+    drop = max(1, round(side * 0.02))
+    shadow = Image.new("L", (w + 4 * blur, h + 4 * blur), 0)
+    ImageDraw.Draw(shadow).rounded_rectangle((2 * blur, 2 * blur, 2 * blur + w - 1, 2 * blur + h - 1), radius=radius, fill=90)
+    shadow = shadow.filter(ImageFilter.GaussianBlur(blur))
+    canvas.paste((0, 0, 0), (x - 2 * blur, y - 2 * blur + drop), shadow)
+    canvas.paste(photo, (x, y), rounded_mask(w, h, radius))
+
+
 def text_pad(font: FontSpec) -> int:
-    """The margin around a text block, so strokes and overhangs are not clipped."""
-    return 2 + stroke_width(font)
+    """The margin around a text block, so overhangs of bold glyphs are not clipped."""
+    return 2 + font.size // 20
 
 
 def text_block(fit: TextFit, font: ImageFont.FreeTypeFont, colour: RGB, align: str) -> Image.Image:
     """The fitted lines in `colour`, aligned within the block; its margin is `text_pad(fit.font)`."""
-    stroke = stroke_width(fit.font)
-    pad = 2 + stroke
+    pad = text_pad(fit.font)
+    language = font_language(fit.font)
     w, h = math.ceil(fit.width) + 2 * pad, math.ceil(fit.height) + 2 * pad
     mask = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(mask)
     for i, (line, lw) in enumerate(zip(fit.lines, fit.line_widths)):
         x = {"left": 0, "center": (fit.width - lw) / 2, "right": fit.width - lw}[align]
-        draw.text((pad + x + stroke, pad + fit.ascent + i * fit.line_gap), line, font=font, fill=255, anchor="ls",
-                  stroke_width=stroke, stroke_fill=255)
+        draw.text((pad + x, pad + fit.ascent + i * fit.line_gap), line, font=font, fill=255, anchor="ls", language=language)
     block = Image.new("RGBA", (w, h), (*colour, 255))
     block.putalpha(mask)
     return block

@@ -48,12 +48,14 @@ class PictureLayer:
 # ---- a banner's resolved base: what is drawn, and the key its drawing is cached under
 @dataclass(frozen=True, slots=True)
 class Picture:
-    """An element's picture resized into a box; `opaque` pictures (backgrounds) are pasted without alpha."""
+    """An element's picture resized into a box; `opaque` pictures (backgrounds) are pasted without alpha,
+    a `card` (a product photo that is not cut out) as a rounded card with a soft shadow."""
 
     code: str
     ltrb: Ltrb
     crop: Crop | None
     opaque: bool = False
+    card: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +119,16 @@ class LayoutPlan:
     geometry: GeometryScore  # the box-only part of the layout's score
     has_background: bool  # the layout placed a background slot
 
-    def base(self, spec: CreativeSpec, fill: RGB, colour_of: Callable[[str], RGB]) -> Base:
-        """The base of this layout for a banner's elements; `colour_of` turns a colour role into RGB."""
+    def base(self, spec: CreativeSpec, fill: RGB, colour_of: Callable[[str], RGB], is_photo: Callable[[str], bool]) -> Base:
+        """The base of this layout for a banner's elements; `colour_of` turns a colour role into RGB,
+        `is_photo` tells a product photo with its backdrop (shown as a card) from a cut-out."""
         size = self.layout.size
         layers: list[Picture | Tint] = []
         covered = False
         for layer in self.layers:
             if isinstance(layer, PictureLayer):
-                layers.append(Picture(getattr(spec, layer.role), layer.ltrb, layer.crop))
+                code = getattr(spec, layer.role)
+                layers.append(Picture(code, layer.ltrb, layer.crop, card=layer.role == "product" and is_photo(code)))
             elif isinstance(layer, DecorationLayer):
                 layers.append(Tint(layer.shape, layer.ltrb, colour_of(layer.colour), layer.opacity))
             elif spec.background:

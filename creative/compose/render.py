@@ -28,7 +28,7 @@ from layouts import colour as col
 from layouts.errors import LayoutError
 from layouts.metrics import LayoutMetrics, Readability, Violation, evaluate
 from layouts.sizes import Size, parse_size
-from layouts.solver import Content, ImageContent, PlacedSlot, SolvedLayout, solve
+from layouts.solver import FACE_REGION, Content, ImageContent, PlacedSlot, SolvedLayout, solve
 from layouts.template import LayoutTemplate, get_template
 from layouts.text import FontSpec, TextFit, fit_text
 
@@ -52,6 +52,11 @@ class Rendered:
     def accepted(self) -> bool:
         return self.image is not None and not self.reasons
 
+    @property
+    def quality(self) -> float:
+        """The layout's quality score (0 when it could not be laid out)."""
+        return self.metrics.quality if self.metrics else 0.0
+
 
 class PillowMeasurer:
     """Text widths for the layout engine, from the renderer's cached FreeType fonts."""
@@ -64,7 +69,7 @@ class PillowMeasurer:
         key = (text, font)
         w = widths.get(key)
         if w is None:
-            w = widths[key] = self.renderer.font(font).getlength(text) + 2 * draw.stroke_width(font)
+            w = widths[key] = self.renderer.font(font).getlength(text, language=draw.font_language(font))
         return w
 
     def ascent_descent(self, font: FontSpec) -> tuple[int, int]:
@@ -113,6 +118,13 @@ class Renderer:
             image = self.cache.pictures[code] = draw.load_picture(self.element(code))
         return image
 
+    def is_photo(self, code: str) -> bool:
+        """A picture without transparency: a photo on its own backdrop, not a cut-out."""
+        hit = self.cache.photos.get(code)
+        if hit is None:
+            hit = self.cache.photos[code] = self.picture(code).getchannel("A").getextrema()[0] == 255
+        return hit
+
     def _premultiplied(self, code: str) -> Image.Image:
         image = self.cache.premultiplied.get(code)
         if image is None:
@@ -155,7 +167,8 @@ class Renderer:
                     aspect = self.cache.aspects.get(code)
                     if aspect is None:
                         picture = self.picture(code)
-                        aspect = self.cache.aspects[code] = ImageContent(picture.width / picture.height)
+                        salient = FACE_REGION if role == "model" else (0.0, 0.0, 1.0, 1.0)
+                        aspect = self.cache.aspects[code] = ImageContent(picture.width / picture.height, salient)
                     content[role] = aspect
             text_key = (spec.product, spec.offer, spec.title)
             texts = self.cache.texts.get(text_key)
@@ -246,7 +259,7 @@ class Renderer:
         ref = (id(plan), accent, spec.background, spec.product, spec.model)
         hit = self.cache.base_refs.get(ref)
         if hit is None:
-            base = plan.base(spec, self.role(template.background, accent), lambda role: self.role(role, accent))
+            base = plan.base(spec, self.role(template.background, accent), lambda role: self.role(role, accent), self.is_photo)
             base_id = self.cache.base_ids.setdefault(base, len(self.cache.base_ids))
             hit = self.cache.base_refs[ref] = (base, base_id)
         base, base_id = hit

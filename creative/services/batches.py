@@ -1,7 +1,13 @@
-"""launch_batch: a marketer's selection becomes banners in the registry and, if asked, an experiment over them."""
+"""launch_batch: a marketer's selection becomes banners in the registry and, if asked, an experiment over them.
+
+Before anything is published a quality gate checks each banner: its titles against the catalog as it is
+now (the copy guardrails), and its quality score (layout findings less copy findings) against a threshold.
+Banners under it are refused, each with its reasons, and never reach the registry or an experiment.
+"""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -10,7 +16,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import delete, func, insert, select
 
+from creative.catalog import Product, get_product
 from creative.compose import BatchResult, BatchSelection, compose_batch, enumerate_specs, resolve_selection
+from creative.copy.guardrails import Guardrails
 from creative.creatives import MANIFEST, Creative, batch_creatives, get_creatives
 from creative.errors import CreativeError
 from creative.services.experiments import CreatedExperiment, create_experiment
@@ -19,6 +27,10 @@ from creative.tables import creative_reviews as creative_reviews_table
 from creative.tables import creatives as creatives_table
 from experiments.policies import DEFAULT_POLICY
 from experiments.tables import arms as arms_table
+from layouts.metrics import penalised
+
+DEFAULT_MIN_QUALITY = 0.5  # a clean banner scores 1; one copy failure (0.6) or a hard layout violation sinks it
+MIN_QUALITY_ENV = "CREATIVE_MIN_QUALITY"
 
 
 @dataclass(frozen=True)
@@ -32,22 +44,96 @@ class ExperimentPlan:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A banner the quality gate kept out of the launch, and why."""
+
+    creative_id: str
+    quality: float
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.creative_id, "quality": self.quality, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
 class BatchLaunched:
     batch: BatchResult
     experiment: CreatedExperiment | None
+    refused: tuple[Refused, ...] = ()
+    min_quality: float = DEFAULT_MIN_QUALITY
+
+
+def min_quality_setting(value: float | None = None) -> float:
+    """The gate's threshold: `value` when given, else $CREATIVE_MIN_QUALITY, else DEFAULT_MIN_QUALITY."""
+    raw: Any = value if value is not None else os.environ.get(MIN_QUALITY_ENV, "").strip() or DEFAULT_MIN_QUALITY
+    try:
+        threshold = float(raw)
+    except (TypeError, ValueError):
+        threshold = -1.0
+    if not 0.0 <= threshold <= 1.0:
+        raise CreativeError(f"the minimum quality must be a number from 0 to 1, got {raw!r}; "
+                            f"pass 0..1 or unset {MIN_QUALITY_ENV} for the default {DEFAULT_MIN_QUALITY}")
+    return threshold
+
+
+class QualityGate:
+    """The `keep` step of a launch: copy checks into each record's warnings and score, then the threshold.
+
+    Titles were checked when written, but the catalog may have changed since (a price, a discount) and a
+    hand-added title was never checked: each (title, product) pair is checked once per launch."""
+
+    def __init__(self, ws: Workspace, min_quality: float):
+        self.ws = ws
+        self.min_quality = min_quality
+        self.refused: list[Refused] = []
+        self._products: dict[str, Product] = {}
+        self._copy: dict[tuple[str, str], list[str]] = {}
+
+    def copy_reasons(self, title: str | None, offer: str | None) -> list[str]:
+        if not title or not offer:
+            return []  # the catalog name itself, or no catalog product to check against
+        key = (title, offer)
+        if key not in self._copy:
+            product = self._products.get(offer) or self._products.setdefault(offer, get_product(self.ws.engine, offer))
+            text = self.ws.elements.get(title).text or ""
+            self._copy[key] = Guardrails.for_product(product).check_title(text)
+        return self._copy[key]
+
+    def __call__(self, records: list[dict]) -> list[dict]:
+        kept = []
+        for record in records:
+            metrics = record.setdefault("metrics", {})
+            reasons = self.copy_reasons(record.get("elements", {}).get("title"), record.get("offer"))
+            quality = float(metrics.get("quality", 1.0))
+            if reasons:
+                record["warnings"] = list(record.get("warnings") or ()) + [f"title: {r}" for r in reasons]
+                quality = metrics["quality"] = penalised(quality, ["copy"])
+            if quality < self.min_quality:
+                why = tuple(record.get("warnings") or ()) + (f"quality {quality:.2f} is under the launch threshold {self.min_quality:.2f}",)
+                self.refused.append(Refused(record["id"], quality, why))
+            else:
+                kept.append(record)
+        if records and not kept:
+            first = self.refused[0]
+            raise CreativeError(f"the quality gate refused all {len(records)} banners (e.g. {first.creative_id}: {'; '.join(first.reasons)}); "
+                                f"change the selection, or lower the threshold with {MIN_QUALITY_ENV}")
+        return kept
 
 
 def launch_batch(ws: Workspace, selection: BatchSelection, out_dir: str | Path, *, experiment: ExperimentPlan | None = None,
                  formats: Sequence[str] = ("jpeg",), max_n: int | None = None, seed: int = 0, workers: int | None = None,
-                 progress: Callable[[int, int], None] | None = None, render: Callable[..., list[dict]] | None = None) -> BatchLaunched:
-    """Compose the selection (registered as one batch), then start the experiment if one is planned."""
+                 progress: Callable[[int, int], None] | None = None, render: Callable[..., list[dict]] | None = None,
+                 min_quality: float | None = None) -> BatchLaunched:
+    """Compose the selection (registered as one batch) through the quality gate, then start the experiment if
+    one is planned. Banners scoring under `min_quality` (see min_quality_setting) are refused, with reasons."""
+    gate = QualityGate(ws, min_quality_setting(min_quality))
     batch = compose_batch(ws.home, ws.engine, selection, out_dir, formats=formats, max_n=max_n, seed=seed, workers=workers,
-                          progress=progress, render=render)
+                          progress=progress, render=render, keep=gate)
     created = None
     if experiment is not None:
         created = create_experiment(ws, experiment.name, batch.creatives, experiment.policy,
                                     policy_params=experiment.policy_params, config=experiment.config)
-    return BatchLaunched(batch, created)
+    return BatchLaunched(batch, created, tuple(gate.refused), gate.min_quality)
 
 
 class BatchNotFound(CreativeError):
