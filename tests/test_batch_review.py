@@ -28,9 +28,9 @@ def _selection(ws: Workspace, **extra) -> BatchSelection:
 def test_the_count_is_what_the_launch_renders(ws, tmp_path, max_n):
     selection = _selection(ws)
     count = count_banners(ws, selection, max_n)
-    launched = launch_batch(ws, selection, tmp_path / "out", max_n=max_n, workers=1).batch
-    assert count.banners == len(launched.creatives) + len(launched.rejected)
-    assert count.combinations == launched.combinations
+    launched = launch_batch(ws, selection, tmp_path / "out", max_n=max_n, workers=1)
+    assert count.banners == len(launched.batch.creatives) + len(launched.batch.rejected) + len(launched.refused)
+    assert count.combinations == launched.batch.combinations
     assert (count.banners < count.combinations) == (max_n is not None)
 
 

@@ -133,10 +133,12 @@ def batch_work(ws: Workspace, form: Mapping[str, Sequence[str]], max_n: int) -> 
 
     def work(progress: Progress) -> dict[str, Any]:
         progress(0, 0, "checking the selection")
-        result = launch_batch(ws, chosen, out_dir, max_n=max_n, workers=1,
-                              progress=lambda done, total: progress(done, total, f"rendered {done} of {total}")).batch
+        launched = launch_batch(ws, chosen, out_dir, max_n=max_n, workers=1,
+                                progress=lambda done, total: progress(done, total, f"rendered {done} of {total}"))
+        result = launched.batch
         progress(len(result.creatives), len(result.creatives), f"{len(result.creatives)} banners rendered in {result.seconds:.1f} s")
-        return {"out_dir": result.out_dir, "batch": result.batch, "banners": len(result.creatives), "rejected": len(result.rejected)}
+        return {"out_dir": result.out_dir, "batch": result.batch, "banners": len(result.creatives), "rejected": len(result.rejected),
+                "refused": [r.to_json() for r in launched.refused], "min_quality": launched.min_quality}
 
     return work
 
@@ -168,6 +170,7 @@ class BatchView:
     folder: Path
     tiles: list[Tile]
     rejected: list[dict[str, Any]]  # failed the layout checks: never rendered
+    refused: list[dict[str, Any]]  # under the quality gate's threshold when the web launched it: not published
     skipped: list[str]
     combinations: int | None
     created_at: str | None
@@ -226,7 +229,9 @@ def batch_view(ws: Workspace, jobs: JobRunner, batch: str) -> BatchView:
             brand=(offer.brand if offer else None) or (str(c.attributes["brand"]) if c.attributes.get("brand") else None),
             logo=c.elements.get("logo"), warnings=tuple(c.violations) + tuple(c.warnings), quality=_quality(c),
             review=reviews.get(c.creative_id, "none")))
-    return BatchView(batch, folder, tiles, list(manifest.get("rejected") or []), list(manifest.get("skipped") or []),
+    job = _web_job(jobs, batch)
+    return BatchView(batch, folder, tiles, list(manifest.get("rejected") or []), list((job.result or {}).get("refused") or []) if job else [],
+                     list(manifest.get("skipped") or []),
                      manifest.get("combinations"), manifest.get("created_at"))
 
 
