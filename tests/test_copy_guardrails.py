@@ -161,3 +161,87 @@ def test_rejected_title_keeps_every_reason():
     reasons = guard().check_title("The best Aurora shoes, now 50% off for the")
     kinds = {r.split(":")[0] for r in reasons}
     assert {"facts", "banned claim", "cut off", "length"} <= kinds
+
+
+# ---------------------------------------------------------------- issue 11: names, kinds, facts that read true
+
+BOTTLE = Product("SKU-4", "Everyday Bottle", "Aurora", "bags", 25.0, None, None, ["750 ml", "keeps drinks cold for 24 hours", "leak-proof lid"], ["gym", "outdoors"], "en", "https://x.example/4")
+PHONES = Product("SKU-3", "Quiet One Headphones", "Aurora", "electronics", 199.0, 149.0, 25, ["active noise cancelling", "30-hour battery", "fold-flat design"], ["music", "gift"], "en", "https://x.example/3")
+ZH_SHOE = Product("SKU-5", "轻跑鞋", "北风", "鞋靴", 599.0, 399.0, 33, ["透气网面", "缓震中底", "单只重240克"], ["通勤", "跑步"], "zh", "https://x.example/5")
+
+
+def _kinds(reasons):
+    return {r.split(":")[0] for r in reasons}
+
+
+@pytest.mark.parametrize("product,text", [
+    (SHOE, "Straight Runner: 22% off"),  # a word of the name swapped
+    (PHONES, "Smart One Headphones: 25% off"),
+    (PHONES, "Lumina: 30-hour battery"),  # an invented name
+    (PHONES, "Arcadia 30-hour battery"),  # a real but rare word standing as a name
+    (SHOE, "Numinous Stride Runner"),  # an invented word added to the name
+    (SHOE, "Stride runner shoes"),  # the name miscased
+    (SHOE, "Northwind Breathable under"),  # a capital in mid-sentence marks a name that is not the product's
+])
+def test_a_name_in_the_title_must_be_the_catalog_name_brand_or_alias(product, text):
+    assert "entity" in _kinds(guard(product).check_title(text)), text
+
+
+def test_catalog_names_aliases_and_plain_words_pass_the_entity_check():
+    for product, text in [(SHOE, "Northwind Stride Runner"), (SHOE, "Meet the Stride Runner"), (PHONES, "Quiet One: 30 hours of music"),
+                          (SHOE, "Light steps, long roads"), (SHOE, "The road hums, you carry on")]:
+        assert "entity" not in _kinds(guard(product).check_title(text)), text
+
+
+def test_a_title_naming_another_kind_of_product_is_refused():
+    assert "category" in _kinds(guard(BOTTLE).check_title("Daypack: 750 ml; keeps drinks"))
+    assert "category" in _kinds(guard(SHOE).check_title("Northwind Breathable blower"))
+    assert "category" not in _kinds(guard(BOTTLE).check_title("Everyday Bottle, just $25"))
+
+
+def test_chinese_poetic_line_must_not_name_or_borrow_another_products_imagery():
+    teapot_line = "一壶清风里，半日闲情中"
+    assert "category" in _kinds(guard(ZH_SHOE).check_title(teapot_line))
+    assert "category" not in _kinds(guard(POT).check_title(teapot_line))
+    assert "category" in _kinds(guard(POT).check_title("足下生清风，步步向远方"))  # a shoe's line names nothing, but is a shoe's
+
+
+def test_chinese_misspelt_name_is_refused():
+    assert "entity" in _kinds(guard(POT).check_title("紫沙茶壶限时8.5折"))
+    assert "entity" not in _kinds(guard(POT).check_title("紫砂茶壶限时8.5折"))
+
+
+def test_a_was_price_needs_the_current_price():
+    assert any("current price" in r for r in guard(PHONES).check_title("Quiet One Headphones, was $199"))
+    assert guard(PHONES).check_title("Now $149, was $199") == []
+    assert any("current price" in r for r in guard(ZH_SHOE).check_title("轻跑鞋原价¥599"))
+
+
+def test_now_price_on_a_product_without_a_sale_is_refused():
+    assert any(r.startswith("facts") for r in guard(BOTTLE).check_title("Everyday Bottle, now $25"))
+
+
+@pytest.mark.parametrize("product,text", [
+    (SHOE, "The Stride Runner is a highly"),
+    (BOTTLE, "Everyday Bottle: keeps drinks"),  # stops inside a catalog feature
+    (PHONES, "Quiet One Headphones: 25%"),
+    (ZH_SHOE, "北风轻跑鞋，透气网"),
+    (ZH_SHOE, "穿上它，跑步更轻松，通勤更"),
+])
+def test_cut_off_titles_are_refused(product, text):
+    assert "cut off" in _kinds(guard(product).check_title(text)), text
+
+
+def test_repeated_words_and_keyword_lists_are_not_copy():
+    assert any("twice" in r for r in guard(PHONES).check_title("Music, good for music"))
+    assert any("list of keywords" in r for r in guard(BOTTLE).check_title("Gym, outdoor; leak-proof"))
+    assert any("twice" in r for r in check_quality("运动好搭档：运动手环", "zh"))
+    assert check_quality("Light steps, long roads", "en") == []
+
+
+def test_a_title_must_say_something_about_the_product():
+    assert guard(PHONES).check_grounding("Special gift for work")  # occasions only
+    assert guard(PHONES).check_grounding("Take 25% off today") == []  # its own discount
+    assert guard(PHONES).check_grounding("Fold-flat design for travel") == []  # a feature
+    assert guard(PHONES).check_grounding("Fold-flat design for travel", names_only=True)  # a model title must name it
+    assert guard(PHONES).check_grounding("Music-friendly headphones", names_only=True) == []  # its kind

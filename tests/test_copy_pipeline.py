@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from creative.catalog import Product, list_products
 from creative.cli import cli
+from creative.copy.evaluation import TARGET_PER_STYLE
 from creative.copy.guardrails import Guardrails
 from creative.copy.limits import article_length
 from creative.copy.pipeline import CopyPipeline, store_article, store_titles
@@ -26,14 +27,14 @@ def noise_pipeline():
 
 
 def test_model_candidates_are_all_kept_and_grammar_tops_up_to_n(noise_pipeline):
-    cands = noise_pipeline.titles(SHOE, n=5)
+    cands = noise_pipeline.titles(SHOE, n=TARGET_PER_STYLE)
     for style in STYLES:
         mine = [c for c in cands if c.style == style]
         lm = [c for c in mine if c.engine == "lm"]
         assert len(lm) == 6  # every model candidate is reported, rejected ones with reasons
         assert all(c.reasons for c in lm if c.status == "rejected")
         accepted = [c for c in mine if c.status == "accepted"]
-        assert len(accepted) >= 5
+        assert len(accepted) >= TARGET_PER_STYLE
         assert all(c.reasons == [] for c in accepted)
         # grammar titles were scored by the same model so the ranking compares like with like
         assert all(c.loglik is not None for c in mine if c.engine == "grammar")
@@ -58,7 +59,8 @@ def test_grammar_is_deterministic():
     assert a == b
 
 
-def test_grammar_gives_five_accepted_titles_per_style_for_every_sample_product(sample_home, engine):
+def test_grammar_gives_three_accepted_titles_per_style_for_every_sample_product(sample_home, engine):
+    # issue 11's target (copy.evaluation.TARGET_PER_STYLE); stricter guardrails refuse long or vague lines
     products = list_products(engine)
     assert {p.language for p in products} == {"en", "zh"}
     pipe = CopyPipeline(brands={p.brand for p in products})
@@ -69,7 +71,7 @@ def test_grammar_gives_five_accepted_titles_per_style_for_every_sample_product(s
             if c.status == "accepted":
                 assert guard.check_title(c.text) == []
                 counts[c.style] += 1
-        assert all(counts[s] >= 5 for s in STYLES), (product.product_id, counts)
+        assert all(counts[s] >= TARGET_PER_STYLE for s in STYLES), (product.product_id, counts)
 
 
 def test_top_titles_are_stored_as_title_elements_with_their_attributes(store):
@@ -134,7 +136,7 @@ def test_cli_titles_all_with_grammar_covers_the_catalog(sample_home):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     counts = Counter((r["product_id"], r["style"]) for r in rows if r["status"] == "accepted")
-    assert len({p for p, _ in counts}) == 8 and min(counts.values()) >= 5
+    assert len({p for p, _ in counts}) == 8 and min(counts.values()) >= TARGET_PER_STYLE
     zh = [r for r in rows if r["language"] == "zh"]
     assert {r["style_label"] for r in zh} == {"描述型", "特价型", "功效型", "古诗词型"}
 
@@ -159,9 +161,10 @@ def test_cli_unknown_product_is_one_clear_line(sample_home):
     assert result.exit_code != 0 and "NOPE" in result.output
 
 
-def test_invented_words_from_the_model_are_rejected_but_catalog_words_are_not(noise_pipeline):
-    assert noise_pipeline._invented_words("Nuxtrain breathable midsole", SHOE) == ["Nuxtrain"]
-    assert noise_pipeline._invented_words("Stride Runner", SHOE) == []
+def test_invented_words_from_the_model_are_rejected_but_catalog_words_are_not():
+    guard = Guardrails.for_product(SHOE)
+    assert any("Nuxtrain" in r for r in guard.check_title("Nuxtrain breathable midsole"))
+    assert not any(r.startswith("entity") for r in guard.check_title("Stride Runner, foam midsole"))
 
 
 def test_model_title_that_talks_about_the_task_is_rejected():

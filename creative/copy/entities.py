@@ -93,9 +93,20 @@ def product_kinds(product: Product) -> frozenset[str]:
     return frozenset()
 
 
-def imagery_lines(product: Product) -> list[str]:
-    """Poetic lines in the product's language whose images fit its kinds (none when no kind is known)."""
-    key = f"imagery_{product.language}"
+def kind_noun(product: Product) -> str | None:
+    """The head noun of the product's name when it names a kind ("Halo Desk Chair" -> "chair"), else None.
+
+    Not the category: "Northwind shoes, now $69" would offer every Northwind shoe.
+    """
+    found = named_kinds(product.name, product.language)
+    if not found:
+        return None
+    return found[-1][0].lower() if product.language == "en" else found[-1][0]
+
+
+def imagery_lines(product: Product, use: str = "imagery") -> list[str]:
+    """Lines written for the product's kinds, in its language: poetic imagery, or benefits (`use="benefit"`)."""
+    key = f"{use}_{product.language}"
     return [line for kind in sorted(product_kinds(product)) for line in _kinds()[kind].get(key, [])]
 
 
@@ -112,7 +123,8 @@ class ProductWords:
     vocabulary: frozenset[str]  # casefolded words (en) or phrases (zh) from name, brand, category, features, keywords
     kinds: frozenset[str]
     language: str
-    grounds: tuple[str, ...] = ()  # casefolded terms that show a text is about this product (see check_grounding)
+    names: tuple[str, ...] = ()  # casefolded name, aliases, brand and kind nouns: what the product is called
+    grounds: tuple[str, ...] = ()  # casefolded feature words and activity keywords: what it is about
 
     @classmethod
     def of(cls, product: Product) -> "ProductWords":
@@ -122,7 +134,7 @@ class ProductWords:
         else:
             vocabulary = frozenset(w.casefold() for t in texts for w in _EN_WORD.findall(t))
         return cls(name=product.name, brand=product.brand, aliases=aliases(product), vocabulary=vocabulary,
-                   kinds=product_kinds(product), language=product.language, grounds=_grounds(product))
+                   kinds=product_kinds(product), language=product.language, names=_names(product), grounds=_grounds(product))
 
     def knows(self, word: str) -> bool:
         low = word.casefold().replace("’", "'")
@@ -130,13 +142,16 @@ class ProductWords:
         return bool(stems & self.vocabulary) or any(part in self.vocabulary for part in low.split("-") if part)
 
 
-def _grounds(product: Product) -> tuple[str, ...]:
-    """Name, aliases, brand, kind nouns, feature words and the keywords that are not occasions ("gift", "office")."""
-    occasions = {w.casefold() for w in _data()["_occasions"].get(product.language, [])}
+def _names(product: Product) -> tuple[str, ...]:
     kinds = product_kinds(product)
     nouns = [noun for noun, kind in kind_nouns(product.language).items() if kind in kinds]
-    terms = [product.name, *aliases(product), product.brand, *nouns, *fact_terms(product),
-             *(k for k in product.keywords if k.casefold() not in occasions)]
+    return tuple(dict.fromkeys(t.casefold() for t in (product.name, *aliases(product), product.brand, *nouns) if t))
+
+
+def _grounds(product: Product) -> tuple[str, ...]:
+    """Feature words and the keywords that are not occasions ("gift", "office")."""
+    occasions = {w.casefold() for w in _data()["_occasions"].get(product.language, [])}
+    terms = [*fact_terms(product), *(k for k in product.keywords if k.casefold() not in occasions)]
     return tuple(dict.fromkeys(t.casefold() for t in terms if t))
 
 
@@ -171,17 +186,32 @@ def check_kind(text: str, words: ProductWords) -> list[str]:
     return list(dict.fromkeys(reasons))
 
 
-def check_grounding(text: str, words: ProductWords) -> list[str]:
+def check_grounding(text: str, words: ProductWords, names_only: bool = False) -> list[str]:
     """A title must say something about this product: its name, brand, kind, a feature or an activity keyword.
 
-    A line of occasions alone ("Special gift for work") fits any product, so it sells none.
+    A line of occasions alone ("Special gift for work") fits any product, so it sells none. With
+    `names_only` (a model's titles) it must name the product, its brand or its kind.
     """
     low = text.casefold()
+    terms = words.names if names_only else words.names + words.grounds
     if words.language == "zh":
-        found = any(t in low for t in words.grounds)
+        found = any(t in low for t in terms)
     else:
-        found = any(re.search(rf"(?<![a-z]){re.escape(t)}", low) for t in words.grounds)
-    return [] if found else ["relevance: says nothing about this product (no name, brand, kind, feature or activity)"]
+        found = any(re.search(rf"(?<![a-z]){re.escape(t)}", low) for t in terms)
+    if found:
+        return []
+    what = "name, brand or kind" if names_only else "name, brand, kind, feature or activity"
+    return [f"relevance: says nothing about this product (no {what})"]
+
+
+def check_brand_offer(text: str, words: ProductWords) -> list[str]:
+    """An offer under the brand alone ("Lu, was $250, now $200") reads as a brand-wide sale: name the product."""
+    low = text.casefold()
+    deal = re.search(r"\d\s*(?:%|％|折)|\b(?:was|now|save|off|sale)\b|原价|现价|直降|立省|特价|特惠", low)
+    product_named = any(n in low for n in words.names if n != words.brand.casefold())
+    if deal and words.brand.casefold() in low and not product_named:
+        return [f"facts: an offer under the brand {words.brand!r} alone reads as a brand-wide sale; name the product"]
+    return []
 
 
 def check_name_case(text: str, words: ProductWords) -> list[str]:
@@ -192,9 +222,19 @@ def check_name_case(text: str, words: ProductWords) -> list[str]:
     name = words.name.split()
     pairs = [" ".join(name[i : i + 2]) for i in range(len(name) - 1)] or name
     for piece in [*pairs, words.brand]:
-        for m in re.finditer(rf"(?<![A-Za-z]){re.escape(piece)}(?![A-Za-z])", text, re.IGNORECASE):
+        for m in re.finditer(rf"(?<![A-Za-z]){re.escape(piece)}(?:e?s)?(?![A-Za-z])", text, re.IGNORECASE):
             if m.group(0) != piece:
                 reasons.append(f"entity: {m.group(0)!r} is written {piece!r} in the catalog")
+    own = {v.lower() for w in [*words.name.split(), *words.brand.split()] for v in (w, w.rstrip("s"), re.sub(r"['’]s$", "", w))}
+    for m in re.finditer(r"\b([A-Z][a-z]+)['’]s\b", text):  # "Norton's running shoes": someone else's
+        if m.group(1).lower() not in own:
+            reasons.append(f"entity: {m.group(0)!r} names someone who is not the product or its brand")
+    for m in re.finditer(r"(?<=[a-z0-9,;]\s)([A-Z][a-z]+)", text):  # a capital in mid-sentence marks a name
+        if m.group(1).lower() not in own and m.group(1) != "I":
+            reasons.append(f"entity: {m.group(1)!r} is capitalised like a name, but it is not the product's")
+    label = re.match(r"^\s*([A-Za-z][\w'’-]*(?: [\w'’-]+)?)\s*:", text)  # "Office: 15% off" labels the offer
+    if label and not any(label.group(1).lower() == n or label.group(1).lower().rstrip("s") == n for n in words.names):
+        reasons.append(f"entity: {label.group(1)!r} before the colon is not the product, its brand or kind")
     return list(dict.fromkeys(reasons))
 
 
@@ -246,7 +286,7 @@ def _stands_as_name(text: str, word: str, words: ProductWords) -> bool:
     if m is None:
         return len(_EN_WORD.findall(text)) <= 2
     after = m.group("after").strip()
-    if after == ":" or after[:1].isdigit():
+    if after == ":" or after[:1].isdigit() or word.endswith(("'s", "’s")):
         return True
     nxt = after.strip(",.;:!?").lower()
     return nxt in kind_nouns("en") or nxt in {w.lower() for w in words.name.split()}
@@ -329,3 +369,14 @@ def zh_words(text: str) -> list[str]:
 
 def _jieba_knows(token: str) -> bool:
     return _jieba().dt.FREQ.get(token, 0) > 0
+
+
+@cache
+def _decoys(language: str) -> tuple[Product, ...]:
+    data = json.loads(resources.files(DATA).joinpath("decoys.json").read_text(encoding="utf-8"))
+    return tuple(Product(**d) for d in data.get(language, []))
+
+
+def decoy_products(product: Product, n: int = 2) -> list[Product]:
+    """Products of other kinds to compare a title against (contrastive relevance)."""
+    return [d for d in _decoys(product.language) if not product_kinds(d) & product_kinds(product)][:n]

@@ -14,7 +14,8 @@ from jinja2.exceptions import UndefinedError
 from creative.catalog import Product
 from creative.copy.templates import environment, product_slots, template_sections
 
-LOOP_SLOTS = {"f": "features", "k": "keywords"}  # a template using {{ f }} is filled once per feature
+LOOP_SLOTS = {"f": "features", "k": "keywords", "img": "imagery", "ben": "benefits", "act": "activities",
+              "nf": "noun_features"}  # a template using {{ f }} is filled once per feature
 
 
 @cache
@@ -53,4 +54,3 @@ def title_candidates(product: Product, style: str) -> list[str]:
             if text not in out:
                 out.append(text)
     return out
-

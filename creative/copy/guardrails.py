@@ -18,6 +18,7 @@ from creative.catalog import Product
 from creative.copy.entities import (
     RARE_NAME,
     ProductWords,
+    check_brand_offer,
     check_entities,
     check_grounding,
     check_kind,
@@ -189,7 +190,7 @@ def check_facts(text: str, facts: ProductFacts) -> list[str]:
     if _HALF.search(text) and not _member(50, facts.discounts):
         reasons.append("facts: claims half price but the catalog discount is " + (", ".join(f"{_fmt(d)}%" for d in sorted(facts.discounts)) or "none"))
     if facts.sale_price is None and not facts.discounts:
-        implied = _IMPLIED_DEAL.search(text)
+        implied = _IMPLIED_DEAL.search(text) or re.search(r"\bnow\s+[$¥￥€£]", text, re.IGNORECASE)
         if implied:
             reasons.append(f"facts: {implied.group(0)!r} implies a reduction but the catalog has no sale price or discount")
     if facts.sale_price is not None:
@@ -280,7 +281,8 @@ def check_length(text: str, limit: LengthLimit = HEADLINE) -> list[str]:
 _DANGLING_EN = {"and", "or", "the", "a", "an", "with", "for", "of", "to", "in", "at", "your", "our", "my", "by", "from", "that",
                 "is", "are", "was", "but", "than", "as", "like", "its", "their", "&", "can", "will", "be", "not",
                 "this", "which", "who", "when", "if", "very", "highly", "really", "truly",
-                "into", "onto", "through", "without", "every", "some", "get", "make"}
+                "into", "onto", "through", "without", "every", "some", "get", "make",
+                "keeps", "stays", "makes", "gives", "lets", "helps", "takes", "brings"}  # a verb with its object cut
 _DANGLING_ZH = ("，", "、", "的", "和", "与", "及", "：", "；", "更", "很", "最", "让", "把", "被", "在")
 _META = re.compile(
     r"\b(?:headlines?|slogans?|taglines?|here'?s|here is|here are|sure|certainly|as an ai|i can|i'm|i am|"
@@ -303,8 +305,10 @@ def check_quality(text: str, language: str, finished: bool = True, title: bool =
     last_word = re.findall(r"[A-Za-z&]+", stripped.split()[-1]) if stripped.split() else []
     if stripped[-1] in ",:;-–—/($¥￥€£#" or (language == "en" and last_word and last_word[-1].lower() in _DANGLING_EN and stripped[-1].isalpha()):
         reasons.append(f"cut off: ends with {stripped.split()[-1]!r}")
-    if language == "zh" and stripped.endswith(_DANGLING_ZH):
-        reasons.append(f"cut off: ends with {stripped[-1]!r}")
+    if language == "en" and re.search(r"\d\s*%$", stripped):
+        reasons.append("cut off: a percentage without 'off'")
+    if language == "zh" and stripped.endswith(_DANGLING_ZH) and (not cjk_count(stripped[-1]) or zh_words(stripped)[-1:] == [stripped[-1]]):
+        reasons.append(f"cut off: ends with {stripped[-1]!r}")  # a function word on its own, not the end of 自在
     for a, b in _PAIRS:
         if stripped.count(a) != stripped.count(b):
             reasons.append(f"cut off: unbalanced {a}{b}")
@@ -337,7 +341,7 @@ def check_quality(text: str, language: str, finished: bool = True, title: bool =
     if title and language == "en" and _META.search(stripped):
         reasons.append(f"not copy: talks about the task ({_META.search(stripped).group(0)!r})")
     if title and language == "en":
-        words = [w.lower().removesuffix("s") for w in re.findall(r"[A-Za-z]{3,}|\d{2,}", stripped)]
+        words = [w.lower().removesuffix("s")[:5] for w in re.findall(r"[A-Za-z]{3,}|\d{2,}", stripped)]  # stems: grind, grinder
         words = [w for w in words if w not in _DANGLING_EN]
         again = next((w for i, w in enumerate(words) if w in words[:i]), None)
         if again:
@@ -460,15 +464,15 @@ class Guardrails:
     def check_names(self, text: str) -> list[str]:
         """Entity and category checks: the title names only this product, its brand and its kind."""
         words = self.words or ProductWords.of(self.product)
-        return [*check_entities(text, words), *check_name_case(text, words), *check_kind(text, words)]
+        return [*check_entities(text, words), *check_name_case(text, words), *check_kind(text, words), *check_brand_offer(text, words)]
 
-    def check_grounding(self, text: str) -> list[str]:
-        """The title says something about this product (see entities.check_grounding); its own price or discount does."""
+    def check_grounding(self, text: str, names_only: bool = False) -> list[str]:
+        """The title says something about this product (see entities.check_grounding); its own sale price or discount does."""
         stated = {float(m.group("num").replace(",", "")) for m in _NUMBER.finditer(text)}
-        if any(_member(v, self.facts.prices | self.facts.discounts | self.facts.zhe) for v in stated) and (
+        if not names_only and any(_member(v, self.facts.prices | self.facts.discounts | self.facts.zhe) for v in stated) and (
                 self.facts.sale_price is not None or self.facts.discounts):
             return []
-        return check_grounding(text, self.words or ProductWords.of(self.product))
+        return check_grounding(text, self.words or ProductWords.of(self.product), names_only)
 
     def check_article_text(self, text: str) -> list[str]:
         """Facts, banned claims and overall length of an assembled article."""

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -18,6 +17,7 @@ from creative.copy.article.checks import catalog_false_alarms
 from creative.copy.article.generate import ArticleWriter
 from creative.copy.article.plan import plan_article
 from creative.copy.article.variety import repeated_sentences
+from creative.copy.entities import decoy_products
 from creative.copy.errors import CopyError
 from creative.copy.guardrails import Guardrails, check_length
 from creative.copy.limits import HEADLINE, LONG_HEADLINE, LengthLimit
@@ -34,10 +34,11 @@ MIN_MEAN_LOGPROB = -2.5
 # Length-aware stopping for titles: from 60% of the budget on, each character adds this to the stop logits.
 SOFT_LENGTH = 0.6
 STOP_BIAS_PER_CHAR = 0.8
-# A Latin word the tokenizer splits into this many pieces (and the catalog never uses) counts as invented.
-INVENTED_PIECES = 3
 # A title must show at least some cues of the style it is filed under (see styles.style_fit).
 MIN_STYLE_FIT = 0.4
+# Contrastive relevance: a model title's mean log-likelihood after its own product's prompt minus the
+# mean after decoy products' prompts (entities.decoy_products). Below this, it fits any product as well.
+MIN_CONTRAST = 0.0
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("「", "」"), ("《", "》"))
 
 
@@ -74,6 +75,22 @@ def _clean(text: str) -> str:
         if len(text) > 2 and text.startswith(a) and text.endswith(b) and text.count(a) + (text.count(b) if a != b else 0) == 2:
             text = text[1:-1].strip()
     return text
+
+
+def title_reasons(text: str, style: str, guard: Guardrails, finished: bool = True, engine: str = "lm") -> tuple[list[str], float]:
+    """Reasons to refuse a title and its style fit: every check that needs no model (the labelled benchmark runs this).
+
+    A poetic or benefit line need not name the product when the grammar wrote it (those lines are written
+    per kind of product); a model's title, of any style, must name the product, its brand or its kind.
+    """
+    reasons = guard.check_title(text, finished=finished)
+    if engine != "grammar" or style not in ("poetic", "benefit"):
+        # a model's title must name the product, brand or kind: its feature-only fragments rarely read as copy
+        reasons += guard.check_grounding(text, names_only=engine != "grammar")
+    fit = round(style_fit(text, style, guard.product), 3)
+    if fit < MIN_STYLE_FIT:
+        reasons.append(f"style: reads poorly as {label(style, guard.product.language)} (style fit {fit:.2f} < {MIN_STYLE_FIT})")
+    return reasons, fit
 
 
 def _strip_dup_reasons(candidates: Iterable[Candidate]) -> None:
@@ -152,39 +169,15 @@ class CopyPipeline:
                                    "soft_chars": int(limit.max_chars * SOFT_LENGTH), "stop_bias_per_char": STOP_BIAS_PER_CHAR})
         return self.model.generate(prompt_ids, n, config)
 
-    def _invented_words(self, text: str, product: Product) -> list[str]:
-        """Latin words the tokenizer needs 3+ pieces for and the catalog never uses: made-up names like 'Nuxtrain'.
-
-        A 49k vocabulary holds common English words whole or in two pieces; invented brand-like words
-        split further. Words from the product's own facts are always allowed.
-        """
-        if product.language != "en" or not self.model_loaded:
-            return []
-        known = set(re.findall(r"[a-z]+", " ".join([product.name, product.brand, product.category, *product.features, *product.keywords]).lower()))
-        out = []
-        for word in re.findall(r"[A-Za-z]+", text):
-            low = word.lower()
-            if len(low) < 5 or low in known or low.rstrip("s") in known:
-                continue
-            if len(self.model.tokenizer(" " + low, add_special_tokens=False)["input_ids"]) >= INVENTED_PIECES:
-                out.append(word)
-        return out
-
     def _judge(self, c: Candidate, guard: Guardrails, product: Product, finished: bool = True, overflow: bool = False) -> Candidate:
         if overflow:  # stopped while generating: it had already passed the limit
             c.reasons = [f"length: passed the {guard.limit.name} limit of {guard.limit.max_chars} characters while generating (stopped early)"]
+            c.style_fit = round(style_fit(c.text, c.style, product), 3)
         else:
-            c.reasons = guard.check_title(c.text, finished=finished)
-        if c.engine == "lm" and not overflow:
-            invented = self._invented_words(c.text, product)
-            if invented:
-                c.reasons.append(f"garbled: invented word(s) not in the catalog: {', '.join(invented)}")
+            c.reasons, c.style_fit = title_reasons(c.text, c.style, guard, finished, c.engine)
         if c.engine == "lm" and c.loglik is not None and c.loglik < MIN_MEAN_LOGPROB and not overflow:
             c.reasons.append(f"garbled: the model was unsure of its own text (mean log-prob {c.loglik:.2f} < {MIN_MEAN_LOGPROB})")
-        c.style_fit = round(style_fit(c.text, c.style, product), 3)
         c.score = combined_score(c.loglik, c.style_fit)
-        if c.style_fit < MIN_STYLE_FIT and not overflow:
-            c.reasons.append(f"style: reads poorly as {label(c.style, c.language)} (style fit {c.style_fit:.2f} < {MIN_STYLE_FIT})")
         return c
 
     def titles(
@@ -218,6 +211,7 @@ class CopyPipeline:
                 for g in self.forward_titles(prompt_ids, self.per_style, self.seed * 1000 + i, limit):
                     c = Candidate(_clean(g.text) + ("…" if g.overflow else ""), style, product.language, "lm", product.product_id, loglik=round(g.mean_logprob, 4))
                     cands.append(self._judge(c, guard, product, g.finished, g.overflow))
+                self._contrast(product, style, prompt_ids, cands)
                 cands = rank(cands, product.language)
             if used == "grammar" or (fill and sum(c.status == "accepted" for c in cands) < n):
                 texts = grammar.title_candidates(product, style)
@@ -235,6 +229,21 @@ class CopyPipeline:
             if progress is not None:
                 progress(i + 1, len(styles))
         return out
+
+    def _contrast(self, product: Product, style: str, prompt_ids: list[int], cands: list[Candidate]) -> None:
+        """Refuse model titles no likelier for this product than for decoys of other kinds (generic or wrong-product copy)."""
+        todo = [c for c in cands if c.engine == "lm" and not c.reasons]
+        decoys = decoy_products(product)
+        if not todo or not decoys:
+            return
+        texts = [c.text for c in todo]
+        own = self.model.score(prompt_ids, texts)
+        others = [self.model.score(self.preprocess_title(d, style), texts) for d in decoys]
+        for j, c in enumerate(todo):
+            margin = own[j] - sum(o[j] for o in others) / len(others)
+            if margin < MIN_CONTRAST:
+                c.reasons.append(f"relevance: as likely for another product (contrast {margin:+.2f} < {MIN_CONTRAST:+.2f})")
+                c.status = "rejected"
 
     def judge_title(self, candidate: Candidate, product: Product, limit: LengthLimit = HEADLINE) -> Candidate:
         """Run the title guardrails, style fit and score on one candidate (a reviewer's edit, say); sets its reasons and score."""

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from creative.catalog import Product
-from creative.copy.entities import activity_keywords, imagery_lines, noun_features
+from creative.copy.entities import activity_keywords, imagery_lines, kind_noun, noun_features
 from creative.money import format_money
 
 HERE = Path(__file__).resolve().parent
@@ -50,8 +50,10 @@ def product_slots(product: Product, keywords: list[str] | None = None) -> dict[s
         "price": format_money(product.price, lang),
         "show_price": False,
         "imagery": imagery_lines(product),  # poetic lines that fit the kind of product (grammar {{ img }})
+        "benefits": imagery_lines(product, "benefit"),  # benefit lines that fit the kind (grammar {{ ben }})
         "activities": activity_keywords(product),  # keywords that are not occasions (grammar {{ act }})
         "noun_features": noun_features(product),  # features that read as noun phrases (grammar {{ nf }})
+        "kind": kind_noun(product),  # "headphones": a short way to name a product with a long name
     }
     for i, feature in enumerate(product.features[:3], start=1):
         slots[f"f{i}"] = feature
