@@ -290,7 +290,7 @@ def parse_jsonl_lines(lines: list[bytes | str]) -> list[Event | MalformedEvent |
         try:
             append(event_from_mapping(raw))
         except MalformedEvent as exc:
-            append(exc)
+            append(exc.with_traceback(None))  # no frame kept: a cycle per bad line would make the GC rescan the batch
     return out
 
 
