@@ -162,3 +162,8 @@ def test_parsing_bad_lines_leaves_no_reference_cycles_for_the_collector_to_chase
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_a_malformed_experiment_parameter_is_refused_with_400(api_client):
+    r = api_client.post("/v1/events", params={"experiment": "x" * 201}, content=b"")
+    assert r.status_code == 400 and "experiment=ID" in r.json()["error"]
