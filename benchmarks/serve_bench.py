@@ -13,7 +13,13 @@ whose 200 reached the client must be stored; and once more with the database wri
 another connection (the recorder spools meanwhile): after shutdown and the spool's replay, the same holds.
 Loops are bounded by request count and by time.
 
-    .venv/bin/python benchmarks/serve_bench.py [--requests 20000] [--concurrency 32] [--max-seconds 30]
+Then the scale-out table: the same serve load against 1 and 2 workers (`--workers 2` shares limits through
+Redis on 127.0.0.1:6379), on SQLite and on PostgreSQL (a throwaway database on 127.0.0.1:5432), with the
+4-product catalog and with 100,000 more products, and with the experiment's row locked mid-load on
+PostgreSQL by another transaction. Each row: req/s, p50/p99, impressions answered 200 vs stored after
+SIGTERM and the spool's replay. Rows whose server is absent are skipped, saying why.
+
+    .venv/bin/python benchmarks/serve_bench.py [--requests 20000] [--concurrency 32] [--max-seconds 30] [--scale-requests 10000]
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -38,7 +47,9 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_RPS = 1000
 TARGET_P99_MS = 50.0
-LOCK_SECONDS = 5.0  # the fault phase: another connection holds SQLite's write lock up to this long, mid-load
+LOCK_SECONDS = 5.0  # the fault phases: another connection holds the database up to this long, mid-load
+REDIS_URL = "redis://127.0.0.1:6379/0"
+POSTGRES_ADMIN_URLS = tuple(f"postgresql+psycopg://{user}@127.0.0.1:5432/{db}" for user in ("postgres", "root") for db in ("postgres", "test", "root"))
 
 
 @dataclass
@@ -49,6 +60,7 @@ class Phase:
     bodies: list[bytes] = field(default_factory=list)
     seconds: float = 0.0
     errors: int = 0
+    workers: Counter = field(default_factory=Counter)  # responses per X-Served-By (several workers only)
 
     @property
     def ok(self) -> int:
@@ -94,6 +106,8 @@ async def _worker(port: int, paths, phase: Phase, deadline: float, keep_body: bo
                     break
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
+                elif line[:12].lower() == b"x-served-by:":
+                    phase.workers[line[12:].strip()] += 1
             body = await reader.readexactly(length) if length else b""
             phase.latencies.append(time.perf_counter() - t0)
             status = int(status_line.split()[1])
@@ -123,22 +137,28 @@ async def run_phase(name: str, port: int, paths: list[str], concurrency: int, ma
 HTTP_IMPL = "auto"
 
 
-def start_server(home: Path, port: int, flush_interval: float) -> subprocess.Popen:
+def start_server(home: Path, port: int, flush_interval: float, *, db_url: str | None = None, workers: int = 1,
+                 redis: tuple[str, str] | None = None) -> subprocess.Popen:
+    """`creative serve` over `home` (and `db_url`); with several workers, once each has answered."""
     exe = Path(sys.executable).parent / "creative"
-    proc = subprocess.Popen([str(exe), "--home", str(home), "serve", "--port", str(port), "--serve-limit", "100000000",
-                             "--no-scheduler", "--log-level", "warning", "--flush-interval", str(flush_interval), "--http", HTTP_IMPL],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [str(exe), "--home", str(home), *(["--db", db_url] if db_url else []), "serve", "--port", str(port), "--serve-limit", "100000000",
+           "--no-scheduler", "--log-level", "warning", "--flush-interval", str(flush_interval), "--http", HTTP_IMPL, "--workers", str(workers)]
+    if redis:
+        cmd += ["--redis", redis[0], "--redis-prefix", redis[1]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     import urllib.request
 
-    for _ in range(600):
+    seen: set[str] = set()
+    for _ in range(6000):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:  # a new connection each time
+                seen.add(r.headers.get("x-served-by", ""))
+                if r.status == 200 and len(seen) >= workers:
                     return proc
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
+        time.sleep(0.05)
     raise RuntimeError("server did not start")
 
 
@@ -149,7 +169,7 @@ def health(port: int) -> dict:
         return json.loads(r.read())
 
 
-def make_experiment(home: Path, name: str) -> str:
+def make_experiment(home: Path, name: str, db_url: str | None = None) -> str:
     """Four registered banners, each advertising its own catalog offer (clicks go to the offer's page)."""
     from PIL import Image
 
@@ -158,7 +178,7 @@ def make_experiment(home: Path, name: str) -> str:
     from creative.home import resolve_home
     from creative.services import Workspace, create_experiment
 
-    ws = Workspace.of(resolve_home(home))
+    ws = Workspace.of(resolve_home(home, db_url))
     out = ws.home.output_dir / "bench"
     out.mkdir(parents=True, exist_ok=True)
     catalog = out / "catalog.csv"
@@ -174,58 +194,205 @@ def make_experiment(home: Path, name: str) -> str:
     return create_experiment(ws, name, creatives, "thompson").experiment_id
 
 
-def stored_counts(home: Path, experiment_id: str) -> tuple[int, int]:
+def stored_counts(home: Path, experiment_id: str, db_url: str | None = None) -> tuple[int, int]:
     from sqlalchemy import func, select
 
     from creative.db import open_database
     from creative.home import resolve_home
     from experiments import tables as xt
 
-    engine = open_database(resolve_home(home).db_url)
+    engine = open_database(resolve_home(home, db_url).db_url)
     with engine.connect() as conn:
         rows = dict(conn.execute(select(xt.events.c.kind, func.count()).where(xt.events.c.experiment_id == experiment_id)
                                  .group_by(xt.events.c.kind)).all())
     return rows.get("i", 0), rows.get("c", 0)
 
 
-async def serve_through_a_lock(home: Path, args) -> tuple[Phase, float, int, int]:
-    """Serve load on a fresh experiment while the database is write-locked for LOCK_SECONDS once a third is answered;
-    SIGTERM at the end, then the spool replayed as the next start would. Returns the phase, seconds locked, 200s, impressions stored."""
+@dataclass(frozen=True)
+class Store:
+    """Where a server keeps its data: the home, and its database (None: the home's SQLite file)."""
+
+    home: Path
+    db_url: str | None = None
+
+    @property
+    def name(self) -> str:
+        return "PostgreSQL" if self.db_url else "SQLite"
+
+
+@dataclass
+class ScaleRow:
+    store: str
+    workers: int
+    redis: bool  # limits and views shared through Redis
+    catalog: int  # products in the catalog
+    phase: Phase
+    served: int  # impressions answered 200 (warm-up included)
+    stored: int  # impressions stored after SIGTERM and the spool's replay
+    locked_seconds: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.served - self.stored)
+
+
+@contextmanager
+def database_locked(store: Store, experiment_id: str):
+    """Hold the database as a long round or a backup would: SQLite's write lock, or on PostgreSQL the experiment's
+    row (every ingestion writes it first), from another connection until the block ends."""
     import sqlite3
 
-    from sqlalchemy import make_url
+    import sqlalchemy as sa
 
+    from creative.home import resolve_home
+
+    if store.db_url is None:
+        conn = sqlite3.connect(sa.make_url(resolve_home(store.home).db_url).database, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    engine = sa.create_engine(store.db_url)
+    try:
+        with engine.connect() as conn, conn.begin() as tx:
+            conn.execute(sa.text("SELECT 1 FROM exp_experiments WHERE experiment_id = :e FOR UPDATE"), {"e": experiment_id})
+            try:
+                yield
+            finally:
+                tx.rollback()
+    finally:
+        engine.dispose()
+
+
+async def scale_row(store: Store, name: str, args, *, requests: int, workers: int = 1, redis: tuple[str, str] | None = None,
+                    catalog: int = 4, lock: bool = False) -> ScaleRow:
+    """Serve load on a fresh experiment (with `lock`, the database held for LOCK_SECONDS once a third is answered);
+    SIGTERM at the end, then the spool replayed as the next start would, and the impressions stored counted."""
     from creative.home import resolve_home
     from creative.services import Workspace
     from creative.services.events import ingest_spool
 
-    experiment_id = make_experiment(home, "bench-lock")
+    experiment_id = make_experiment(store.home, name, store.db_url)
     port = free_port()
-    proc = start_server(home, port, flush_interval=0.25)
+    proc = start_server(store.home, port, flush_interval=0.25, db_url=store.db_url, workers=workers, redis=redis)
     q = f"experiment={quote(experiment_id)}&size=300x250"
     deadline = time.perf_counter() + args.max_seconds
     held: list[float] = []
 
     async def lock_midway(phase: Phase) -> None:
-        while phase.statuses.get(200, 0) < args.requests // 3 and len(phase.latencies) < args.requests and time.perf_counter() < deadline:
+        while phase.statuses.get(200, 0) < requests // 3 and len(phase.latencies) < requests and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
-        conn = sqlite3.connect(make_url(resolve_home(home).db_url).database, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < LOCK_SECONDS and len(phase.latencies) < args.requests:  # not past the load: req/s stays honest
-            await asyncio.sleep(0.01)
-        conn.execute("ROLLBACK")
-        conn.close()
+        with database_locked(store, experiment_id):
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < LOCK_SECONDS and len(phase.latencies) < requests:  # not past the load: req/s stays honest
+                await asyncio.sleep(0.01)
         held.append(time.perf_counter() - t0)
 
     try:
-        phase = await run_phase("/v1/serve + db lock", port, [f"/v1/serve?{q}&user=l{i}" for i in range(args.requests)],
-                                args.concurrency, args.max_seconds + LOCK_SECONDS, on_progress=lock_midway)
+        warm = await run_phase("warm-up", port, [f"/v1/serve?{q}&user=warm{i}" for i in range(500)], args.concurrency, args.max_seconds)
+        label = f"/v1/serve{' + db lock' if lock else ''}"
+        phase = await run_phase(label, port, [f"/v1/serve?{q}&user={name}{i}" for i in range(requests)], args.concurrency,
+                                args.max_seconds + (LOCK_SECONDS if lock else 0), on_progress=lock_midway if lock else None)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
-    ingest_spool(Workspace.of(resolve_home(home)))
-    return phase, sum(held), phase.statuses.get(200, 0), stored_counts(home, experiment_id)[0]
+        proc.wait(timeout=300)
+    ingest_spool(Workspace.of(resolve_home(store.home, store.db_url)))
+    return ScaleRow(store.name, workers, redis is not None, catalog, phase, warm.statuses.get(200, 0) + phase.statuses.get(200, 0),
+                    stored_counts(store.home, experiment_id, store.db_url)[0], sum(held))
+
+
+def add_catalog(store: Store, n: int) -> None:
+    """n more products (not in the experiment): serving must look up only the experiment's own."""
+    from catalog_fixtures import add_products
+
+    from creative.db import open_database
+    from creative.home import resolve_home
+
+    add_products(open_database(resolve_home(store.home, store.db_url).db_url), n)
+
+
+@contextmanager
+def postgres_database():
+    """A throwaway database on the local PostgreSQL server (trust auth): its URL, or None where none answers."""
+    import sqlalchemy as sa
+
+    for admin_url in POSTGRES_ADMIN_URLS:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - try the next role/database, then skip the PostgreSQL rows
+            admin.dispose()
+            continue
+        name = f"serve_bench_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin.url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        return
+    yield None
+
+
+@contextmanager
+def redis_namespace():
+    """(URL, a key prefix of this run alone) on the local Redis, its keys deleted afterwards; None where none answers."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        yield None
+        return
+    prefix = f"serve-bench-{uuid.uuid4().hex[:12]}"
+    try:
+        yield REDIS_URL, prefix
+    finally:
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
+async def scale_out(sqlite: Store, tmp: Path, args) -> tuple[list[ScaleRow], list[str]]:
+    """The scale-out rows, and why any were skipped."""
+    n, big = args.scale_requests, args.catalog_size
+    rows = [await scale_row(sqlite, "s1", args, requests=n)]
+    add_catalog(sqlite, big)
+    rows.append(await scale_row(sqlite, "s1big", args, requests=n, catalog=big + 4))
+    skipped = []
+    with postgres_database() as pg_url, redis_namespace() as redis:
+        if pg_url is None:
+            return rows, ["PostgreSQL rows: no PostgreSQL server answers on 127.0.0.1:5432"]
+        pg = Store(tmp / "pg-home", pg_url)
+        rows.append(await scale_row(pg, "p1", args, requests=n))
+        if redis is None:
+            skipped.append("2-worker rows: no Redis answers on 127.0.0.1:6379")
+        else:
+            rows.append(await scale_row(pg, "p1r", args, requests=n, redis=redis))  # what sharing the limits costs one worker
+            rows.append(await scale_row(pg, "p2", args, requests=n, workers=2, redis=redis))
+        add_catalog(pg, big)
+        rows.append(await scale_row(pg, "p1big", args, requests=n, catalog=big + 4))
+        if redis is not None:
+            rows.append(await scale_row(pg, "p2big", args, requests=n, workers=2, redis=redis, catalog=big + 4))
+            rows.append(await scale_row(pg, "p2lock", args, requests=n, workers=2, redis=redis, catalog=big + 4, lock=True))
+    return rows, skipped
+
+
+def scale_table(rows: list[ScaleRow]) -> None:
+    print(f"{'store':<12}{'workers':>8}{'limits':>8}{'catalog':>10}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'served':>9}{'stored':>9}{'lost':>6}  notes")
+    for r in rows:
+        notes = [f"database locked {r.locked_seconds:.1f} s mid-load" if r.locked_seconds else "",
+                 "answered by " + " / ".join(str(n) for n in sorted(r.phase.workers.values(), reverse=True)) if len(r.phase.workers) > 1 else "",
+                 ",".join(f"{k}:{v}" for k, v in sorted(r.phase.statuses.items()) if k != 200)]
+        print(f"{r.store:<12}{r.workers:>8}{'Redis' if r.redis else 'local':>8}{r.catalog:>10,}{r.phase.rps:>8.0f}{r.phase.pct(0.5):>8.2f}{r.phase.pct(0.99):>8.2f}"
+              f"{r.served:>9,}{r.stored:>9,}{r.lost:>6}  {'; '.join(n for n in notes if n)}")
 
 
 def row(phase: Phase) -> str:
@@ -285,7 +452,9 @@ async def main_async(args) -> int:
                 proc2.kill()
         term_ok = term.statuses.get(200, 0)
         term_stored, _ = stored_counts(home, experiment2)
-        locked, lock_seconds, lock_ok, lock_stored = await serve_through_a_lock(home, args)
+        lock_row = await scale_row(Store(home), "l", args, requests=args.requests, lock=True)
+        locked, lock_seconds, lock_ok, lock_stored = lock_row.phase, lock_row.locked_seconds, lock_row.served, lock_row.stored
+        scale_rows, skipped = await scale_out(Store(home), tmp, args)
 
         import importlib.util
 
@@ -306,7 +475,12 @@ async def main_async(args) -> int:
         print(f"  database locked {lock_seconds:.1f} s mid-load, then SIGTERM and a restart's spool replay: 200s received {lock_ok}, "
               f"stored {lock_stored}, {'OK (none lost)' if lock_stored >= lock_ok else 'LOST ' + str(lock_ok - lock_stored)}")
         print(f"  recorder: {h['recorded']} recorded, {h['stored']} stored, {h.get('spooled', 0)} spooled, rejected {h['rejected'] or 'none'}")
-        if stored_i != served_ok or stored_c != clicked_ok or term_stored < term_ok or lock_stored < lock_ok:
+        print(f"\nscale-out — /v1/serve, {args.scale_requests:,} requests per row after 500 to warm up, {args.concurrency} keep-alive connections; "
+              "served = answered 200, stored = in the database after SIGTERM and the spool's replay\n")
+        scale_table(scale_rows)
+        for reason in skipped:
+            print(f"  skipped: {reason}")
+        if stored_i != served_ok or stored_c != clicked_ok or term_stored < term_ok or lock_stored < lock_ok or any(r.lost for r in scale_rows):
             failures.append("count check failed")
         verdict_rps = serve.rps >= TARGET_RPS
         verdict_p99 = serve.pct(0.99) < TARGET_P99_MS
@@ -324,6 +498,8 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=5_000, help="clicks, on tokens from the serve phase")
     parser.add_argument("--concurrency", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--max-seconds", type=float, default=30.0, help="time cap per phase")
+    parser.add_argument("--scale-requests", type=int, default=10_000, help="serve requests per scale-out row")
+    parser.add_argument("--catalog-size", type=int, default=100_000, help="products added for the large-catalog rows")
     parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto", help="uvicorn HTTP parser of the server")
     args = parser.parse_args()
     global HTTP_IMPL
