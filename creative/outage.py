@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 from typing import Callable
 
 
 class Outage:
     """The failure streak of one dependency (`what`), logged once at its start and once at its end."""
 
-    def __init__(self, log: logging.Logger, what: str, retry_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, log: logging.Logger, what: str, retry_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 meanwhile: str | None = None) -> None:
         self.log, self.what, self.retry_seconds, self.clock = log, what, retry_seconds, clock
+        self.meanwhile = meanwhile or f"retrying every {retry_seconds:g} s, nothing is lost meanwhile"  # what happens until it is back
         self.since: float | None = None
+        self.started_at: datetime | None = None  # wall clock, to compare with what the dependency stored meanwhile
         self.failures = 0
 
     @property
@@ -30,10 +34,9 @@ class Outage:
         if self.since is not None:
             self.log.debug("%s still unreachable (%d failures): %s", self.what, self.failures, error)
             return False
-        self.since = self.clock()
+        self.since, self.started_at = self.clock(), datetime.now(timezone.utc)
         reason = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
-        self.log.warning("%s unreachable (%s); retrying every %g s, nothing is lost meanwhile",
-                         self.what, " ".join(str(reason).split())[:300], self.retry_seconds)
+        self.log.warning("%s unreachable (%s); %s", self.what, " ".join(str(reason).split())[:300], self.meanwhile)
         self.log.debug("first failure of the streak", exc_info=error if isinstance(error, BaseException) else None)
         return True
 
@@ -42,5 +45,5 @@ class Outage:
         if self.since is None:
             return False
         self.log.warning("%s answers again after %.0f s (%d failed attempts); resuming", self.what, self.clock() - self.since, self.failures)
-        self.since, self.failures = None, 0
+        self.since, self.started_at, self.failures = None, None, 0
         return True

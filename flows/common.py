@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
+import httpx
 from prefect import get_client, get_run_logger
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.context import FlowRunContext, TaskRunContext
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from creative.elements.store import ElementStore
 from creative.errors import CreativeError
 from creative.home import Home
+from creative.outage import Outage
 from creative.services import Workspace
 from experiments.errors import ExperimentError
 
@@ -83,3 +85,42 @@ def publish(key: str, summary_md: str, rows: Sequence[dict[str, Any]] = (), link
     for label, target in (links or {}).items():
         link = str(target) if "://" in str(target) else Path(target).resolve().as_uri()  # a URL, else a file
         create_link_artifact(link=link, link_text=label, key=_key(f"{key}-{label}"))
+
+
+def _connection_error(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (httpx.TransportError, ConnectionError)) or "exceeded error threshold" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+class QuietWhileDown(logging.Filter):
+    """Prefect's tracebacks about an unreachable server become the outage's one line (in every flow process:
+    a run the outage cut off says so in a line). Where a ServerWatch follows the server's health (`watched`,
+    a runner serving a schedule), the rest of Prefect's chatter is held back too until the server is back."""
+
+    NOISY = ("prefect", "asyncio", "httpx", "httpcore")
+
+    def __init__(self, outage: Outage) -> None:
+        super().__init__()
+        self.outage = outage
+        self.watched = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.NOISY):
+            return True
+        if record.exc_info and _connection_error(record.exc_info[1]):
+            self.outage.failed(record.exc_info[1])
+            return False
+        return not (self.watched and self.outage.down)
+
+
+PREFECT_SERVER = Outage(logging.getLogger("flows.schedule"), "the Prefect server", 5.0,
+                        meanwhile="this run stops here and ends crashed; the next scheduled look retries")
+
+
+QUIET = QuietWhileDown(PREFECT_SERVER)
+for _handler in logging.getLogger().handlers:  # Prefect's console handler, configured when prefect was imported
+    _handler.addFilter(QUIET)

@@ -2,7 +2,7 @@
 
 `serve_rounds` serves experiment_round on an interval like `Flow.serve`, and survives the Prefect server
 going away: one log line when the server stops answering (Prefect's own per-poll tracebacks about it are
-held back meanwhile), one when it is back; then runs left stuck "Submitting" are marked crashed and the
+held back meanwhile, flows.common.QuietWhileDown), one when it is back; then runs left stuck "Submitting" are marked crashed and the
 looks missed meanwhile coalesce into one. The deployment allows one run at a time and cancels a run
 that would overlap it (CANCEL_NEW), so catch-up runs never close rounds side by side.
 """
@@ -26,6 +26,7 @@ from prefect.states import Cancelled, Crashed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from creative.outage import Outage
+from flows.common import PREFECT_SERVER, QUIET
 
 log = logging.getLogger("flows.schedule")
 ONE_ROUND_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
@@ -95,33 +96,6 @@ def tidy_runs(deployment_id: UUID, *, starting: bool = False, down_since: dateti
     return plan
 
 
-def _connection_error(exc: BaseException | None) -> bool:
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, (httpx.TransportError, ConnectionError)) or "exceeded error threshold" in str(exc):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-class QuietWhileDown(logging.Filter):
-    """Holds back Prefect's own log records about the unreachable server while the outage is logged once."""
-
-    NOISY = ("prefect", "asyncio", "httpx", "httpcore")
-
-    def __init__(self, outage: Outage) -> None:
-        super().__init__()
-        self.outage = outage
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith(self.NOISY):
-            return True
-        if record.exc_info and _connection_error(record.exc_info[1]):
-            self.outage.failed(record.exc_info[1])
-            return False
-        return not self.outage.down
-
-
 class ServerWatch:
     """Polls the server's /health; logs the outage once, and tidies the deployment's runs: once it exists (what
     runners before this one left), on recovery, and every TIDY_EVERY checks."""
@@ -179,16 +153,13 @@ def serve_rounds(flow, name: str, interval: timedelta, parameters: dict, api_url
     deployment = flow.to_deployment(name=name, interval=interval, parameters=parameters, concurrency_limit=ONE_ROUND_AT_A_TIME)
     # Prefect's runner leaves coroutines un-awaited when its observers give up during an outage; harmless
     warnings.filterwarnings("ignore", message=r"coroutine 'Runner\.\w+' was never awaited", category=RuntimeWarning)
-    outage = Outage(log, f"the Prefect server at {api_url}", CHECK_SECONDS)
-    quiet = QuietWhileDown(outage)
-    handlers = logging.getLogger().handlers
-    for handler in handlers:
-        handler.addFilter(quiet)
-    watch = ServerWatch(api_url, f"{flow.name}/{name}", outage)
+    PREFECT_SERVER.what = f"the Prefect server at {api_url}"
+    PREFECT_SERVER.meanwhile = f"checking every {CHECK_SECONDS:g} s; scheduled looks wait and missed ones coalesce into one"
+    watch = ServerWatch(api_url, f"{flow.name}/{name}", PREFECT_SERVER)
     watch.start()
+    QUIET.watched = True
     try:
         serve(deployment)
     finally:
+        QUIET.watched = False
         watch.stop()
-        for handler in handlers:
-            handler.removeFilter(quiet)

@@ -20,7 +20,8 @@ from creative.web.scheduler import RoundScheduler, get_schedule, run_due, set_sc
 from experiments.inbox import drop_file
 from experiments.simulator import Audience, make_creatives
 from experiments.store import ExperimentStore
-from flows.runners import STUCK_AFTER, QuietWhileDown, RunView, plan_tidy
+from flows.common import PREFECT_SERVER, QuietWhileDown
+from flows.runners import STUCK_AFTER, RunView, plan_tidy
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -101,13 +102,19 @@ def test_late_looks_coalesce_into_the_newest_and_stuck_runs_are_crashed():
     plan = plan_tidy([*late, future, stuck, submitting, running], NOW, starting=False)
     assert plan.cancel == tuple(r.id for r in late[:3])  # the newest late look (0 minutes ago) runs; the future one waits its time
     assert plan.crash == (stuck.id,)  # a run Running elsewhere is left alone while this runner lives
-    assert plan_tidy([stuck, submitting, running], NOW, starting=True).crash == (stuck.id, running.id)  # nothing of ours ran yet
-    assert plan_tidy([future, submitting], NOW, starting=True) == plan_tidy([], NOW, starting=True)
+    # at start-up nothing of ours runs yet: whatever is Pending or Running was left by a runner that is gone
+    assert plan_tidy([stuck, submitting, running], NOW, starting=True).crash == (stuck.id, submitting.id, running.id)
+    assert plan_tidy([future], NOW, starting=True) == plan_tidy([], NOW, starting=True)
+    # submitted just before the server went away: it holds the deployment's one slot, so it is crashed on recovery
+    cut_off = _run(StateType.PENDING, 2, 1.5)
+    assert plan_tidy([cut_off, future], NOW, down_since=NOW - timedelta(minutes=1)).crash == (cut_off.id,)
+    assert plan_tidy([cut_off, future], NOW, down_since=NOW - timedelta(minutes=1.6)).crash == ()
 
 
 def test_prefects_tracebacks_about_the_missing_server_are_held_back_behind_one_line(caplog):
     outage = Outage(logging.getLogger("test.outage"), "the Prefect server", 5)
     quiet = QuietWhileDown(outage)
+    quiet.watched = True  # a runner whose ServerWatch follows the server's health
 
     def record(name: str, exc: BaseException | None = None) -> logging.LogRecord:
         return logging.LogRecord(name, logging.ERROR, __file__, 1, "failed", None, (type(exc), exc, None) if exc else None)
@@ -121,3 +128,16 @@ def test_prefects_tracebacks_about_the_missing_server_are_held_back_behind_one_l
     assert len(caplog.records) == 1
     outage.ok()
     assert quiet.filter(record("prefect.runner"))  # back: Prefect's own lines show again
+
+
+def test_a_run_cut_off_by_the_outage_says_so_in_one_line_and_keeps_its_other_logs(caplog):
+    outage = Outage(logging.getLogger("test.outage"), "the Prefect server", 5)
+    quiet = QuietWhileDown(outage)  # a flow run's own process: nothing watches the server's health there
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    engine = logging.LogRecord("prefect.engine", logging.ERROR, __file__, 1, "Execution of flow run exited", None, (type(refused), refused, None))
+    later = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1, "decided continue", None, None)
+    with caplog.at_level(logging.WARNING, logger="test.outage"):
+        assert not quiet.filter(engine) and quiet.filter(later)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the Prefect server unreachable (ConnectError: [Errno 111] Connection refused); retrying every 5 s, nothing is lost meanwhile"]
+    assert "run stops here" in PREFECT_SERVER.meanwhile  # what the shared one says in a flow run's process
