@@ -3,7 +3,9 @@
 serve and click are public (an ad page calls them) and rate-limited per client address and per
 user; the per-user limit is the experiment's own `max_events_per_user_minute`, so nothing this
 server records is later rejected as a bot burst. events needs the events:write scope (an API key
-with it, or a logged-in operator's or admin's session).
+with it, or a logged-in operator's or admin's session); its batch is parsed and ingested in a worker
+thread (creative.web.event_batch). Each route is declared once with its parameters and answers, which
+/openapi.json and /api/docs describe.
 """
 
 from __future__ import annotations
