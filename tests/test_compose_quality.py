@@ -15,6 +15,8 @@ from creative.errors import CreativeError
 from creative.fonts import find_font
 from creative.services import Workspace
 from creative.services.batches import DEFAULT_MIN_QUALITY, MIN_QUALITY_ENV, launch_batch, min_quality_setting
+from layouts import builtin_templates, parse_size
+from layouts.legibility import min_text_px
 from layouts.metrics import Violation, penalised
 
 
@@ -121,3 +123,18 @@ def test_a_photo_that_is_not_cut_out_is_drawn_as_a_rounded_card(resolved):
     assert inside == photo.getpixel(((r - l) // 2, 3))
     cutout = next(c for c in names if "sneaker" in names[c])
     assert not renderer.is_photo(cutout)
+
+
+def test_drawn_titles_are_legible_and_faces_whole_with_the_real_fonts_and_pictures(resolved):
+    renderer = Renderer(resolved.pack)
+    first: dict = {}
+    for s in enumerate_specs(resolved)[0]:  # every template, size, product and model; one logo each
+        first.setdefault((s.template, s.size, s.product, s.offer, s.model), s)
+    specs = list(first.values())
+    assert {s.template for s in specs} == set(builtin_templates())
+    for spec in specs:
+        rendered = renderer.render(spec)
+        assert rendered.accepted, (spec.creative_id, rendered.reasons)
+        floor = min_text_px("title", parse_size(spec.size))
+        assert rendered.layout.get("title").text.size >= max(14, floor), spec.creative_id
+        assert not {"small_text", "face_cut", "face_covered"} & {v.code for v in rendered.violations}, spec.creative_id
