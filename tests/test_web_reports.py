@@ -89,3 +89,20 @@ def test_report_files_are_confined_and_links_prefer_the_web_url(home, reported, 
     assert report_link(closed.report, experiment_id, 1, "http://h:8000/", home) == f"http://h:8000/experiments/{experiment_id}/rounds/1/report/"
     elsewhere = home.root / "out" / "index.html"  # a report written to a folder of the user's choice has no URL
     assert report_link(elsewhere, experiment_id, 1, "http://h:8000", home) == str(elsewhere)
+
+
+def test_the_cli_round_keeps_its_report_and_prints_its_web_address(home, monkeypatch):
+    from click.testing import CliRunner
+
+    from creative.cli import cli
+
+    engine = open_database(home.db_url)
+    arms = make_creatives(3, seed=6)
+    experiment_id = ExperimentStore(engine).create_experiment("autumn", arms, "thompson", config={"min_round_impressions": 10})
+    events = Audience(100, base_ctr=0.05, seed=6).events(experiment_id, arms, {a.id: 1 / 3 for a in arms}, 600, rng=np.random.default_rng(6))
+    ExperimentStore(engine).ingest(experiment_id, list(events), source="web")  # served, not from a file
+    monkeypatch.setenv("CREATIVE_WEB_URL", "http://127.0.0.1:8000")
+    result = CliRunner().invoke(cli, ["--home", str(home.root), "--db", home.db_url, "experiment", "round", experiment_id])
+    assert result.exit_code == 0, result.output
+    assert f"report http://127.0.0.1:8000/experiments/{experiment_id}/rounds/1/report/" in result.output
+    assert "served by the web app" in result.output and (round_report_dir(home, experiment_id, 1) / "index.html").is_file()

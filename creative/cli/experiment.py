@@ -107,8 +107,10 @@ def _round_lines(result) -> list[str]:
 def round_(ctx, experiment_id, wait, expected_round, report_dir, force, as_json):
     """Ingest the inbox, close the open round once it has enough data (decision, next allocation, statistics) and store user tags."""
     from creative.services import close_round
+    from creative.services.reports import report_link
 
-    closed = close_round(workspace_of(ctx), experiment_id, wait=wait, expected_round=expected_round, report_dir=report_dir, force=force)
+    ws = workspace_of(ctx)  # without --report the round's report is kept in the home, at its web URL
+    closed = close_round(ws, experiment_id, wait=wait, expected_round=expected_round, report_dir=report_dir, keep_report=report_dir is None, force=force)
     if not closed.closed:
         r = closed.readiness
         if as_json:
@@ -118,14 +120,14 @@ def round_(ctx, experiment_id, wait, expected_round, report_dir, force, as_json)
             return
         click.echo(closed.summary())
         return
+    link = report_link(closed.report, experiment_id, closed.result.round_no, home=ws.home)  # a URL when CREATIVE_WEB_URL is set
     if as_json:
         _print_json({**closed.result.to_dict(), "closed": True, "ingested": {"files": closed.ingested.files, "accepted": closed.ingested.accepted,
                      "rejected": dict(closed.ingested.rejected)}, "tags": len(closed.tags.result.tags),
-                     "report": str(closed.report) if closed.report else None})
+                     "report": str(closed.report) if closed.report else None, "report_link": link})
         return
     click.echo("\n".join(_round_lines(closed.result)))
-    click.echo(f"  {closed.ingested.files} inbox file(s) ingested; {len(closed.tags.result.tags)} user tags stored"
-               + (f"; report {closed.report}" if closed.report else ""))
+    click.echo(f"  {closed.intake()}; {len(closed.tags.result.tags)} user tags stored" + (f"; report {link}" if link else ""))
 
 
 def _lifecycle_command(step: str, doc: str):
