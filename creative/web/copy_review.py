@@ -115,12 +115,13 @@ def copy_work(ws: Workspace, product_id: str, copy_engine: str, n: int) -> Calla
             phase = CONVERTING if needs_conversion(pipeline.model_spec, pipeline.cache_dir) else LOADING
             progress(0, 0, phase, phase=phase)
             pipeline.model  # noqa: B018 - loads it, so the load is its own phase with its own estimate
-        progress(0, len(STYLES), "writing titles")
+        writing = f"writing titles ({copy_engine})"  # a phase: before the first style is done, last run's length is the estimate
+        progress(0, len(STYLES), "writing titles", phase=writing)
         candidates = pipeline.titles(product, n=n, engine=copy_engine,
-                                     progress=lambda done, total: progress(done, total, f"writing titles: {done} of {total} styles"))
+                                     progress=lambda done, total: progress(done, total, f"writing titles: {done} of {total} styles", phase=writing))
         out = [{**c.to_json(), "id": str(i), "review": None} for i, c in enumerate(candidates)]
         accepted = sum(c.status == "accepted" for c in candidates)
-        progress(len(STYLES), len(STYLES), f"{accepted} accepted, {len(candidates) - accepted} rejected")
+        progress(len(STYLES), len(STYLES), f"{accepted} accepted, {len(candidates) - accepted} rejected", phase=writing)
         return {"product_id": product.product_id, "product_name": product.name, "candidates": out}
 
     return work
