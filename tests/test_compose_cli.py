@@ -46,3 +46,17 @@ def test_compose_command_bad_size_is_one_clear_line_and_writes_nothing(sample_ho
     assert result.exit_code != 0
     assert "99999x1" in result.output and "Traceback" not in result.output
     assert list(dest.iterdir()) == []
+
+
+def test_compose_command_min_quality_refuses_banners_and_says_why(sample_home, tmp_path):
+    out = tmp_path / "gated"
+    result = CliRunner().invoke(cli, ["--home", str(sample_home.root), "compose", "--products", "SKU-1001", "--templates", "hero",
+                                      "--sizes", "300x250,320x50", "--min-quality", "1", "--workers", "1", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["min_quality"] == 1.0 and answer["refused"]
+    assert all("320x50" in r["id"] and r["quality"] < 1 and "under the launch threshold" in r["reasons"][-1] for r in answer["refused"])
+    assert {c["size"] for c in json.loads((out / "manifest.json").read_text())["creatives"]} == {"300x250"}
+    bad = CliRunner().invoke(cli, ["--home", str(sample_home.root), "compose", "--products", "SKU-1001", "--min-quality", "2",
+                                   "--out", str(tmp_path / "never")])
+    assert bad.exit_code != 0 and not (tmp_path / "never").exists()

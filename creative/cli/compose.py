@@ -35,9 +35,11 @@ _codes = dict(multiple=True, metavar="CODES")
 @click.pass_obj
 @click.option("--experiment", "experiment_name", default=None, metavar="NAME", help="Also start an experiment over the batch's banners.")
 @click.option("--policy", type=click.Choice(POLICY_NAMES), default=DEFAULT_POLICY, show_default=True, help="Allocation policy of --experiment.")
+@click.option("--min-quality", type=click.FloatRange(0, 1), default=None,
+              help="Refuse banners scoring under this quality (0..1; default $CREATIVE_MIN_QUALITY, else 0.5).")
 @json_option
 def compose_command(home: Home, products, logos, titles, models, backgrounds, templates, sizes, formats, max_n, seed, workers,
-                    out_dir, experiment_name, policy, as_json):
+                    out_dir, experiment_name, policy, min_quality, as_json):
     """Compose banners: every combination (or --max N of them), manifest.json and an index.html gallery."""
     selection = BatchSelection(
         products=split_codes(products), logos=split_codes(logos), titles=split_codes(titles),
@@ -51,18 +53,20 @@ def compose_command(home: Home, products, logos, titles, models, backgrounds, te
         launched = launch_batch(Workspace.of(home), selection, out_dir, formats=formats, max_n=max_n, seed=seed,
                                 workers=workers or os.cpu_count(),
                                 experiment=ExperimentPlan(experiment_name, policy) if experiment_name else None,
-                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                progress=lambda done, total: bar.update(task, completed=done, total=total), min_quality=min_quality)
     result = launched.batch
     experiment_id = launched.experiment.experiment_id if launched.experiment else None
     if as_json:
         print_json({"batch": result.batch, "manifest": result.manifest, "gallery": result.gallery, "rendered": result.rendered,
                     "rejected": len(result.rejected), "combinations": result.combinations, "skipped": list(result.skipped),
-                    "seconds": round(result.seconds, 3), "experiment_id": experiment_id,
-                    "creatives": [c.to_json() for c in result.creatives]})
+                    "seconds": round(result.seconds, 3), "experiment_id": experiment_id, "min_quality": launched.min_quality,
+                    "refused": [r.to_json() for r in launched.refused], "creatives": [c.to_json() for c in result.creatives]})
         return
     rate = result.rendered / result.seconds if result.seconds else 0.0
     for note in result.skipped:
         click.echo(f"note: {note}", err=True)
+    for refused in launched.refused:
+        click.echo(f"refused {refused.creative_id} (quality {refused.quality:.2f}): {'; '.join(refused.reasons)}", err=True)
     click.echo(f"{result.rendered} banners ({len(result.rejected)} rejected) of {result.combinations} combinations "
                f"in {result.seconds:.1f} s ({rate:.0f}/s)")
     click.echo(f"manifest: {result.manifest}")
