@@ -147,6 +147,13 @@ def test_copy_review_bulk_approve_unapprove_and_edit_without_reloading(page, liv
     expect(edited.locator("td.guard")).to_contain_text("banned claim")
     expect(edited.locator("td.guard")).to_contain_text(f"edited from “{title}”")
     assert same_document(page)
+
+    # on a phone the review is a column of small cards: nothing scrolls sideways, every action is on screen
+    page.set_viewport_size({"width": 375, "height": 812})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    buttons = page.locator(".copy-run >> nth=0 >> .style-group > table button:visible")
+    assert buttons.count() > 0
+    assert all(box["x"] >= 0 and box["x"] + box["width"] <= 375 for box in (b.bounding_box() for b in buttons.all()))
     assert page.console_errors == []
 
 
