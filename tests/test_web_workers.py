@@ -244,3 +244,19 @@ def test_without_redis_limits_stay_per_process():
 def test_serve_refuses_what_would_not_be_shared(tmp_path: Path, args: list[str], says: str):
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "serve", "--port", str(free_port()), *args])
     assert result.exit_code != 0 and says in result.output, result.output
+
+
+def test_a_spool_temp_file_of_another_host_is_left_to_it_until_abandoned(tmp_path: Path):
+    """Hosts sharing a home: a temp file another machine is writing is not taken; one it left a minute ago is recovered."""
+    from creative.web.recorder import ABANDONED_AFTER_SECONDS, HOST, recover_leftovers
+
+    line = json.dumps(Event("e1", IMPRESSION, 0, "x", "c", "u", "300x250").to_wire()) + "\n"
+    other = "0" * 8 if HOST != "0" * 8 else "1" * 8
+    writing = tmp_path / f"{time.time_ns():020d}-{os.getpid()}-000001-{other}.tmp"
+    left = tmp_path / f"{time.time_ns():020d}-{os.getpid()}-000002-{other}.tmp"
+    for tmp in (writing, left):
+        tmp.write_text(line)
+    old = time.time() - ABANDONED_AFTER_SECONDS - 1
+    os.utime(left, (old, old))
+    assert recover_leftovers(tmp_path) == 1
+    assert writing.exists() and not left.exists() and left.with_suffix(".jsonl").exists()

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import math
 import os
 import shutil
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -320,11 +322,14 @@ def check_spool_space(folder: Path, min_free_bytes: int) -> None:
 
 
 _file_no = count(1)
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # names this machine in spool files: pids are per machine
+ABANDONED_AFTER_SECONDS = 60.0  # another machine's temp file untouched this long: its writer died (a write takes milliseconds)
 
 
 def write_spool_file(folder: Path, events: Iterable[Event]) -> Path:
     """Write events as JSONL durably: a temp file, fsynced, renamed, and the folder fsynced; never leaves a temp file behind."""
-    name = f"{time.time_ns():020d}-{os.getpid()}-{next(_file_no):06d}"  # sorts in spooling order: replay keeps impressions before clicks
+    # sorts in spooling order (replay keeps impressions before clicks); the pid and host say whose it is while it is a temp file
+    name = f"{time.time_ns():020d}-{os.getpid()}-{next(_file_no):06d}-{HOST}"
     path, tmp = folder / f"{name}.jsonl", folder / f"{name}.tmp"
     try:
         with tmp.open("w", encoding="utf-8") as fh:
@@ -364,9 +369,15 @@ def recover_leftovers(folder: Path) -> int:
 
 
 def _writer_alive(tmp: Path) -> bool:
-    """Whether another live process is still writing this temp file (its pid is in the name)."""
+    """Whether another live process is still writing this temp file: by its pid on this machine; on another machine
+    sharing the home, while the file is younger than ABANDONED_AFTER_SECONDS."""
     parts = tmp.stem.split("-")
-    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+    if len(parts) == 4 and parts[3] != HOST:
+        try:
+            return time.time() - tmp.stat().st_mtime < ABANDONED_AFTER_SECONDS
+        except FileNotFoundError:  # renamed by its writer meanwhile
+            return True
+    if len(parts) not in (3, 4) or not parts[1].isdigit() or int(parts[1]) == os.getpid():
         return False
     try:
         os.kill(int(parts[1]), 0)
