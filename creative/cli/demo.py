@@ -25,7 +25,8 @@ def creative_aliases(summary: dict) -> dict[str, str]:
 
 
 def summary_table(summary: dict, minutes: float) -> tuple[Table, list[str]]:
-    """The closing table, with creatives as short aliases, and the legend lines that give their full ids."""
+    """The closing table, with creatives as short aliases, and the plain lines under it: the tag figures,
+    the legend of aliases (full ids) and the files written (long paths are not cut by a table's width)."""
     alias = creative_aliases(summary)
     table = Table(title=f"demo finished in {minutes:.1f} min", show_header=False)
     table.add_row("experiment", summary["experiment_id"])
@@ -34,13 +35,13 @@ def summary_table(summary: dict, minutes: float) -> tuple[Table, list[str]]:
     table.add_row("rounds", f"{summary['rounds']}, last decision {summary['final_decision']}: {outcome}")
     added = (summary["next_generation"] or {}).get("added", [])
     table.add_row("next generation", " ".join(alias[c] for c in added) or "—")
-    table.add_row("user tags", f"{summary['tags']} tags for {summary['tagged_users']} users; precision {summary['tag_precision']:.2f}, "
-                               f"recall {summary['tag_recall']:.2f} against the {summary['planted_users']} planted tastes")
-    table.add_row("gallery (every template at every size)", summary["gallery"])
-    table.add_row("campaign gallery", summary["campaign_gallery"])
-    table.add_row("experiment report", summary["report"])
-    table.add_row("tags", summary["tags_csv"])
-    return table, [f"{short}  {cid}" for cid, short in alias.items()]
+    table.add_row("user tags", f"{summary['tags']} for {summary['tagged_users']} users")
+    lines = [f"tags against the {summary['planted_users']} planted tastes: precision {summary['tag_precision']:.2f}, "
+             f"recall {summary['tag_recall']:.2f}", ""]
+    lines += [f"{short}  {cid}" for cid, short in alias.items()] + [""]
+    lines += [f"{label:<19}{summary[key]}" for label, key in (("gallery", "gallery"), ("campaign gallery", "campaign_gallery"),
+                                                               ("experiment report", "report"), ("tags", "tags_csv"))]
+    return table, lines
 
 
 @click.command("demo")
@@ -72,7 +73,7 @@ def demo_command(ctx, out, rounds, engine, model, seed, as_json):
     if as_json:
         print_json(summary)
         return
-    table, legend = summary_table(summary, (time.perf_counter() - started) / 60)
+    table, lines = summary_table(summary, (time.perf_counter() - started) / 60)
     console.print(table)
-    for line in legend:
+    for line in lines:
         click.echo(line)
