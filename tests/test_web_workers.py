@@ -260,3 +260,25 @@ def test_a_spool_temp_file_of_another_host_is_left_to_it_until_abandoned(tmp_pat
     os.utime(left, (old, old))
     assert recover_leftovers(tmp_path) == 1
     assert writing.exists() and not left.exists() and left.with_suffix(".jsonl").exists()
+
+
+def test_login_failures_count_across_processes(redis_prefix: str):
+    """Five wrong passwords spread over two workers lock the account on both, as five on one would."""
+    throttles = [SharedState.connect(REDIS_URL, redis_prefix).failure_throttle("login", 900) for _ in range(2)]
+    now = time.time()
+    for i in range(5):
+        assert throttles[i % 2].retry_after("account\x00dora", 5, now + i) == 0
+        throttles[i % 2].fail("account\x00dora", now + i)
+    assert all(t.retry_after("account\x00dora", 5, now + 5) == 895 for t in throttles)  # until the first failure is 15 minutes old
+    throttles[0].forgive("account\x00dora")
+    assert throttles[1].retry_after("account\x00dora", 5, now + 5) == 0
+
+
+def test_one_worker_at_a_time_runs_an_exclusive_job(redis_prefix: str):
+    """The spool replay and the scheduled-round poll: a second worker asking meanwhile is told no (or waits), not let in."""
+    workers = [SharedState.connect(REDIS_URL, redis_prefix) for _ in range(2)]
+    with workers[0].exclusive("scheduled-rounds", ttl_seconds=60, wait_seconds=0) as first:
+        with workers[1].exclusive("scheduled-rounds", ttl_seconds=60, wait_seconds=0) as second:
+            assert (first, second) == (True, False)
+    with workers[1].exclusive("scheduled-rounds", ttl_seconds=60, wait_seconds=0) as after:
+        assert after
