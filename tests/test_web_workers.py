@@ -174,15 +174,20 @@ def test_two_workers_share_limits_and_store_every_answered_event_once(tmp_path: 
              "--serve-limit", str(ADDRESS_LIMIT), "--no-scheduler", "--flush-interval", "0.1", "--log-level", "warning"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "CREATIVE_HOME": str(home.root)})
     try:
-        def ready() -> bool:
+        ready_workers: set[str] = set()
+
+        def both_ready() -> bool:
             if server.poll() is not None:
                 pytest.fail(f"the server exited: {log_path.read_text()[-3000:]}")
             try:
-                return httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+                r = httpx.get(f"{base}/healthz", timeout=10)  # a new connection each time: either worker may take it
             except httpx.HTTPError:
                 return False
+            if r.status_code == 200:
+                ready_workers.add(r.headers["x-served-by"])
+            return len(ready_workers) == 2
 
-        wait_until(ready, "two workers to answer /healthz", every=0.2)
+        wait_until(both_ready, "both workers to answer /healthz", every=0.1)
         q = f"/v1/serve?experiment={experiment_id}&size=300x250"
 
         # several hundred serves and clicks, each client its own address
