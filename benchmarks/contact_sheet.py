@@ -42,10 +42,12 @@ def pick_specs(resolved, size: str) -> list:
     for i, template in enumerate(builtin_templates()):
         candidates = [s for s in specs if s.template == template and s.size == size and s.title is None]
         order = PRODUCTS[i % len(PRODUCTS):] + PRODUCTS[: i % len(PRODUCTS)]
+        want = "zh" if i % 2 else "en"  # every other template shows a Chinese offer where the product has one
         for product in order:
-            hit = next((s for s in candidates if product in names.get(s.product, "")), None)
-            if hit:
-                chosen.append(hit)
+            matches = [s for s in candidates if product in names.get(s.product, "")]
+            preferred = [s for s in matches if s.offer and resolved.pack.offers[s.offer].language == want]
+            if matches:
+                chosen.append((preferred or matches)[0])
                 break
     return chosen
 
