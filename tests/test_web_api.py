@@ -390,6 +390,10 @@ def test_running_a_round_from_the_ui_closes_it_with_what_was_served(world, clien
     from experiments.rounds import load_round
 
     assert load_round(world.engine, experiment_id, 1).impressions == 7
+    # the page links the round's kept report, which the app serves to the same person
+    link = f"/experiments/{experiment_id}/rounds/1/report/"
+    assert f'href="{link}"' in r.text
+    assert admin.get(link).status_code == 200
 
 
 def test_scheduled_rounds_run_when_due_and_close_like_every_other_front(world, client, admin):

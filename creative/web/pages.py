@@ -23,6 +23,7 @@ from creative.elements.store import ElementStore
 from creative.errors import CatalogRejected
 from creative.services import archive_experiment, close_round, pause_experiment, resume_experiment, stop_experiment
 from creative.services.experiments import update_settings
+from creative.services.reports import report_path, round_report_dir, valid_experiment_id
 from creative.web import integrations
 from creative.web.charts import bar_chart, line_chart
 from creative.web.page_common import flash as _flash
@@ -139,7 +140,10 @@ def _experiment_context(request: Request, experiment_id: str, vs: str) -> dict[s
                           percent=True, markers=markers),
     }
     effects = integrations.element_effects(ws, experiment_id)
-    return {"status": status, "summary": summary, "history": history, "last_round": history[-1].round_no if history else None,
+    last_round = history[-1].round_no if history else None
+    kept = last_round is not None and valid_experiment_id(experiment_id) and (round_report_dir(ws.home, experiment_id, last_round) / "index.html").is_file()
+    return {"status": status, "summary": summary, "history": history, "last_round": last_round,
+            "report_url": report_path(experiment_id, last_round) if kept else None,
             "charts": charts, "choices": choice_effects(effects.effects) if effects else None,
             "config": ExperimentConfig.from_dict(status.config), "chart_top": CHART_TOP,
             "schedule": get_schedule(ws.engine, experiment_id), "pending": state.recorder.pending}
@@ -178,7 +182,8 @@ async def run_round_now(request: Request) -> Response:
 
     def close(experiment_id: str, form) -> str:
         # the recorder's flush first: everything served so far belongs to this round
-        closed = close_round(state.ws, experiment_id, wait=5.0, flush=state.recorder.flush, force=True)  # a person's "now"
+        closed = close_round(state.ws, experiment_id, wait=5.0, flush=state.recorder.flush, force=True,  # a person's "now"
+                             keep_report=True)
         d = closed.result.decision
         return f"round {closed.result.round_no} closed: {d.kind}" + (f" ({d.reason})" if d.reason else "")
 
