@@ -167,3 +167,15 @@ def test_parsing_bad_lines_leaves_no_reference_cycles_for_the_collector_to_chase
 def test_a_malformed_experiment_parameter_is_refused_with_400(api_client):
     r = api_client.post("/v1/events", params={"experiment": "x" * 201}, content=b"")
     assert r.status_code == 400 and "experiment=ID" in r.json()["error"]
+
+
+def test_posting_events_does_not_make_serving_read_its_views_again(world, api_client, monkeypatch):
+    serving = world.server.app.state.serving
+    assert api_client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "before"}).status_code == 200
+    fresh_reads: list[str] = []
+    read = serving._load
+    monkeypatch.setattr(serving, "_load", lambda experiment, previous: (previous is None and fresh_reads.append(experiment), read(experiment, previous))[1])
+    r = api_client.post("/v1/events", content=(impression(world.experiment_id, "no-reread-1") + "\n").encode())
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    assert api_client.get("/v1/serve", params={"experiment": world.experiment_id, "user": "after"}).status_code == 200
+    assert fresh_reads == []

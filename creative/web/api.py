@@ -192,9 +192,8 @@ async def events(request: Request) -> Response:
         return _error(exc.status, str(exc))
     except ExperimentError as exc:
         return _error(400, str(exc))
-    for report in answer["reports"]:
-        if report.get("accepted"):
-            request.app.state.serving.invalidate(report["experiment_id"])
+    # no serving view is invalidated: events change no allocation, arm or tag (rounds do), and each
+    # invalidation would make every request in flight wait for a fresh read
     return JSONResponse(answer, status_code=status, headers=NO_STORE)
 
 
