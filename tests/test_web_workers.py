@@ -251,6 +251,13 @@ def test_serve_refuses_what_would_not_be_shared(tmp_path: Path, args: list[str],
     assert result.exit_code != 0 and says in result.output, result.output
 
 
+def test_several_workers_refuse_a_database_that_does_not_open_before_starting_any(tmp_path: Path, redis_prefix: str):
+    """Each worker would fail alike, and be restarted: said once, in one line, instead."""
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "--db", "postgresql+psycopg://postgres@127.0.0.1:5432/creative_no_such_db",
+                                      "serve", "--port", str(free_port()), "--workers", "2", "--redis", REDIS_URL, "--redis-prefix", redis_prefix])
+    assert result.exit_code != 0 and "cannot open database" in result.output, result.output
+
+
 def test_a_spool_temp_file_of_another_host_is_left_to_it_until_abandoned(tmp_path: Path):
     """Hosts sharing a home: a temp file another machine is writing is not taken; one it left a minute ago is recovered."""
     from creative.web.recorder import ABANDONED_AFTER_SECONDS, HOST, recover_leftovers

@@ -74,23 +74,28 @@ def serve_command(ctx, host, port, secure_cookies, forwarded_allow_ips, serve_li
     settings = WebSettings(secure_cookies=secure_cookies, serve_per_address_per_minute=serve_limit, run_scheduler=not no_scheduler,
                            flush_interval_seconds=flush_interval, redis_url=redis_url, redis_prefix=redis_prefix)
     config = dict(forwarded_allow_ips=forwarded_allow_ips, http_impl=http_impl, log_level=log_level)
-    click.echo(f"serving {ctx.obj.root} on http://{host}:{port}/ with {workers} worker(s) (log in with a user from `creative users create`)")
+    serving = f"serving {ctx.obj.root} on http://{host}:{port}/ with {workers} worker(s) (log in with a user from `creative users create`)"
     if workers == 1:
-        uvicorn.Server(server_config(create_app(ctx.obj, settings), host, port, **config)).run()
+        app = create_app(ctx.obj, settings)
+        click.echo(serving)
+        uvicorn.Server(server_config(app, host, port, **config)).run()
         return
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
+    from creative.web.recorder import check_spool_space
     from creative.web.workers import APP_IMPORT, hand_down
 
+    engine_of(ctx)  # what would stop every worker at start stops here, in one line: a database that does not open,
+    check_spool_space(ctx.obj.spool_dir, settings.spool_min_free_bytes)  # a spool disk without room
     os.environ["CREATIVE_DB_URL"] = ctx.obj.db_url  # the workers resolve the same home (CREATIVE_HOME is set by `creative`)
     hand_down(settings)
     uv = server_config(APP_IMPORT, host, port, workers=workers, **config)
+    click.echo(serving)
     supervisor = Multiprocess(uv, sockets=[uv.bind_socket()])
     supervisor.run()
     if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
         raise click.ClickException("a worker could not start (its error is above); fix it and start again")
-
 
 @click.group("users")
 def users_group() -> None:
