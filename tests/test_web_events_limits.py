@@ -48,7 +48,7 @@ def test_two_megabytes_of_one_line_numbers_are_refused_whole_with_a_short_413(ap
 
 def test_a_body_over_the_byte_cap_is_refused_with_413_naming_the_limit(api_client):
     r = api_client.post("/v1/events", content=b" " * (EVENTS_LIMIT + 1))
-    assert r.status_code == 413 and "4 MB limit" in r.json()["error"]
+    assert r.status_code == 413 and "4 MB limit" in r.json()["error"] and "split the batch" in r.json()["error"]
 
 
 def test_the_answer_reports_at_most_a_sample_of_bad_lines_and_counts_the_rest(api_client):

@@ -101,7 +101,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope["path"])
         declared = next((v for n, v in scope["headers"] if n == b"content-length"), None)
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(send, limit)
+            await _too_large(send, limit, scope["path"])
             return
         seen = 0
         started = False
@@ -125,15 +125,16 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _too_large(send, limit)
+                await _too_large(send, limit, scope["path"])
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"error": f"the request body is over the {limit // 1024 // 1024 or 1} MB limit; upload fewer or smaller files"}).encode()
+async def _too_large(send: Send, limit: int, path: str) -> None:
+    what_to_do = "split the batch into several requests" if path.startswith("/v1/") else "upload fewer or smaller files"
+    body = json.dumps({"error": f"the request body is over the {limit // 1024 // 1024 or 1} MB limit; {what_to_do}"}).encode()
     await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
