@@ -1,4 +1,5 @@
-"""Load the sample library (drawn by assets/make_samples.py) into a home: elements, then catalogs."""
+"""Load the sample library (drawn by assets/make_samples.py) into a home: elements, brand kits
+(samples/brands/kits.json, written by hand), then catalogs."""
 
 from __future__ import annotations
 
@@ -28,6 +29,6 @@ def sample_files(kind_folder: str) -> list[Path]:
 
 
 def load_sample_library(home: Home) -> SampleLibrary:
-    """Add every sample element (logos with their brands) and import both catalogs; running it twice changes nothing."""
+    """Add every sample element (logos with their brands), the brand kits and both catalogs; running it twice changes nothing."""
     added, reports = add_library_folder(Workspace.of(home), SAMPLES_DIR, brands=LOGO_BRANDS, tags={"source": "sample"}, catalogs=CATALOGS)
     return SampleLibrary(elements=[r.element for r in added], catalogs=reports)

@@ -28,6 +28,14 @@ class ProductNotFound(CreativeError):
     """No product has the given id."""
 
 
+class BrandKitRejected(CreativeError):
+    """A brand kit has a bad colour, font or word list; nothing from it was stored."""
+
+
+class BrandKitNotFound(CreativeError):
+    """No brand kit has the given brand name."""
+
+
 class ConfigError(CreativeError):
     """The home directory or database URL cannot be used."""
 

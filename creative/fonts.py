@@ -72,5 +72,17 @@ def find_font(script: str = "latin", weight: str = "regular") -> FontFile:
     return FontFile(path=path, index=source.index, script=script, weight=weight, language=source.language)
 
 
+def available_fonts() -> dict[str, FontFile]:
+    """Every configured face that is installed, by its file's stem (the names a brand kit may choose)."""
+    found = {}
+    for script, weight in _FONTS:
+        try:
+            font = find_font(script, weight)
+        except FontNotFound:
+            continue
+        found[font.path.stem] = font
+    return found
+
+
 def font_for_text(text: str, weight: str = "regular") -> FontFile:
     return find_font("cjk" if is_cjk(text) else "latin", weight)

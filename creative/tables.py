@@ -67,6 +67,20 @@ creative_reviews = Table(
     Column("reviewed_at", DateTime(timezone=True), nullable=False),
 )
 
+# A brand's kit (creative.brands, c0006): colours, font, tone and banned words; keyed by the case-folded brand name.
+brand_kits = Table(
+    "brand_kits",
+    metadata,
+    Column("brand_key", String(200), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("primary_colour", String(7)),
+    Column("accent_colour", String(7)),
+    Column("font", String(100)),
+    Column("tone", JSON, nullable=False),
+    Column("banned", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def json_mentions(column: Column, value: str) -> ColumnElement[bool]:
     """A JSON column whose text holds `value` as a whole string: a cheap pre-filter on SQLite and PostgreSQL alike

@@ -17,6 +17,7 @@ from creative.home import resolve_home
 SUBCOMMANDS = {
     "elements": "creative.cli.elements:elements_group",
     "catalog": "creative.cli.catalog:catalog_group",
+    "brands": "creative.cli.brands:brands_group",
     "copy": "creative.cli.copy:copy_group",
     "compose": "creative.cli.compose:compose_command",
     "experiment": "creative.cli.experiment:experiment_group",

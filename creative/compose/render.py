@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFont
 
+from creative.brands import brand_key
 from creative.compose import draw
 from creative.compose.attributes import ElementAttributes, creative_attributes, element_attributes
 from creative.compose.caches import CACHE_MB, RenderCaches
@@ -23,6 +24,7 @@ from creative.compose.content import image_roles, text_content
 from creative.compose.draw import encode
 from creative.compose.errors import CompositionError
 from creative.compose.plan import RGB, BadgeStep, Crop, LayoutPlan, TextStep, plan_layout
+from creative.compose.selection import product_brand
 from creative.compose.spec import CreativeSpec, ElementInfo, ElementPack
 from layouts import colour as col
 from layouts.errors import LayoutError
@@ -198,14 +200,17 @@ class Renderer:
 
     # ---- colours
     def _palette(self, spec: CreativeSpec) -> tuple[RGB, tuple[RGB, ...]]:
-        """The brand accent of a product and logo and its text colour candidates, cached per pair."""
-        key = (spec.product, spec.logo)
+        """The brand accent of a product and logo and its text colour candidates, cached per pair;
+        a brand kit's primary colour, when the banner's brand has one, is the accent."""
+        kits = self.pack.brand_colours
+        kit = _rgb(kits.get(brand_key(product_brand((spec.product, spec.offer), self.pack.elements, self.pack.offers)))) if kits else []
+        key = (spec.product, spec.logo, tuple(kit))
         hit = self.cache.palettes.get(key)
         if hit is None:
             product = _rgb(self.element(spec.product).palette)
             logo = _rgb(self.element(spec.logo).palette) if spec.logo else []
-            accent = col.accent(logo, fallback=None) or col.accent(product)
-            hit = self.cache.palettes[key] = (accent, tuple(col.brand_text_candidates(logo + product)))
+            accent = kit[0] if kit else col.accent(logo, fallback=None) or col.accent(product)
+            hit = self.cache.palettes[key] = (accent, tuple(col.brand_text_candidates(kit + logo + product)))
         return hit
 
     def role(self, role: str, accent: RGB) -> RGB:

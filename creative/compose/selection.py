@@ -14,6 +14,7 @@ from itertools import product as cartesian
 
 from sqlalchemy import Engine
 
+from creative.brands import brand_key, kits_by_brand
 from creative.catalog import Product, list_products
 from creative.compose.errors import CompositionError
 from creative.compose.spec import BatchSelection, CreativeSpec, ElementInfo, ElementPack
@@ -134,7 +135,8 @@ def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> 
             owner = elements[code].brand
             notes.append(f"logo {code} ({'brand ' + owner if owner else 'no brand'}) fits no selected product's brand and is not used"
                          + ("" if owner else f"; assign its brand with `creative elements brand {code} BRAND`"))
-    return Resolved(ElementPack(elements, offers), templates, sizes, products, titles, logos, models, backgrounds, notes)
+    colours = {key: kit.colours for key, kit in kits_by_brand(engine).items() if kit.colours}
+    return Resolved(ElementPack(elements, offers, colours), templates, sizes, products, titles, logos, models, backgrounds, notes)
 
 
 def product_brand(key: tuple[str, str | None], elements: dict[str, ElementInfo], offers: dict[str, Product]) -> str | None:
@@ -145,7 +147,7 @@ def product_brand(key: tuple[str, str | None], elements: dict[str, ElementInfo],
 
 def same_brand(logo: str | None, product: str | None) -> bool:
     """A logo goes only on its own brand's products; an unbranded logo only where the product has no brand either."""
-    return (logo or "").strip().casefold() == (product or "").strip().casefold()
+    return brand_key(logo) == brand_key(product)
 
 
 def _template_axes(resolved: Resolved, template: LayoutTemplate) -> tuple[list, list[str]] | None:

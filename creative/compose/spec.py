@@ -49,6 +49,7 @@ class ElementPack:
 
     elements: dict[str, ElementInfo]
     offers: dict[str, Product]  # by catalog product id: name, price, badges and language of a banner
+    brand_colours: dict[str, tuple[str, ...]] = field(default_factory=dict)  # brand kits' #rrggbb, primary first, by brand_key
 
     def fingerprint(self) -> str:
         h = hashlib.sha1()
@@ -57,6 +58,8 @@ class ElementPack:
             h.update(f"{code}|{e.path}|{e.text}|{e.palette}|{e.bbox}".encode())
         for pid in sorted(self.offers):
             h.update(repr(self.offers[pid]).encode())  # every fact of the product (Product is not hashable)
+        for brand in sorted(self.brand_colours):
+            h.update(f"{brand}|{self.brand_colours[brand]}".encode())
         return h.hexdigest()[:16]
 
 

@@ -249,15 +249,21 @@ def _names_brand(text: str, brand: str) -> bool:
 # ---------------------------------------------------------------- banned claims
 
 
-def check_banned(text: str, language: str) -> list[str]:
-    """Absolute or unsubstantiated claims from the language's banned list (see the data files for sources)."""
+def check_banned(text: str, language: str, brand_banned: Sequence[str] = ()) -> list[str]:
+    """Absolute or unsubstantiated claims from the language's banned list (see the data files for sources),
+    and the words the product's brand kit bans (creative.brands), as whole words in any case."""
     found = []
     for lang in {language, "en"}:  # a Chinese title can still carry "#1" or "100%"
         for m in _banned_pattern(lang).finditer(text):
             phrase = m.group(0)
             if phrase not in found:
                 found.append(phrase)
-    return [f"banned claim: {p!r}" for p in found]
+    reasons = [f"banned claim: {p!r}" for p in found]
+    folded = text.casefold()
+    for word in brand_banned:
+        if _names_brand(folded, word.casefold()):
+            reasons.append(f"banned by the brand kit: {word!r}")
+    return reasons
 
 
 # ---------------------------------------------------------------- length and width
@@ -322,11 +328,14 @@ class Guardrails:
     limit: LengthLimit = HEADLINE
     allowed_latin: tuple[str, ...] = field(default=())
     words: ProductWords | None = None
+    brand_banned: tuple[str, ...] = ()  # the product's brand kit's banned words
 
     @classmethod
-    def for_product(cls, product: Product, brands: Iterable[str] = (), limit: LengthLimit = HEADLINE) -> "Guardrails":
+    def for_product(cls, product: Product, brands: Iterable[str] = (), limit: LengthLimit = HEADLINE,
+                    brand_banned: Iterable[str] = ()) -> "Guardrails":
         latin = tuple(w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", " ".join([product.name, product.brand, *product.features])))
-        return cls(product=product, facts=ProductFacts.of(product, brands), limit=limit, allowed_latin=latin, words=ProductWords.of(product))
+        return cls(product=product, facts=ProductFacts.of(product, brands), limit=limit, allowed_latin=latin, words=ProductWords.of(product),
+                   brand_banned=tuple(brand_banned))
 
     def check_title(self, text: str, finished: bool = True) -> list[str]:
         lang = self.product.language
@@ -334,7 +343,7 @@ class Guardrails:
             *check_quality(text, lang, finished=finished, title=True, allowed_latin=self.allowed_latin),
             *check_length(text, self.limit),
             *check_facts(text, self.facts),
-            *check_banned(text, lang),
+            *check_banned(text, lang, self.brand_banned),
             *self.check_names(text),
             *check_cut_feature(text, self.product.features, lang),
         ]
@@ -355,7 +364,7 @@ class Guardrails:
     def check_article_text(self, text: str) -> list[str]:
         """Facts, banned claims and overall length of an assembled article."""
         lang = self.product.language
-        reasons = [*check_facts(text, self.facts), *check_banned(text, lang)]
+        reasons = [*check_facts(text, self.facts), *check_banned(text, lang, self.brand_banned)]
         n, (low, high), unit = article_length(text, lang)
         if not low <= n <= high:
             reasons.append(f"length: {n} {unit}, outside {low}-{high}")
@@ -366,5 +375,5 @@ class Guardrails:
         return [
             *check_quality(text, lang, finished=finished, title=False, allowed_latin=self.allowed_latin),
             *check_facts(text, self.facts),
-            *check_banned(text, lang),
+            *check_banned(text, lang, self.brand_banned),
         ]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from creative.brands import brand_key
 from creative.catalog import Product
 from creative.copy import grammar
 from creative.copy.article import assemble
@@ -110,6 +111,7 @@ class CopyPipeline:
         per_style: int = 24,
         seed: int = 0,
         dtype: Any = None,
+        brand_banned: Mapping[str, Sequence[str]] | None = None,
     ):
         if per_style < 1:
             raise CopyError(f"candidates per style must be at least 1, got {per_style}")
@@ -118,9 +120,14 @@ class CopyPipeline:
         self.cache_dir = cache_dir
         # other products' names count like other brands: naming them is a facts violation
         self.brands = tuple(dict.fromkeys([*brands, *EXAMPLE_NAMES]))
+        self.brand_banned = dict(brand_banned or {})  # brand_key -> the words that brand's kit bans
         self.per_style = per_style
         self.seed = seed
         self.dtype = dtype
+
+    def guardrails(self, product: Product, limit: LengthLimit = HEADLINE) -> Guardrails:
+        """The checks for one product: the catalog's brands, and its own brand kit's banned words."""
+        return Guardrails.for_product(product, self.brands, limit, self.brand_banned.get(brand_key(product.brand), ()))
 
     # ------------------------------------------------------------ model and engine
 
@@ -199,7 +206,7 @@ class CopyPipeline:
         if n < 1:
             raise CopyError(f"--n must be at least 1, got {n}")
         used, note = self.resolve_engine(engine, product.language)
-        guard = Guardrails.for_product(product, self.brands, limit)
+        guard = self.guardrails(product, limit)
         out: list[Candidate] = []
         for i, style in enumerate(styles):
             if style not in STYLES:
@@ -247,7 +254,7 @@ class CopyPipeline:
 
     def judge_title(self, candidate: Candidate, product: Product, limit: LengthLimit = HEADLINE) -> Candidate:
         """Run the title guardrails, style fit and score on one candidate (a reviewer's edit, say); sets its reasons and score."""
-        return self._judge(candidate, Guardrails.for_product(product, self.brands, limit), product)
+        return self._judge(candidate, self.guardrails(product, limit), product)
 
     # ------------------------------------------------------------ articles
 
@@ -261,7 +268,7 @@ class CopyPipeline:
         if not keywords:
             raise CopyError(f"product {product.product_id} has no keywords; pass --keywords k1,k2")
         used, note = self.resolve_engine(engine, product.language)
-        guard = Guardrails.for_product(product, self.brands, LONG_HEADLINE)
+        guard = self.guardrails(product, LONG_HEADLINE)
         writer = ArticleWriter(guard, self.model if used == "lm" else None, per_section, self.seed)
         written = writer.write(plan_article(product, keywords), avoid)
         text = assemble.to_text(assemble.section_dicts(written), product.language)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import delete, func, insert, select
 
+from creative.brands import find_kit
 from creative.catalog import Product, get_product
 from creative.compose import BatchResult, BatchSelection, compose_batch, enumerate_specs, resolve_selection
 from creative.copy.guardrails import Guardrails
@@ -96,7 +97,8 @@ class QualityGate:
         if key not in self._copy:
             product = self._products.get(offer) or self._products.setdefault(offer, get_product(self.ws.engine, offer))
             text = self.ws.elements.get(title).text or ""
-            self._copy[key] = Guardrails.for_product(product).check_title(text)
+            kit = find_kit(self.ws.engine, product.brand)
+            self._copy[key] = Guardrails.for_product(product, brand_banned=kit.banned if kit else ()).check_title(text)
         return self._copy[key]
 
     def __call__(self, records: list[dict]) -> list[dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from creative.brands import kits_by_brand
 from creative.catalog import get_product, list_products
 from creative.copy.guardrails import duplicate_reason
 from creative.copy.pipeline import Candidate, CopyPipeline, store_titles
@@ -17,9 +18,15 @@ def guardrail_brands(ws: Workspace) -> tuple[str, ...]:
     return tuple(sorted({x for p in list_products(ws.engine) for x in (p.brand, p.name)}))
 
 
+def brand_banned_words(ws: Workspace) -> dict[str, tuple[str, ...]]:
+    """Each brand kit's banned words by brand_key: a title for that brand's products may not use them."""
+    return {key: kit.banned for key, kit in kits_by_brand(ws.engine).items() if kit.banned}
+
+
 def copy_pipeline(ws: Workspace, *, model: str | None = None, seed: int = 0, **options: Any) -> CopyPipeline:
-    """The copy pipeline every front uses: the catalog's brands, the home's model cache."""
-    return CopyPipeline(model_spec=model, cache_dir=ws.home.model_cache_dir, brands=guardrail_brands(ws), seed=seed, **options)
+    """The copy pipeline every front uses: the catalog's brands, the brand kits' banned words, the home's model cache."""
+    return CopyPipeline(model_spec=model, cache_dir=ws.home.model_cache_dir, brands=guardrail_brands(ws), seed=seed,
+                        brand_banned=brand_banned_words(ws), **options)
 
 
 def approve_title(ws: Workspace, candidate: Candidate, reviewer: str | None = None) -> Element:

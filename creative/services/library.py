@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
+from creative.brands import import_kits
 from creative.catalog import ImportReport, Product, import_catalog, products_showing
 from creative.creatives import creatives_using
 from creative.elements import FOLDER_KINDS, IMAGE_SUFFIXES, Element
@@ -17,6 +18,7 @@ from creative.services.workspace import Workspace
 from experiments.model import ExperimentState
 
 CATALOG_SUFFIXES = (".csv", ".json")
+BRAND_KITS = Path("brands/kits.json")  # a library folder's brand kits, beside its kind folders
 
 
 def kind_folders(root: Path) -> list[tuple[Path, str]]:
@@ -43,7 +45,10 @@ def add_kind_folder(ws: Workspace, folder: Path, kind: str, *, brand: str | None
 
 
 def import_folder_catalogs(ws: Workspace, root: Path, names: tuple[str, ...] | None = None) -> list[ImportReport]:
-    """The catalogs at the top of `root` (all *.csv and *.json, or just `names`), in name order."""
+    """The catalogs at the top of `root` (all *.csv and *.json, or just `names`), in name order; first the
+    brand kits in `root`/brands/kits.json when there is one (see creative.brands)."""
+    if (root / BRAND_KITS).is_file():
+        import_kits(ws.engine, root / BRAND_KITS)
     paths = [root / n for n in names] if names else sorted(p for p in root.iterdir() if p.suffix.lower() in CATALOG_SUFFIXES)
     resolver = ws.elements.image_resolver()
     return [import_catalog(ws.engine, path, resolver) for path in paths]
