@@ -108,3 +108,47 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=PATIENCE_S):
         yield
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """(home, server) for a browser test module: a seeded home behind a real uvicorn server, no scheduler."""
+    from support.web import LiveServer, quick_settings, seeded_home
+
+    from creative.web import create_app
+
+    home = seeded_home(tmp_path_factory.mktemp("live") / "home")
+    server = LiveServer(create_app(home, quick_settings())).start()
+    yield home, server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright, one per browser test module."""
+    from playwright.sync_api import expect, sync_playwright
+    from support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live):
+    """A desktop-sized page on the live server (see support.browser.open_page)."""
+    from support.browser import open_page
+
+    context, pg = open_page(browser, live[1].url)
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where browser tests put screenshots: $WEB_SCREENSHOTS, else a temporary directory."""
+    out = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -8,7 +8,6 @@ to $WEB_SCREENSHOTS (default: the test's temporary directory).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -16,68 +15,14 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
-from support.web import ADMIN, PASSWORD, LiveServer, make_experiment, rendered_experiment, seeded_home, serve_rounds
+from support.browser import BROWSER_MARKS, log_in
+from support.web import ADMIN, make_experiment, rendered_experiment, serve_rounds
 
 from creative.services import Workspace
 from creative.services.rounds import experiment_report
-from creative.web import WebSettings, create_app
 from experiments.summary import CREATIVE_CHOICES
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"),
-]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    home = seeded_home(tmp_path_factory.mktemp("browser") / "home")
-    server = LiveServer(create_app(home, WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
-    yield home, server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, live, tmp_path):
-    context = browser.new_context(base_url=live[1].url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    pg.dialogs = []
-    pg.accept_dialogs = False  # a test that confirms (say, Stop) sets it
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.accept() if pg.accept_dialogs else d.dismiss()))
-    pg.console_errors = []
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
-    yield pg
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    out = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def log_in(page, username=ADMIN, password=PASSWORD, start="/elements"):
-    page.goto(start)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+pytestmark = BROWSER_MARKS
 
 
 def png(path: Path, size=(120, 90), colour=(30, 160, 90)) -> Path:
@@ -86,7 +31,7 @@ def png(path: Path, size=(120, 90), colour=(30, 160, 90)) -> Path:
 
 
 def test_login_shows_an_error_then_lets_the_user_in(page, shots):
-    log_in(page, password="not the password")
+    log_in(page, password="not the password", wait=False)
     assert page.locator("#login-error").inner_text() == "wrong user name or password"
     page.screenshot(path=str(shots / "login.png"))
     log_in(page)

@@ -10,7 +10,6 @@ menu stays on its dark bar and every control has a label. Screenshots go to $WEB
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -18,82 +17,22 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
-from support.web import ADMIN, PASSWORD, LiveServer, make_experiment, seeded_home
+from support.browser import BROWSER_MARKS, log_in, open_page
+from support.web import make_experiment
 
 from creative.catalog import list_products
 from creative.elements.validation import ACCEPTED_FORMATS_TEXT
 from creative.services import Workspace, stop_experiment
-from creative.web import WebSettings, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"),
-]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-TIMEOUT_MS = 60_000
+pytestmark = BROWSER_MARKS
 PHONE = {"width": 375, "height": 812}
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    home = seeded_home(tmp_path_factory.mktemp("designer") / "home")
-    server = LiveServer(create_app(home, WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
-    yield home, server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _page(browser, live, viewport):
-    context = browser.new_context(base_url=live[1].url, viewport=viewport)
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    pg.accept_dialogs = False
-    pg.dialogs = []
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.accept() if pg.accept_dialogs else d.dismiss()))
-    pg.console_errors = []
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
-    return context, pg
-
-
-@pytest.fixture
-def page(browser, live):
-    context, pg = _page(browser, live, {"width": 1280, "height": 900})
-    yield pg
-    context.close()
 
 
 @pytest.fixture
 def phone(browser, live):
-    context, pg = _page(browser, live, PHONE)
+    context, pg = open_page(browser, live[1].url, PHONE)
     yield pg
     context.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    out = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def log_in(page, start="/elements"):
-    page.goto(start)
-    page.fill("input[name=username]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(start.split("?")[0]) + r"(\?.*)?$"))
 
 
 def png(path: Path, colour, size=(160, 120)) -> Path:

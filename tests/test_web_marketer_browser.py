@@ -10,73 +10,26 @@ as web-copy.png, web-batch-launch.png and web-batch-gallery.png.
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from support.web import ADMIN, PASSWORD, LiveServer, seeded_home
+from support.browser import BROWSER_MARKS, log_in, open_page
 
 from creative.catalog import list_products
 from creative.services import Workspace
-from creative.web import WebSettings, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"),
-]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-TIMEOUT_MS = 60_000
+pytestmark = BROWSER_MARKS
 PER_STYLE = 3
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    home = seeded_home(tmp_path_factory.mktemp("marketer") / "home")
-    server = LiveServer(create_app(home, WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
-    yield home, server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser, live):
-    context = browser.new_context(base_url=live[1].url, viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    pg.console_errors = []
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    context, pg = open_page(browser, live[1].url, accept_downloads=True)
     yield pg
     context.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    out = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def log_in(page, start: str) -> None:
-    page.goto(start)
-    page.fill("input[name=username]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(start) + "$"))
 
 
 def mark_window(page) -> None:
