@@ -49,7 +49,6 @@ TARGET_RPS = 1000
 TARGET_P99_MS = 50.0
 LOCK_SECONDS = 5.0  # the fault phases: another connection holds the database up to this long, mid-load
 REDIS_URL = "redis://127.0.0.1:6379/0"
-POSTGRES_ADMIN_URLS = tuple(f"postgresql+psycopg://{user}@127.0.0.1:5432/{db}" for user in ("postgres", "root") for db in ("postgres", "test", "root"))
 
 
 @dataclass
@@ -317,27 +316,15 @@ def add_catalog(store: Store, n: int) -> None:
 @contextmanager
 def postgres_database():
     """A throwaway database on the local PostgreSQL server (trust auth): its URL, or None where none answers."""
-    import sqlalchemy as sa
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.postgres import admin_engine, database_on
 
-    for admin_url in POSTGRES_ADMIN_URLS:
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - try the next role/database, then skip the PostgreSQL rows
-            admin.dispose()
-            continue
-        name = f"serve_bench_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield admin.url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    admin = admin_engine()
+    if admin is None:
+        yield None
         return
-    yield None
+    with database_on(admin, "serve_bench") as url:
+        yield url
 
 
 @contextmanager

@@ -1,4 +1,6 @@
-"""A throwaway PostgreSQL database on the local server (trust auth), or a clear skip where none answers."""
+"""A throwaway PostgreSQL database on the local server (trust auth), or a clear skip where none answers.
+
+benchmarks/serve_bench.py uses admin_engine and database_on too (without pytest's skip)."""
 
 from __future__ import annotations
 
@@ -14,25 +16,26 @@ HOST = "127.0.0.1:5432"
 ADMIN_URLS = tuple(f"postgresql+psycopg://{user}@{HOST}/{db}" for user in ("postgres", "root") for db in ("postgres", "test", "root"))
 
 
-def _admin_engine() -> sa.Engine:
-    failures = []
+def admin_engine(failures: list[str] | None = None) -> sa.Engine | None:
+    """An AUTOCOMMIT engine on the first admin URL that answers, or None; each refusal is appended to `failures`."""
     for url in ADMIN_URLS:
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
             return engine
-        except Exception as exc:  # noqa: BLE001 - any failure means: try the next role, then skip
-            failures.append(f"{url}: {type(exc).__name__}")
+        except Exception as exc:  # noqa: BLE001 - any failure means: try the next role, then give up
+            if failures is not None:
+                failures.append(f"{url}: {type(exc).__name__}")
             engine.dispose()
-    pytest.skip(f"no PostgreSQL server answers on {HOST} (last try {failures[-1]}); start one with trust auth to run this test")
+    return None
 
 
 @contextmanager
-def throwaway_database() -> Iterator[str]:
-    """Create an empty database, yield its SQLAlchemy URL, drop it (and its connections) afterwards."""
-    admin = _admin_engine()
-    name = f"creative_test_{uuid.uuid4().hex[:12]}"
+def database_on(admin: sa.Engine, prefix: str) -> Iterator[str]:
+    """Create an empty database through `admin`, yield its SQLAlchemy URL, drop it (and its connections) and
+    dispose of `admin` afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
@@ -41,3 +44,14 @@ def throwaway_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def throwaway_database() -> Iterator[str]:
+    """An empty database's URL for one test (dropped afterwards); skips the test where no server answers."""
+    failures: list[str] = []
+    admin = admin_engine(failures)
+    if admin is None:
+        pytest.skip(f"no PostgreSQL server answers on {HOST} (last try {failures[-1]}); start one with trust auth to run this test")
+    with database_on(admin, "creative_test") as url:
+        yield url
