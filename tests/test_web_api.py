@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
-from support.web import ADMIN, PASSWORD, LiveServer, login, make_experiment, seeded_home, start_world
+from support.web import ADMIN, PASSWORD, LiveServer, login, make_experiment, running_world, seeded_home
 
 from creative.db import open_database
 from creative.web import WebSettings, create_app
@@ -28,10 +28,8 @@ UPLOAD_LIMIT = 2 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    settings = WebSettings(flush_interval_seconds=0.05, run_scheduler=False, upload_limit_bytes=UPLOAD_LIMIT)
-    w = start_world(tmp_path_factory.mktemp("web") / "home", settings)
-    yield w
-    w.server.stop()
+    with running_world(tmp_path_factory.mktemp("web") / "home", upload_limit_bytes=UPLOAD_LIMIT) as w:
+        yield w
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import json
 
 import httpx
 import pytest
-from support.web import start_world
+from support.web import running_world
 
-from creative.web import WebSettings, api
+from creative.web import api
 from creative.web.event_batch import MAX_EXPERIMENTS, MAX_LINES, SAMPLE_LIMIT, split_batch
 
 EVENTS_LIMIT = 4 * 1024 * 1024
@@ -17,10 +17,8 @@ EVENTS_LIMIT = 4 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    settings = WebSettings(flush_interval_seconds=0.05, run_scheduler=False, events_limit_bytes=EVENTS_LIMIT)
-    w = start_world(tmp_path_factory.mktemp("events") / "home", settings)
-    yield w
-    w.server.stop()
+    with running_world(tmp_path_factory.mktemp("events") / "home", events_limit_bytes=EVENTS_LIMIT) as w:
+        yield w
 
 
 @pytest.fixture

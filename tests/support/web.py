@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,12 +156,27 @@ def seeded_home(root: Path) -> Home:
     return home
 
 
+def quick_settings(**changes) -> WebSettings:
+    """The tests' app settings: no scheduler, events flushed every 50 ms, plus `changes`."""
+    return WebSettings(flush_interval_seconds=0.05, run_scheduler=False, **changes)
+
+
 def start_world(root: Path, settings: WebSettings | None = None, config: dict | None = None) -> WebWorld:
     home = seeded_home(root)
     experiment_id = make_experiment(home, config=config)
     key = create_api_key(open_database(home.db_url), ADMIN, "tests")
-    server = LiveServer(create_app(home, settings or WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
+    server = LiveServer(create_app(home, settings or quick_settings())).start()
     return WebWorld(home, server, key, experiment_id)
+
+
+@contextmanager
+def running_world(root: Path, **changes) -> Iterator[WebWorld]:
+    """start_world with quick_settings(**changes); the server is stopped afterwards."""
+    world = start_world(root, quick_settings(**changes))
+    try:
+        yield world
+    finally:
+        world.server.stop()
 
 
 def login(client: httpx.Client, username: str = ADMIN, password: str = PASSWORD) -> str:
