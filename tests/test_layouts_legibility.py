@@ -83,3 +83,17 @@ def test_a_layout_covering_the_face_or_cropping_through_it_is_rejected():
 def test_product_and_title_cover_a_share_of_the_canvas_like_a_poster(size):
     shares = [evaluate(solve(t, size, CONTENT, M))[0].occupancy for t in builtin_templates().values()]
     assert sum(shares) / len(shares) >= 0.25, shares
+
+
+def test_a_cover_crop_centres_on_an_off_centre_subject():
+    template = parse_template({
+        "name": "cover-crop", "slots": {
+            "model": {"kind": "model", "z": 1, "required": True, "fit": "cover", "padding": 0},
+            "title": {"kind": "title", "z": 2, "required": True}},
+        "layouts": {"square": {"model": [0, 0, 0.5, 1], "title": [0.55, 0.3, 0.4, 0.4]}}})
+    subject = (0.7, 0.1, 0.9, 0.4)  # a wide photo whose person stands at the right
+    layout = solve(template, Size(300, 250), dict(CONTENT, model=ImageContent(2.0, subject)), M)
+    model = layout.get("model")
+    left, _, right, _ = model.crop
+    assert left <= subject[0] and subject[2] <= right and left > 0.3  # the crop moved right to keep the subject
+    assert model.salient_cut == 0
