@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import re
 import signal
+
+import pytest
+from support.cli import run_creative
 
 from creative.creatives import get_creatives
 from creative.db import open_database
@@ -82,3 +86,20 @@ def test_render_workers_do_not_inherit_a_flows_sigterm_handler():
     finally:
         signal.signal(signal.SIGTERM, before)
     assert in_workers == [signal.SIG_DFL, signal.SIG_DFL]
+
+
+@pytest.mark.slow
+def test_demo_on_a_fresh_home_prints_only_its_own_lines(tmp_path):
+    """The real command with the embedded model on a fresh home (so the GGUF is converted): no tracebacks, no library
+    warnings, no foreign progress bars; the summary names creatives by alias with a legend and gives the tag figures."""
+    done = run_creative(tmp_path / "home", "demo", "--out", str(tmp_path / "out"), "--rounds", "3")
+    assert "Traceback" not in done.stderr and "Warning" not in done.stderr, done.stderr
+    assert "de-quantizing" not in done.stderr + done.stdout and "it/s]" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stdout and "Warning" not in done.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    figures = re.search(r"against the (\d+) planted tastes: precision (\d\.\d\d), recall (\d\.\d\d)", done.stdout)
+    assert figures, done.stdout
+    assert int(figures[1]) == summary["planted_users"] > 0
+    assert float(figures[2]) == round(summary["tag_precision"], 2) and float(figures[3]) == round(summary["tag_recall"], 2)
+    named = summary["winner"] or summary["best"]
+    assert re.search(rf"^#1\s+{re.escape(named)}$", done.stdout, re.M), done.stdout  # the legend gives the full id
