@@ -31,6 +31,7 @@ class ImageContent:
 @dataclass(frozen=True)
 class TextContent:
     text: str
+    weight: str | None = None  # a brand's chosen face (regular | bold) instead of the slot's
 
 
 # A person's head and face: the top of the model picture's alpha box. A crop must keep it whole and
@@ -164,7 +165,7 @@ def _slot(placement, slot: Slot, role: str, item, size: Size, where: str, measur
         return _image(slot, role, box, item, where)
     if not isinstance(item, TextContent):
         raise LayoutError(f"{where}: slot {slot.name!r} needs text, got an image")
-    return _text(slot, role, outer, box, item.text, size, measure, fit)
+    return _text(slot, role, outer, box, item.text, size, measure, fit, item.weight)
 
 
 def _background(slot: Slot, canvas: Box, item) -> PlacedSlot:
@@ -217,7 +218,9 @@ def _image(slot: Slot, role: str, box: Box, item: ImageContent, where: str) -> P
     return PlacedSlot(slot, role, box, drawn, salient=sal)
 
 
-def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, size: Size, measure: TextMeasurer, fit_text: Callable = fit_text) -> PlacedSlot:
+def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, size: Size, measure: TextMeasurer, fit_text: Callable = fit_text,
+          weight: str | None = None) -> PlacedSlot:
+    weight = weight or slot.weight
     min_size = max(slot.min_font_px, min_text_px(slot.kind, size))  # the template may ask for more, never less
     max_size = max(min_size, math.floor(slot.max_font * type_scale(size)))
     shape = slot.shape if slot.kind in ("badge", "cta") else None
@@ -226,14 +229,14 @@ def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, size: Size, me
         d = min(box.w, box.h)
         circle = box.place(d, d, slot.anchor)
         inner = circle.inset(d * 0.16)
-        fit = fit_text(text, inner.w, inner.h, measure, weight=slot.weight, min_size=min_size,
+        fit = fit_text(text, inner.w, inner.h, measure, weight=weight, min_size=min_size,
                        max_size=max_size, max_lines=slot.max_lines, line_spacing=slot.line_spacing, what=what)
         text_box = circle.place(fit.width, fit.height, "center")
         return PlacedSlot(slot, role, box, circle, fit, text_box)
     if shape in ("pill", "rect", "band"):
         pad_y = max(2.0, box.h * 0.12)  # room kept for the shape around the text; the shape then hugs the text
         pad_x = max(4.0, pad_y * (1.6 if shape == "pill" else 1.2))
-        fit = fit_text(text, box.w - 2 * pad_x, box.h - 2 * pad_y, measure, weight=slot.weight,
+        fit = fit_text(text, box.w - 2 * pad_x, box.h - 2 * pad_y, measure, weight=weight,
                        min_size=min_size, max_size=max_size, max_lines=slot.max_lines,
                        line_spacing=slot.line_spacing, what=what)
         # the shape hugs its text with padding proportional to the font, within the slot box
@@ -243,7 +246,7 @@ def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, size: Size, me
         shape_box = Box(round(shape_box.x), round(shape_box.y), round(shape_box.w), round(shape_box.h))
         text_box = shape_box.place(fit.width, fit.height, "center")
         return PlacedSlot(slot, role, box, shape_box, fit, text_box)
-    fit = fit_text(text, box.w, box.h, measure, weight=slot.weight, min_size=min_size,
+    fit = fit_text(text, box.w, box.h, measure, weight=weight, min_size=min_size,
                    max_size=max_size, max_lines=slot.max_lines, line_spacing=slot.line_spacing,
                    balance=slot.align == "center", what=what)
     halign = {"left": "left", "center": "", "right": "right"}[slot.align]

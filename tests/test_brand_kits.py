@@ -120,6 +120,32 @@ def test_a_banner_of_a_brand_with_a_kit_uses_its_primary_colour(sample_home, eng
     assert len(painted) >= len(with_kit) // 2, with_kit
 
 
+def _title_weights(home, engine, product: str) -> dict[str, str]:
+    """Per template, the weight the title of `product`'s banner at 300x250 is set in."""
+    resolved = resolve_selection(home, engine, BatchSelection(products=(product,), templates=("all",), sizes=("300x250",)))
+    renderer = Renderer(resolved.pack)
+    weights = {}
+    for spec in enumerate_specs(resolved)[0]:
+        layout = renderer.render(spec).layout
+        weights[spec.template] = next(p.text.font.weight for p in layout.slots if p.role == "title")
+    return weights
+
+
+def test_a_brand_kit_font_sets_the_title_face(sample_home, engine):
+    set_kit(engine, "Northwind", font="SourceSansPro-Regular")
+    assert set(_title_weights(sample_home, engine, "SKU-1001").values()) == {"regular"}
+    set_kit(engine, "Northwind", font="SourceSansPro-Bold")
+    assert set(_title_weights(sample_home, engine, "SKU-1001").values()) == {"bold"}
+    # a Latin face says nothing about a Chinese title: the template's weight stays
+    chinese = get_product(engine, "SKU-2001")
+    set_kit(engine, chinese.brand, font="")
+    templates_choice = _title_weights(sample_home, engine, "SKU-2001")
+    set_kit(engine, chinese.brand, font="SourceSansPro-Regular")
+    assert _title_weights(sample_home, engine, "SKU-2001") == templates_choice
+    set_kit(engine, chinese.brand, font="wqy-microhei")
+    assert set(_title_weights(sample_home, engine, "SKU-2001").values()) == {"regular"}
+
+
 def test_a_kit_colour_is_part_of_the_pack_fingerprint(sample_home, engine):
     selection = BatchSelection(products=("SKU-1001",), templates=("hero",), sizes=("300x250",))
     before = resolve_selection(sample_home, engine, selection).pack.fingerprint()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from creative.catalog import Product
 from creative.compose.spec import ElementInfo
+from creative.fonts import FontFile
 from creative.money import format_money
 from layouts.solver import TextContent
 from layouts.template import LayoutTemplate
+from layouts.text import script_of
 
 CTA_TEXT = {"en": "Shop now", "zh": "立即购买"}
 IMAGE_ROLES = ("product", "model", "logo", "background")  # CreativeSpec fields that name a picture
@@ -27,16 +29,19 @@ def language_of(text: str) -> str:
     return "zh" if any("\u3000" <= c <= "\u9fff" for c in text) else "en"
 
 
-def text_content(product: ElementInfo, title: ElementInfo | None, offer: Product | None) -> tuple[dict[str, TextContent], str]:
+def text_content(product: ElementInfo, title: ElementInfo | None, offer: Product | None,
+                 face: FontFile | None = None) -> tuple[dict[str, TextContent], str]:
     """The banner's texts by role (title, price, discount, subtitle, cta) and its language.
 
     The title is the title element's text, else the catalog name, else the product element's name;
-    price, discount and subtitle (the first feature) come from the catalog product when there is one."""
+    price, discount and subtitle (the first feature) come from the catalog product when there is one.
+    `face` is the brand kit's font: the title is set in its weight when it is a face of the title's script."""
     if title is not None:
         title_text = title.text or ""
     else:
         title_text = offer.name if offer else product.name
-    content = {"title": TextContent(title_text)}
+    weight = face.weight if face is not None and face.script == script_of(title_text) else None
+    content = {"title": TextContent(title_text, weight)}
     language = offer.language if offer else language_of(title_text)
     if offer is not None:
         content["price"] = TextContent(price_text(offer))

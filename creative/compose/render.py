@@ -26,6 +26,7 @@ from creative.compose.errors import CompositionError
 from creative.compose.plan import RGB, BadgeStep, Crop, LayoutPlan, TextStep, plan_layout
 from creative.compose.selection import product_brand
 from creative.compose.spec import CreativeSpec, ElementInfo, ElementPack
+from creative.fonts import FontFile, available_fonts
 from layouts import colour as col
 from layouts.errors import LayoutError
 from layouts.metrics import LayoutMetrics, Readability, Violation, evaluate
@@ -176,13 +177,22 @@ class Renderer:
             texts = self.cache.texts.get(text_key)
             if texts is None:
                 texts = self.cache.texts[text_key] = text_content(
-                    self.element(spec.product), self.element(spec.title) if spec.title else None, self._offer(spec))
+                    self.element(spec.product), self.element(spec.title) if spec.title else None, self._offer(spec), self._face(spec))
             content.update(texts[0])
             hit = self.cache.contents[key] = (content, texts[1], tuple(sorted(content.items())))
         return hit
 
     def _offer(self, spec: CreativeSpec):
         return self.pack.offers.get(spec.offer) if spec.offer else None
+
+    def _brand(self, spec: CreativeSpec) -> str:
+        """The banner's brand as brand kits are keyed: its catalog offer's, else the product picture's."""
+        return brand_key(product_brand((spec.product, spec.offer), self.pack.elements, self.pack.offers))
+
+    def _face(self, spec: CreativeSpec) -> FontFile | None:
+        """The font the banner's brand kit chose, if any."""
+        name = self.pack.brand_fonts.get(self._brand(spec)) if self.pack.brand_fonts else None
+        return available_fonts().get(name) if name else None
 
     def plan(self, template: LayoutTemplate, size: Size, content: Content, items: tuple) -> LayoutPlan:
         """solve() and plan_layout(), memoised per template, size and content (`items`)."""
@@ -203,7 +213,7 @@ class Renderer:
         """The brand accent of a product and logo and its text colour candidates, cached per pair;
         a brand kit's primary colour, when the banner's brand has one, is the accent."""
         kits = self.pack.brand_colours
-        kit = _rgb(kits.get(brand_key(product_brand((spec.product, spec.offer), self.pack.elements, self.pack.offers)))) if kits else []
+        kit = _rgb(kits.get(self._brand(spec))) if kits else []
         key = (spec.product, spec.logo, tuple(kit))
         hit = self.cache.palettes.get(key)
         if hit is None:

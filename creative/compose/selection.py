@@ -135,8 +135,10 @@ def resolve_selection(home: Home, engine: Engine, selection: BatchSelection) -> 
             owner = elements[code].brand
             notes.append(f"logo {code} ({'brand ' + owner if owner else 'no brand'}) fits no selected product's brand and is not used"
                          + ("" if owner else f"; assign its brand with `creative elements brand {code} BRAND`"))
-    colours = {key: kit.colours for key, kit in kits_by_brand(engine).items() if kit.colours}
-    return Resolved(ElementPack(elements, offers, colours), templates, sizes, products, titles, logos, models, backgrounds, notes)
+    kits = kits_by_brand(engine)
+    colours = {key: kit.colours for key, kit in kits.items() if kit.colours}
+    fonts = {key: kit.font for key, kit in kits.items() if kit.font}
+    return Resolved(ElementPack(elements, offers, colours, fonts), templates, sizes, products, titles, logos, models, backgrounds, notes)
 
 
 def product_brand(key: tuple[str, str | None], elements: dict[str, ElementInfo], offers: dict[str, Product]) -> str | None:

@@ -50,6 +50,7 @@ class ElementPack:
     elements: dict[str, ElementInfo]
     offers: dict[str, Product]  # by catalog product id: name, price, badges and language of a banner
     brand_colours: dict[str, tuple[str, ...]] = field(default_factory=dict)  # brand kits' #rrggbb, primary first, by brand_key
+    brand_fonts: dict[str, str] = field(default_factory=dict)  # brand kits' fonts (creative.fonts.available_fonts names), by brand_key
 
     def fingerprint(self) -> str:
         h = hashlib.sha1()
@@ -60,6 +61,8 @@ class ElementPack:
             h.update(repr(self.offers[pid]).encode())  # every fact of the product (Product is not hashable)
         for brand in sorted(self.brand_colours):
             h.update(f"{brand}|{self.brand_colours[brand]}".encode())
+        for brand in sorted(self.brand_fonts):
+            h.update(f"{brand}|font {self.brand_fonts[brand]}".encode())
         return h.hexdigest()[:16]
 
 
