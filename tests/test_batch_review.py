@@ -10,8 +10,8 @@ import pytest
 from creative.compose import BatchSelection
 from creative.errors import CreativeError
 from creative.services import Workspace, launch_batch
-from creative.services.batches import banner_reviews, count_banners, review_banners
-from creative.web.batch_review import experiment_from_batch, write_zip
+from creative.services.batches import banner_reviews, count_banners, experiment_from_batch, review_banners
+from creative.web.batch_review import write_zip
 
 
 @pytest.fixture

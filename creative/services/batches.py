@@ -240,14 +240,17 @@ def count_banners(ws: Workspace, selection: BatchSelection, max_n: int | None = 
 BANNER_DECISIONS = ("approved", "rejected")
 
 
-def review_banners(ws: Workspace, creative_ids: Sequence[str], decision: str | None, reviewer: str) -> int:
-    """A reviewer approves or rejects composed banners (None clears the decision); returns how many were reviewed."""
+def review_banners(ws: Workspace, creative_ids: Sequence[str], decision: str | None, reviewer: str, *, batch: str | None = None) -> int:
+    """A reviewer approves or rejects composed banners (None clears the decision); returns how many were reviewed.
+    With `batch`, every banner must be one of that batch's (a gallery reviews only its own banners)."""
     if decision is not None and decision not in BANNER_DECISIONS:
         raise CreativeError(f"a banner is {' or '.join(BANNER_DECISIONS)}, not {decision!r}")
     ids = list(dict.fromkeys(creative_ids))
-    known = set(get_creatives(ws.engine, ids))
+    known = get_creatives(ws.engine, ids)
     if missing := [i for i in ids if i not in known]:
         raise CreativeError(f"no banner {missing[0]!r} in the library; reload the gallery")
+    if batch is not None and (strays := [i for i in ids if known[i].batch != batch]):
+        raise CreativeError(f"banner {strays[0]!r} is not in batch {batch}; review it in its own batch's gallery")
     table = creative_reviews_table
     with ws.engine.begin() as conn:
         conn.execute(delete(table).where(table.c.creative_id.in_(ids)))
@@ -255,6 +258,17 @@ def review_banners(ws: Workspace, creative_ids: Sequence[str], decision: str | N
             now = datetime.now(timezone.utc)
             conn.execute(insert(table), [{"creative_id": i, "decision": decision, "reviewer": reviewer, "reviewed_at": now} for i in ids])
     return len(ids)
+
+
+def experiment_from_batch(ws: Workspace, batch: str, name: str, policy: str) -> tuple[str, int]:
+    """An experiment over a batch's registered banners, leaving out those a reviewer rejected (and, as every
+    experiment does, those with layout violations); returns its id and how many rejected banners were left out."""
+    creatives = batch_creatives(ws.engine, batch)
+    reviews = banner_reviews(ws, [c.creative_id for c in creatives])
+    kept = [c for c in creatives if reviews.get(c.creative_id) != "rejected"]
+    if not kept:
+        raise CreativeError(f"batch {batch} has no banner left to test (none registered, or every one rejected)")
+    return create_experiment(ws, name, kept, policy).experiment_id, len(creatives) - len(kept)
 
 
 def banner_reviews(ws: Workspace, creative_ids: Sequence[str]) -> dict[str, str]:

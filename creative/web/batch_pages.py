@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from creative.errors import USER_ERRORS, CreativeError
-from creative.services.batches import review_banners
+from creative.services.batches import experiment_from_batch, review_banners
 from creative.web import batch_review
 from creative.web.page_common import flash, page, render, require_user, wants_json
 from creative.web.security import checked_form, requires
@@ -159,7 +159,7 @@ async def review_batch_banners(request: Request) -> Response:
     ids = [str(v) for v in form.getlist("ids")]
     state = BANNER_DECISIONS[decision]
     try:
-        n = await run_in_threadpool(review_banners, request.app.state.ws, ids, state, user.username)
+        n = await run_in_threadpool(lambda: review_banners(request.app.state.ws, ids, state, user.username, batch=batch))
         message, kind = (f"{n} banner{'s' if n != 1 else ''} " + (state or "back to review")), "ok"
     except USER_ERRORS as exc:
         message, kind = str(exc), "error"
@@ -178,7 +178,7 @@ async def batch_experiment(request: Request) -> Response:
     name = str(form.get("name") or f"batch {batch}").strip()[:200]
     policy = str(form.get("policy") or "thompson")
     try:
-        experiment_id, left_out = await run_in_threadpool(batch_review.experiment_from_batch, request.app.state.ws, batch, name, policy)
+        experiment_id, left_out = await run_in_threadpool(experiment_from_batch, request.app.state.ws, batch, name, policy)
     except USER_ERRORS as exc:
         flash(request, str(exc), "error")
         return RedirectResponse(f"/batches/{batch}", status_code=303)

@@ -284,15 +284,3 @@ def winners_zip(ws: Workspace, experiment_id: str, out: IO[bytes]) -> int:
         f"{placement},{c.creative_id},{Path(c.file).name},{VERDICT_WORDS.get(kind, kind)}"
         for placement, c, kind in found]
     return write_zip(out, ws.home.root, [c for _, c, _ in found], {"winners.csv": ("\n".join(lines) + "\n").encode()})
-
-
-def experiment_from_batch(ws: Workspace, batch: str, name: str, policy: str) -> tuple[str, int]:
-    """An experiment over a batch's registered banners, leaving out those with layout violations or rejected by a reviewer."""
-    from creative.services import create_experiment
-
-    creatives = batch_creatives(ws.engine, batch)
-    reviews = banner_reviews(ws, [c.creative_id for c in creatives])
-    kept = [c for c in creatives if reviews.get(c.creative_id) != "rejected"]
-    if not kept:
-        raise CreativeError(f"batch {batch} has no banner left to test (none registered, or every one rejected)")
-    return create_experiment(ws, name, kept, policy).experiment_id, len(creatives) - len(kept)
