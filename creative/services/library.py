@@ -11,7 +11,7 @@ from creative.brands import import_kits
 from creative.catalog import ImportReport, Product, import_catalog, products_showing
 from creative.creatives import creatives_using
 from creative.elements import FOLDER_KINDS, IMAGE_SUFFIXES, Element
-from creative.elements.store import AddResult
+from creative.elements.store import AddResult, check_name
 from creative.elements.validation import check_file
 from creative.errors import CreativeError, ElementInUse
 from creative.services.workspace import Workspace
@@ -157,6 +157,20 @@ def where_used(ws: Workspace, code: str) -> ElementUse:
         experiments.append(ExperimentUse(experiment_id, status.name, status.status, len(arms)))
     return ElementUse(element, tuple(products_showing(ws.engine, code)), tuple(BatchUse(b or "unnamed", n) for b, n in per_batch.items()),
                       tuple(sorted(experiments, key=lambda x: (not x.active, x.name))))
+
+
+def edit_element(ws: Workspace, code: str, name: str, brand: str) -> Element:
+    """Rename an element and set its brand (an empty brand clears it), all or nothing: both are checked before
+    either is stored, so a refused brand never leaves a half-saved edit behind."""
+    store = ws.elements
+    before = store.get(code)
+    if name.strip() != before.name:
+        check_name(name, code, todo="type")
+    if (brand.strip() or None) != before.brand:
+        store.set_brand(code, brand)  # checks the brand before writing
+    if name.strip() != before.name:
+        store.rename(code, name)
+    return store.get(code)
 
 
 def remove_element(ws: Workspace, code: str) -> ElementUse:

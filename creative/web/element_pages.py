@@ -22,7 +22,7 @@ from creative.elements import IMAGE_KINDS, IMAGE_SUFFIXES, KINDS, Element
 from creative.elements.validation import ACCEPTED_FORMATS_TEXT, MIN_SIDE
 from creative.errors import ElementInUse, ElementNotFound, ElementRejected
 from creative.services import Workspace
-from creative.services.library import Uploaded, find_elements, remove_element, upload_image, where_used
+from creative.services.library import Uploaded, edit_element, find_elements, remove_element, upload_image, where_used
 from creative.web.page_common import flash, page, render, require_user
 from creative.web.security import checked_form, requires
 from creative.web.uploads import in_decode_pool, safe_filename, staged_upload
@@ -155,23 +155,14 @@ async def element_page(request: Request) -> Response:
 
 
 @requires("elements:write")
-async def edit_element(request: Request) -> Response:
+async def edit_element_form(request: Request) -> Response:
     """Rename an element and set its brand (a logo goes only on its brand's products)."""
     require_user(request)
     form = await checked_form(request)
-    code, store = request.path_params["code"], _ws(request).elements
-    name, brand = str(form.get("name", "")), str(form.get("brand", "")).strip()
-
-    def save() -> Element:
-        before = store.get(code)
-        if name.strip() != before.name:
-            store.rename(code, name)
-        if (brand or None) != before.brand:
-            store.set_brand(code, brand)
-        return store.get(code)
-
+    code = request.path_params["code"]
+    name, brand = str(form.get("name", "")), str(form.get("brand", ""))
     try:
-        e = await run_in_threadpool(save)
+        e = await run_in_threadpool(edit_element, _ws(request), code, name, brand)
         flash(request, f"saved: {e.code} is “{e.name}”" + (f", brand {e.brand}" if e.brand else ", no brand"))
     except ElementNotFound:
         raise _missing(code) from None
@@ -221,7 +212,7 @@ routes = [
     Route("/elements", elements_page),
     Route("/elements/upload", upload_elements, methods=["POST"]),
     Route("/elements/{code}", element_page),
-    Route("/elements/{code}/edit", edit_element, methods=["POST"]),
+    Route("/elements/{code}/edit", edit_element_form, methods=["POST"]),
     Route("/elements/{code}/delete", delete_element, methods=["POST"]),
     Route("/elements/{code}/{which}.png", element_file),
 ]

@@ -1,0 +1,56 @@
+"""Page posts over HTTP against a real uvicorn server: a gallery's review changes only its own batch's banners;
+an element's edit is stored whole or not at all."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from support.web import ADMIN, PASSWORD, LiveServer, login, quick_settings
+
+from creative.compose import BatchSelection
+from creative.db import open_database
+from creative.services import Workspace, launch_batch
+from creative.services.batches import banner_reviews
+from creative.web import create_app
+from creative.web.auth import create_user
+
+
+@pytest.fixture
+def server(sample_home):
+    create_user(open_database(sample_home.db_url), ADMIN, PASSWORD)
+    live = LiveServer(create_app(sample_home, quick_settings())).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def admin(server):
+    """A logged-in browser-like client whose posts carry the session's CSRF token and ask for JSON answers."""
+    with httpx.Client(base_url=server.url, timeout=30, headers={"accept": "application/json"}) as client:
+        client.headers["x-csrf-token"] = login(client)
+        yield client
+
+
+def test_a_gallery_reviews_only_its_own_batchs_banners(sample_home, tmp_path, admin):
+    ws = Workspace.of(sample_home)
+    products = [e.code for e in ws.elements.list("product")][:2]
+    first, second = (launch_batch(ws, BatchSelection(products=(p,), templates=("hero",), sizes=("300x250",)), tmp_path / p,
+                                  max_n=1, workers=1).batch for p in products)
+    own, other = first.creatives[0].creative_id, second.creatives[0].creative_id
+    refused = admin.post(f"/batches/{first.batch}/review", data={"decision": "reject", "ids": [own, other]})
+    assert refused.status_code == 422 and f"{other!r} is not in batch {first.batch}" in refused.json()["message"]
+    assert banner_reviews(ws, [own, other]) == {}  # nothing stored, not even the gallery's own banner
+    done = admin.post(f"/batches/{first.batch}/review", data={"decision": "approve", "ids": [own]})
+    assert done.status_code == 200, done.text
+    assert banner_reviews(ws, [own, other]) == {own: "approved"}
+
+
+def test_an_element_edit_with_a_refused_brand_keeps_the_old_name_too(sample_home, admin):
+    store = Workspace.of(sample_home).elements
+    before = store.list("product")[0]
+    answer = admin.post(f"/elements/{before.code}/edit", data={"name": "renamed kettle", "brand": "bad\x00brand"}, follow_redirects=True)
+    assert "is not usable" in answer.text
+    after = store.get(before.code)
+    assert (after.name, after.brand) == (before.name, before.brand)
+    admin.post(f"/elements/{before.code}/edit", data={"name": "renamed kettle", "brand": "Acme"})
+    assert (store.get(before.code).name, store.get(before.code).brand) == ("renamed kettle", "Acme")
