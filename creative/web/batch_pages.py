@@ -17,7 +17,7 @@ from starlette.routing import Route
 from creative.errors import USER_ERRORS, CreativeError
 from creative.services.batches import experiment_from_batch, review_banners
 from creative.web import batch_review
-from creative.web.page_common import flash, page, render, require_user, wants_json
+from creative.web.page_common import flash, job_status, page, render, require_user, wants_json
 from creative.web.security import checked_form, requires
 from creative.web.uploads import safe_filename
 from experiments.errors import ExperimentNotFound
@@ -89,11 +89,7 @@ async def batch_page(request: Request) -> Response:
 
 @page
 async def job_json(request: Request) -> Response:
-    jobs = request.app.state.jobs
-    job = await run_in_threadpool(jobs.get, request.path_params["job"])
-    if job is None or job.kind != "batch":
-        raise HTTPException(404, "no such batch job")
-    return JSONResponse((await run_in_threadpool(jobs.status, job)).to_json(), headers={"cache-control": "no-store"})
+    return await job_status(request, "batch", "no such batch job")
 
 
 @page

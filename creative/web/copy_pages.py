@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from creative.errors import USER_ERRORS, CreativeError
 from creative.web import copy_review
-from creative.web.page_common import flash, fragment, page, render, require_user, wants_json
+from creative.web.page_common import flash, fragment, job_status, page, render, require_user, wants_json
 from creative.web.security import checked_form, requires
 
 REVIEW = "_copy_review.html"
@@ -40,11 +40,7 @@ async def review_fragment(request: Request) -> Response:
 
 @page
 async def copy_status(request: Request) -> Response:
-    jobs = request.app.state.jobs
-    job = await run_in_threadpool(jobs.get, request.path_params["job"])
-    if job is None or job.kind != "copy":
-        raise HTTPException(404, "no such copy run")
-    return JSONResponse((await run_in_threadpool(jobs.status, job)).to_json(), headers={"cache-control": "no-store"})
+    return await job_status(request, "copy", "no such copy run")
 
 
 async def _answer(request: Request, action: Callable[[], str], anchor: str = "") -> Response:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from creative.web.security import current_user
 
@@ -53,3 +54,12 @@ def fragment(request: Request, name: str, context: dict[str, Any] | None = None)
 def wants_json(request: Request) -> bool:
     """A script's fetch (it asks for JSON); a plain form post gets a redirect and a flash message instead."""
     return "application/json" in request.headers.get("accept", "")
+
+
+async def job_status(request: Request, kind: str, missing: str) -> Response:
+    """The progress of the background job in the path (of `kind`), as a page's script polls it; 404 `missing` otherwise."""
+    jobs = request.app.state.jobs
+    job = await run_in_threadpool(jobs.get, request.path_params["job"])
+    if job is None or job.kind != kind:
+        raise HTTPException(404, missing)
+    return JSONResponse((await run_in_threadpool(jobs.status, job)).to_json(), headers={"cache-control": "no-store"})
