@@ -44,6 +44,7 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # support.postgres and support.locks: the tests' throwaway database and lock
 
 TARGET_RPS = 1000
 TARGET_P99_MS = 50.0
@@ -239,20 +240,15 @@ class ScaleRow:
 def database_locked(store: Store, experiment_id: str):
     """Hold the database as a long round or a backup would: SQLite's write lock, or on PostgreSQL the experiment's
     row (every ingestion writes it first), from another connection until the block ends."""
-    import sqlite3
-
     import sqlalchemy as sa
 
     from creative.home import resolve_home
 
     if store.db_url is None:
-        conn = sqlite3.connect(sa.make_url(resolve_home(store.home).db_url).database, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        from support.locks import sqlite_write_lock
+
+        with sqlite_write_lock(resolve_home(store.home).db_url):
             yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
         return
     engine = sa.create_engine(store.db_url)
     try:
@@ -316,7 +312,6 @@ def add_catalog(store: Store, n: int) -> None:
 @contextmanager
 def postgres_database():
     """A throwaway database on the local PostgreSQL server (trust auth): its URL, or None where none answers."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from support.postgres import admin_engine, database_on
 
     admin = admin_engine()

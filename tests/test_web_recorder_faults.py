@@ -8,11 +8,9 @@ transaction (`BEGIN IMMEDIATE`), as a long round or a backup would hold it. Wait
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,7 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import make_url, select
+from sqlalchemy import select
+from support.locks import sqlite_write_lock
 from support.web import LiveServer, free_port, make_experiment, seeded_home
 
 from creative.db import open_database
@@ -42,18 +41,6 @@ def wait_for(condition, what: str, limit: float = 120.0, every: float = 0.05):
             return value
         time.sleep(every)
     raise AssertionError(f"gave up waiting for {what}")
-
-
-@contextlib.contextmanager
-def database_locked(home: Home):
-    """Hold the SQLite write lock from another connection until the block ends."""
-    conn = sqlite3.connect(make_url(home.db_url).database, isolation_level=None, timeout=60)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def stored_impressions(home: Home, experiment_id: str) -> set[str]:
@@ -169,7 +156,7 @@ def test_a_database_lock_loses_no_impression_and_healthz_says_not_ready_until_it
     try:
         with Traffic(server.url, experiment_id) as traffic:
             wait_for(traffic.more_than(100), "traffic before the lock")
-            with database_locked(home):
+            with sqlite_write_lock(home.db_url):
                 unready = wait_for(lambda: (h := health(server.url)) is not None and h.status_code == 503 and h.json(), "healthz to say not ready")
                 assert any("database" in reason for reason in unready["reasons"]), unready
                 wait_for(lambda: server.health()["spooled"] > 0, "the recorder to spool while the database is locked")
@@ -194,7 +181,7 @@ def test_sigterm_during_a_database_lock_exits_without_waiting_for_the_database_a
     try:
         with Traffic(server.url, experiment_id) as traffic:
             wait_for(traffic.more_than(100), "traffic before the lock")
-            with database_locked(home):
+            with sqlite_write_lock(home.db_url):
                 wait_for(lambda: server.health()["spooled"] > 0, "the recorder to spool while the database is locked")
                 during = len(traffic.answered)
                 wait_for(traffic.more_than(during + 200), "serving to go on during the lock")
@@ -215,7 +202,7 @@ def test_sigkill_during_a_database_lock_loses_at_most_a_quarter_second_of_traffi
     try:
         with Traffic(server.url, experiment_id) as traffic:
             wait_for(traffic.more_than(100), "traffic before the lock")
-            with database_locked(home):
+            with sqlite_write_lock(home.db_url):
                 wait_for(lambda: server.health()["spooled"] > 0, "the recorder to spool while the database is locked")
                 during = len(traffic.answered)
                 wait_for(traffic.more_than(during + 500), "serving to go on during the lock")
@@ -253,7 +240,7 @@ def test_a_full_disk_during_a_database_lock_keeps_events_in_memory_answers_503_a
     try:
         with Traffic(server.url, experiment_id) as traffic:
             wait_for(traffic.more_than(50), "traffic before the lock")
-            with database_locked(home):
+            with sqlite_write_lock(home.db_url):
                 wait_for(lambda: traffic.refused, "serving to refuse once the buffer is full")
                 refused = traffic.refused[0]
                 assert refused.headers["retry-after"] and "retry" in refused.json()["error"]
