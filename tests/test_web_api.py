@@ -466,7 +466,7 @@ def test_sigterm_writes_every_buffered_impression_before_exit(tmp_path):
     """Impressions are buffered for up to an hour here, so only the shutdown drain can store them."""
     home = seeded_home(tmp_path / "home")
     experiment_id = make_experiment(home)
-    from support.web import free_port
+    from support.processes import free_port
 
     port = free_port()
     env = {**os.environ, "CREATIVE_HOME": str(home.root)}

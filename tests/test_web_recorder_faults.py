@@ -22,7 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 from support.locks import sqlite_write_lock
-from support.web import LiveServer, free_port, make_experiment, seeded_home
+from support.processes import free_port, wait_until
+from support.web import LiveServer, make_experiment, seeded_home
 
 from creative.db import open_database
 from creative.home import Home
@@ -33,14 +34,9 @@ SIGKILL_WINDOW_SECONDS = 0.25  # the issue's target: what a SIGKILL during a dat
 
 
 # ---- the pieces ---------------------------------------------------------------------------------------
-def wait_for(condition, what: str, limit: float = 120.0, every: float = 0.05):
-    """Poll until `condition()` is truthy; the limit is generous and only there to end a hung test."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(every)
-    raise AssertionError(f"gave up waiting for {what}")
+def wait_for(condition, what: str):
+    """wait_until, polled often: the faults here last seconds."""
+    return wait_until(condition, what, every=0.05)
 
 
 def stored_impressions(home: Home, experiment_id: str) -> set[str]:

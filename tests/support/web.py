@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,15 +17,9 @@ from creative.db import open_database
 from creative.home import Home, resolve_home
 from creative.web import WebSettings, create_app
 from creative.web.auth import create_api_key, create_user
-from support.processes import wait_until
+from support.processes import free_port, wait_until
 
 ADMIN, PASSWORD = "admin", "correct-horse-battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
