@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from creative.cli.common import engine_of, json_option, print_json, row, store_of, workspace_of
+from creative.copy.article.assemble import FORMATS, render_as
 from creative.copy.errors import CopyError
 from creative.copy.limits import LIMITS
 from creative.copy.styles import label, parse_styles
@@ -138,7 +139,7 @@ def titles_command(ctx, product_id, all_products, engine, model, seed, styles, n
 @_common
 @click.option("--keywords", default=None, help="Comma list, e.g. commute,gift (default: the product's keywords).")
 @click.option("--per-section", type=int, default=6, show_default=True, help="Model candidates drawn per sentence.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "json"]), default="text", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text: a review view with engines and rejections; markdown/html: the article to paste; json: everything.")
 @click.option("--store/--no-store", default=True, show_default=True, help="Store the best accepted article as an article element.")
 @json_option
@@ -148,7 +149,6 @@ def article_command(ctx, product_id, all_products, engine, model, seed, keywords
 
     Sentences already in the product's stored articles are not written again.
     """
-    from creative.copy.article.assemble import render_as
     from creative.copy.pipeline import store_article
 
     if per_section < 1:

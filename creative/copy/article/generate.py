@@ -72,7 +72,6 @@ class Article:
     sentences: list[Sentence]
     drafts: list[Draft] = field(default_factory=list)
     seconds: float = 0.0
-    model_slots: int = 0  # slots offered to the model
 
     @property
     def product(self) -> Product:
@@ -105,7 +104,6 @@ class ArticleWriter:
         for index, slot in enumerate(plan.slots):
             sentence = None
             if self.model is not None and slot.section in _MODEL_SECTIONS:
-                article.model_slots += 1
                 previous = article.sentences[-1].text if slot.role == "follow" and article.sentences else None
                 sentence = self._model_sentence(slot, index, previous, ledger, used_openers, article, rng)
             if sentence is None:
