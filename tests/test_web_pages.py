@@ -1,10 +1,13 @@
 """Page posts over HTTP against a real uvicorn server: a gallery's review changes only its own batch's banners;
-an element's edit is stored whole or not at all."""
+an element's edit is stored whole or not at all; an upload's brand is checked like an edited one."""
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
+from PIL import Image
 from support.web import ADMIN, PASSWORD, LiveServer, login, quick_settings
 
 from creative.compose import BatchSelection
@@ -54,3 +57,14 @@ def test_an_element_edit_with_a_refused_brand_keeps_the_old_name_too(sample_home
     assert (after.name, after.brand) == (before.name, before.brand)
     admin.post(f"/elements/{before.code}/edit", data={"name": "renamed kettle", "brand": "Acme"})
     assert (store.get(before.code).name, store.get(before.code).brand) == ("renamed kettle", "Acme")
+
+
+def test_an_upload_with_a_brand_the_edit_form_refuses_stores_nothing(sample_home, admin):
+    picture = io.BytesIO()
+    Image.new("RGB", (320, 240), (20, 120, 60)).save(picture, "PNG")
+    store = Workspace.of(sample_home).elements
+    before = {e.code for e in store.list()}
+    answer = admin.post("/elements/upload", data={"kind": "product", "brand": "bad\x00brand"},
+                        files={"files": ("kettle.png", picture.getvalue(), "image/png")})
+    assert answer.status_code == 422 and "is not usable" in answer.json()["results"][0]["error"]
+    assert {e.code for e in store.list()} == before

@@ -89,6 +89,16 @@ def check_name(name: str, source: str, todo: str = "pass --name with") -> str:
     return name
 
 
+def check_brand(brand: str | None) -> str | None:
+    """A brand as stored (trimmed; empty is None), refused when it is too long or holds control or bidi characters."""
+    from creative.text import unsafe_character
+
+    brand = (brand or "").strip() or None
+    if brand is not None and (len(brand) > 200 or unsafe_character(brand)):
+        raise ElementRejected(f"brand {brand[:40]!r} is not usable: at most 200 characters, no control or bidi characters")
+    return brand
+
+
 def _derived_name(kind: str) -> str:
     # Only products get a cut-out, so their palette and box can differ from the same bytes as a logo.
     return "derived-product.json" if kind == "product" else "derived-image.json"
@@ -203,6 +213,7 @@ class ElementStore:
         if name is not None and len(paths) > 1:
             raise ElementRejected("--name applies to one file; add files one at a time to name each, or omit --name to use file names")
         labels = [check_name(name or p.stem, str(p)) for p in paths]
+        brand = check_brand(brand)
         staging_root = self.home.objects_dir / ".staging"
         plan: list[AddResult | _Staged] = []
         try:
@@ -337,11 +348,7 @@ class ElementStore:
 
     def set_brand(self, code: str, brand: str | None) -> Element:
         """Assign (or clear, with None) the brand that owns an element: a logo goes only on its brand's products."""
-        from creative.text import unsafe_character
-
-        brand = (brand or "").strip() or None
-        if brand is not None and (len(brand) > 200 or unsafe_character(brand)):
-            raise ElementRejected(f"brand {brand[:40]!r} is not usable: at most 200 characters, no control or bidi characters")
+        brand = check_brand(brand)
         self.get(code)
         with self.engine.begin() as conn:
             conn.execute(elements_table.update().where(elements_table.c.code == code).values(brand=brand))
