@@ -206,11 +206,11 @@ def test_web_uploads_decode_a_few_at_a_time_while_the_server_keeps_answering(tmp
 
     from creative.db import open_database
     from creative.home import resolve_home
-    from creative.web import WebSettings, create_app, pages, uploads
+    from creative.web import WebSettings, create_app, element_pages, uploads
     from creative.web.auth import create_user
 
     uploads_in, decoding, most, gate, lock = [0], [0], [0], threading.Event(), threading.Lock()
-    real_load, real_pool = store_module.load_image, pages.in_decode_pool
+    real_load, real_pool = store_module.load_image, element_pages.in_decode_pool
 
     def gated_load(path):
         with lock:
@@ -228,7 +228,7 @@ def test_web_uploads_decode_a_few_at_a_time_while_the_server_keeps_answering(tmp
         return await real_pool(work, *args)
 
     monkeypatch.setattr(store_module, "load_image", gated_load)
-    monkeypatch.setattr(pages, "in_decode_pool", counted_pool)
+    monkeypatch.setattr(element_pages, "in_decode_pool", counted_pool)
     home = resolve_home(tmp_path / "home")
     create_user(open_database(home.db_url), ADMIN, PASSWORD)
     server = LiveServer(create_app(home, WebSettings(flush_interval_seconds=0.05, run_scheduler=False))).start()
