@@ -8,6 +8,7 @@ each reviewer decision (approve, reject, un-approve, edit) in the run's job resu
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Sequence
 
@@ -27,6 +28,10 @@ CANDIDATE_FIELDS = frozenset(f.name for f in fields(Candidate))
 RUNS_SHOWN = 8
 LOADING = "loading the model"
 CONVERTING = "preparing the model (first use in this home: converting it once)"
+# A decision reads a run's candidates, acts, and writes them back: two at once in this process would each
+# write back their own copy and lose the other's. Held across that read-act-write (several worker processes
+# can still race; the review is one marketer's at a time in practice).
+_DECIDING = threading.Lock()
 
 
 @dataclass
@@ -154,17 +159,18 @@ def copy_decide(ws: Workspace, jobs: JobRunner, job_id: str, ids: Sequence[str],
         raise CreativeError(f"decision must be one of {', '.join(DECISIONS)}")
     if not ids:
         raise CreativeError("tick at least one title first")
-    result, candidates = _candidates(jobs, job_id)
-    by_id = {c["id"]: c for c in candidates}
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise CreativeError(f"no candidate {missing[0]!r} in this run; reload the page")
-    messages = []
-    try:
-        for i in dict.fromkeys(ids):
-            messages.append(_decide_one(ws, by_id[i], decision, username))
-    finally:  # what was done before a refusal stays recorded
-        jobs.set_result(job_id, {**result, "candidates": candidates})
+    with _DECIDING:
+        result, candidates = _candidates(jobs, job_id)
+        by_id = {c["id"]: c for c in candidates}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise CreativeError(f"no candidate {missing[0]!r} in this run; reload the page")
+        messages = []
+        try:
+            for i in dict.fromkeys(ids):
+                messages.append(_decide_one(ws, by_id[i], decision, username))
+        finally:  # what was done before a refusal stays recorded
+            jobs.set_result(job_id, {**result, "candidates": candidates})
     if len(messages) == 1:
         return messages[0]
     verb = {"approve": "approved", "reject": "rejected", "unapprove": "back to review"}[decision]
@@ -173,16 +179,17 @@ def copy_decide(ws: Workspace, jobs: JobRunner, job_id: str, ids: Sequence[str],
 
 def copy_edit(ws: Workspace, jobs: JobRunner, job_id: str, index: str, text: str) -> str:
     """A reviewer's rewrite replaces the candidate's text after the guardrails ran on it again; an approved one leaves the library."""
-    result, candidates = _candidates(jobs, job_id)
-    cand = next((c for c in candidates if c["id"] == index), None)
-    if cand is None:
-        raise CreativeError(f"no candidate {index!r} in this run; reload the page")
-    others = [c["text"] for c in candidates if c["id"] != index and c["style"] == cand["style"] and c["status"] == "accepted"]
-    edited = edit_title(ws, Candidate(**{k: v for k, v in cand.items() if k in CANDIDATE_FIELDS}), text, others)
-    if cand.get("code"):
-        withdraw_title(ws, cand["code"])
-    cand.update({**edited.to_json(), "id": index, "review": None, "code": None, "edited_from": cand.get("edited_from") or cand["text"]})
-    jobs.set_result(job_id, {**result, "candidates": candidates})
+    with _DECIDING:
+        result, candidates = _candidates(jobs, job_id)
+        cand = next((c for c in candidates if c["id"] == index), None)
+        if cand is None:
+            raise CreativeError(f"no candidate {index!r} in this run; reload the page")
+        others = [c["text"] for c in candidates if c["id"] != index and c["style"] == cand["style"] and c["status"] == "accepted"]
+        edited = edit_title(ws, Candidate(**{k: v for k, v in cand.items() if k in CANDIDATE_FIELDS}), text, others)
+        if cand.get("code"):
+            withdraw_title(ws, cand["code"])
+        cand.update({**edited.to_json(), "id": index, "review": None, "code": None, "edited_from": cand.get("edited_from") or cand["text"]})
+        jobs.set_result(job_id, {**result, "candidates": candidates})
     if edited.status == "accepted":
         return f"{edited.text!r} passed the guardrails; approve it to add it to the library"
     return f"{edited.text!r} fails the guardrails: {'; '.join(edited.reasons)}"
