@@ -1,14 +1,16 @@
 """Page posts over HTTP against a real uvicorn server: a gallery's review changes only its own batch's banners;
-an element's edit is stored whole or not at all; an upload's brand is checked like an edited one."""
+an element's edit is stored whole or not at all; an upload's brand is checked like an edited one; an
+experiment's winners download as a zip."""
 
 from __future__ import annotations
 
 import io
+import zipfile
 
 import httpx
 import pytest
 from PIL import Image
-from support.web import ADMIN, PASSWORD, LiveServer, login, quick_settings
+from support.web import ADMIN, PASSWORD, LiveServer, login, make_experiment, quick_settings, serve_rounds
 
 from creative.compose import BatchSelection
 from creative.db import open_database
@@ -68,3 +70,17 @@ def test_an_upload_with_a_brand_the_edit_form_refuses_stores_nothing(sample_home
                         files={"files": ("kettle.png", picture.getvalue(), "image/png")})
     assert answer.status_code == 422 and "is not usable" in answer.json()["results"][0]["error"]
     assert {e.code for e in store.list()} == before
+
+
+def test_the_winners_zip_holds_each_placements_best_banner_and_says_which(sample_home, admin):
+    experiment_id = make_experiment(sample_home, sizes=("300x250", "728x90"))
+    serve_rounds(sample_home, experiment_id, lambda creative: 0.2 if creative.startswith("c1-") else 0.01, rounds=2)
+    answer = admin.get(f"/experiments/{experiment_id}/winners.zip")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    lines = archive.read("winners.csv").decode().splitlines()
+    assert lines[0] == "placement,creative_id,file,verdict"
+    rows = sorted(line.split(",") for line in lines[1:])
+    assert [(r[0], r[1]) for r in rows] == [("300x250", "c1-300x250"), ("728x90", "c1-728x90")]
+    assert set(archive.namelist()) == {"winners.csv", *(r[2] for r in rows)}
+    assert admin.get("/experiments/exp-nope/winners.zip").status_code == 404

@@ -18,6 +18,8 @@ from experiments.errors import InvalidExperiment
 from experiments.lifecycle import StateChange
 from experiments.model import CreativeArm, ExperimentConfig, ExperimentStatus
 from experiments.policies import DEFAULT_POLICY
+from experiments.rounds import round_history
+from experiments.summary import PlacementResult, experiment_summary
 from experiments.tag_store import latest_tags, refresh_tags
 
 SERVABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -173,3 +175,11 @@ def update_settings(ws: Workspace, experiment_id: str, **changes: Any) -> Experi
     if stored.round_no:
         refresh_tags(ws.engine, experiment_id, stored.round_no)
     return config
+
+
+def placement_winners(ws: Workspace, experiment_id: str) -> list[tuple[str, str, str]]:
+    """(placement, creative id, verdict kind) of each placement's best banner: the winner once called, else the leader."""
+    status = ws.experiments.status(experiment_id)
+    summary = experiment_summary(status, ws.experiments.arms(experiment_id), round_history(ws.engine, experiment_id))
+    groups = summary.placements or (PlacementResult("all sizes", summary.verdict, summary.lines),)
+    return [(g.placement, g.lines[0].creative_id, g.verdict.kind) for g in groups if g.lines]

@@ -22,9 +22,8 @@ from creative.errors import CreativeError
 from creative.services import Workspace, launch_batch
 from creative.services.batches import banner_reviews, count_banners
 from creative.services.batches import batch_folder as registered_folder
+from creative.services.experiments import placement_winners
 from creative.web.jobs import JobRunner, Progress
-from experiments.rounds import round_history
-from experiments.summary import PlacementResult, experiment_summary
 from layouts.sizes import ALL_SIZES, parse_sizes
 from layouts.template import builtin_templates
 
@@ -265,17 +264,9 @@ def batch_zip(ws: Workspace, jobs: JobRunner, batch: str, out: IO[bytes], only: 
     return write_zip(out, folder, creatives, {MANIFEST: manifest.read_bytes()} if manifest.is_file() else None)
 
 
-def winners(ws: Workspace, experiment_id: str) -> list[tuple[str, str, str]]:
-    """(placement, creative id, verdict kind) of each placement's best banner: the winner once called, else the leader."""
-    status = ws.experiments.status(experiment_id)
-    summary = experiment_summary(status, ws.experiments.arms(experiment_id), round_history(ws.engine, experiment_id))
-    groups = summary.placements or (PlacementResult("all sizes", summary.verdict, summary.lines),)
-    return [(g.placement, g.lines[0].creative_id, g.verdict.kind) for g in groups if g.lines]
-
-
 def winners_zip(ws: Workspace, experiment_id: str, out: IO[bytes]) -> int:
     """Each placement's winner (or, before one is called, its leader) with a CSV saying which is which."""
-    picks = winners(ws, experiment_id)
+    picks = placement_winners(ws, experiment_id)
     creatives = get_creatives(ws.engine, [cid for _, cid, _ in picks])
     found = [(placement, creatives[cid], kind) for placement, cid, kind in picks if cid in creatives]
     if not found:
