@@ -8,9 +8,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
-import numpy as np
 from prefect.client.schemas.objects import StateType
 from sqlalchemy.exc import OperationalError
+from support.simulated import simulated_experiment
 
 from creative.db import open_database
 from creative.outage import Outage
@@ -18,7 +18,6 @@ from creative.services import Workspace
 from creative.web import scheduler
 from creative.web.scheduler import RoundScheduler, get_schedule, run_due, set_schedule
 from experiments.inbox import drop_file
-from experiments.simulator import Audience, make_creatives
 from experiments.store import ExperimentStore
 from flows.common import PREFECT_SERVER, QuietWhileDown
 from flows.runners import STUCK_AFTER, RunView, plan_tidy
@@ -72,9 +71,7 @@ def test_the_web_scheduler_logs_one_line_while_the_database_is_away_and_keeps_re
 
 def test_missed_schedules_close_one_round_not_one_per_missed_interval(home):
     engine = open_database(home.db_url)
-    arms = make_creatives(3, seed=5)
-    experiment_id = ExperimentStore(engine).create_experiment("spring", arms, "thompson", config={"min_round_impressions": 10})
-    events = Audience(100, base_ctr=0.05, seed=5).events(experiment_id, arms, {a.id: 1 / 3 for a in arms}, 900, rng=np.random.default_rng(5))
+    experiment_id, events = simulated_experiment(home, "spring", seed=5, impressions=900)
     drop_file(home.root, experiment_id, "late.jsonl", [json.dumps(e) for e in events])
     set_schedule(engine, experiment_id, 15)
     ws = Workspace.of(home)

@@ -6,8 +6,8 @@ import json
 import os
 
 import httpx
-import numpy as np
 import pytest
+from support.simulated import simulated_experiment
 from support.web import ADMIN, PASSWORD, LiveServer, login
 
 from creative.db import open_database
@@ -16,17 +16,13 @@ from creative.services.reports import ReportNotFound, report_file, report_link, 
 from creative.web import WebSettings, create_app
 from creative.web.auth import create_user
 from experiments.inbox import drop_file
-from experiments.simulator import Audience, make_creatives
 from experiments.store import ExperimentStore
 
 
 @pytest.fixture
 def reported(home):
     """An experiment whose round 1 closed with its report kept in the home, and a secret file beside the reports."""
-    engine = open_database(home.db_url)
-    arms = make_creatives(3, seed=4)
-    experiment_id = ExperimentStore(engine).create_experiment("spring", arms, "thompson", config={"min_round_impressions": 10})
-    events = Audience(100, base_ctr=0.05, seed=4).events(experiment_id, arms, {a.id: 1 / 3 for a in arms}, 600, rng=np.random.default_rng(4))
+    experiment_id, events = simulated_experiment(home, "spring", seed=4, impressions=600)
     drop_file(home.root, experiment_id, "served.jsonl", [json.dumps(e) for e in events])
     closed = close_round(Workspace.of(home), experiment_id, keep_report=True)
     (home.reports_dir / "secret.txt").write_text("not for the web")
@@ -96,11 +92,8 @@ def test_the_cli_round_keeps_its_report_and_prints_its_web_address(home, monkeyp
 
     from creative.cli import cli
 
-    engine = open_database(home.db_url)
-    arms = make_creatives(3, seed=6)
-    experiment_id = ExperimentStore(engine).create_experiment("autumn", arms, "thompson", config={"min_round_impressions": 10})
-    events = Audience(100, base_ctr=0.05, seed=6).events(experiment_id, arms, {a.id: 1 / 3 for a in arms}, 600, rng=np.random.default_rng(6))
-    ExperimentStore(engine).ingest(experiment_id, list(events), source="web")  # served, not from a file
+    experiment_id, events = simulated_experiment(home, "autumn", seed=6, impressions=600)
+    ExperimentStore(open_database(home.db_url)).ingest(experiment_id, events, source="web")  # served, not from a file
     monkeypatch.setenv("CREATIVE_WEB_URL", "http://127.0.0.1:8000")
     result = CliRunner().invoke(cli, ["--home", str(home.root), "--db", home.db_url, "experiment", "round", experiment_id])
     assert result.exit_code == 0, result.output
