@@ -84,3 +84,8 @@ def test_the_winners_zip_holds_each_placements_best_banner_and_says_which(sample
     assert [(r[0], r[1]) for r in rows] == [("300x250", "c1-300x250"), ("728x90", "c1-728x90")]
     assert set(archive.namelist()) == {"winners.csv", *(r[2] for r in rows)}
     assert admin.get("/experiments/exp-nope/winners.zip").status_code == 404
+
+
+def test_settings_for_an_unknown_experiment_answer_404_whatever_the_form(admin):
+    for form in ({"tag_min_impressions": "x"}, {"tag_min_impressions": "50", "tag_min_probability": "0.9"}):
+        assert admin.post("/experiments/exp-nope/settings", data=form).status_code == 404

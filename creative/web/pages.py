@@ -216,6 +216,7 @@ async def experiment_settings(request: Request) -> Response:
     ws = request.app.state.ws
 
     def save(experiment_id: str, form) -> str:
+        ws.experiments.status(experiment_id)  # an unknown experiment is a 404 before its form is judged
         config = update_settings(ws, experiment_id, **_settings_from(form))
         return (f"tag thresholds saved: at least {config.tag_min_impressions} impressions and probability "
                 f"{config.tag_min_probability:g}; the tags use them from now on")
