@@ -64,7 +64,8 @@ def _lines(ax, series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{100 * y:.1f}%"))
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("round")
-    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # a round with no traffic yet has no lines to name
+        ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
 
 
 def plot_ctr(series: ChartSeries, path: Path) -> str:

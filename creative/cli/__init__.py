@@ -6,7 +6,6 @@ import importlib
 import json
 import os
 import sys
-import warnings
 from typing import Sequence
 
 import click
@@ -30,19 +29,6 @@ SUBCOMMANDS = {
 }
 # The root's own options, accepted anywhere on the line: `creative elements list --home X --json` works too.
 GLOBAL_OPTIONS = {"--home": True, "--db": True, "--json": False}  # name -> takes a value
-
-
-# Library warnings the project knows are harmless, filtered by category and message; any other warning still shows.
-KNOWN_HARMLESS_WARNINGS = (
-    # creative.copy's sampler hands the model its KV cache as `past_key_values`, which transformers 5.x is renaming
-    # to `cache`: the call works the same until transformers 5.40 drops the old name.
-    (FutureWarning, r"`past_key_values` is deprecated"),
-)
-
-
-def quiet_known_warnings() -> None:
-    for category, message in KNOWN_HARMLESS_WARNINGS:
-        warnings.filterwarnings("ignore", message=message, category=category)
 
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:
@@ -136,7 +122,6 @@ def cli(ctx: click.Context, home: str | None, db_url: str | None, as_json: bool)
         ctx.obj = resolve_home(home, db_url)
     except USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from exc
-    quiet_known_warnings()
     # Components that read the environment (Prefect's home in flows/) follow the chosen home.
     os.environ["CREATIVE_HOME"] = str(ctx.obj.root)
 

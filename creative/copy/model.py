@@ -8,6 +8,7 @@ and samples among those, and finished rows are dropped from the batch.
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +104,12 @@ class LanguageModel:
     _piece_chars: Any = None
 
     @property
+    def cache_argument(self) -> str:
+        """The forward argument that takes a KV cache: transformers 5.x renamed `past_key_values` to `cache`
+        (the old name warns, and goes in 5.40); earlier releases know only the old name."""
+        return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
+    @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
@@ -170,6 +177,7 @@ class LanguageModel:
         k = min(config.top_k, vocab_size)
         stats = GenerationStats(prompt_tokens=len(prompt_ids))
 
+        cache_arg = self.cache_argument
         with torch.inference_mode():
             t0 = time.perf_counter()
             ids = torch.tensor([prompt_ids], dtype=torch.long)
@@ -233,7 +241,7 @@ class LanguageModel:
                 stats.generated_tokens += int(nxt.numel())
                 stats.steps += 1
                 with decoding(self.model, cache):
-                    out = self.model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    out = self.model(input_ids=nxt[:, None], use_cache=True, logits_to_keep=1, **{cache_arg: cache})
                 cache = out.past_key_values
                 logits = out.logits[:, -1, :].float()
             stats.decode_seconds = time.perf_counter() - t0
@@ -267,7 +275,7 @@ class LanguageModel:
             mask = torch.ones(len(conts), len(prompt_ids) + width, dtype=torch.long)
             for r, c in enumerate(conts):
                 mask[r, len(prompt_ids) + len(c):] = 0
-            logits = self.model(input_ids=batch, past_key_values=cache, attention_mask=mask, use_cache=True).logits.float()
+            logits = self.model(input_ids=batch, attention_mask=mask, use_cache=True, **{self.cache_argument: cache}).logits.float()
             lp = torch.log_softmax(logits, -1)
         scores = []
         for r, c in enumerate(conts):
