@@ -89,3 +89,9 @@ def test_the_winners_zip_holds_each_placements_best_banner_and_says_which(sample
 def test_settings_for_an_unknown_experiment_answer_404_whatever_the_form(admin):
     for form in ({"tag_min_impressions": "x"}, {"tag_min_impressions": "50", "tag_min_probability": "0.9"}):
         assert admin.post("/experiments/exp-nope/settings", data=form).status_code == 404
+
+
+def test_an_experiment_from_an_unknown_batch_says_so_instead_of_redirecting_to_a_missing_page(admin):
+    answer = admin.post("/batches/20990101T000000-000000/experiment", data={"name": "ghost"}, follow_redirects=False)
+    assert answer.status_code == 404
+    assert "batch 20990101T000000-000000 has no banner left to test" in answer.text

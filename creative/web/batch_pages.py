@@ -15,12 +15,13 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from creative.errors import USER_ERRORS, CreativeError
-from creative.services.batches import experiment_from_batch, review_banners
+from creative.services.batches import batch_folder, experiment_from_batch, review_banners
 from creative.web import batch_review
 from creative.web.page_common import flash, job_status, page, render, require_user, wants_json
 from creative.web.security import checked_form, requires
 from creative.web.uploads import safe_filename
 from experiments.errors import ExperimentNotFound
+from experiments.policies import DEFAULT_POLICY
 
 BANNER_DECISIONS = {"approve": "approved", "reject": "rejected", "clear": None}
 
@@ -172,10 +173,12 @@ async def batch_experiment(request: Request) -> Response:
     form = await checked_form(request)
     batch = request.path_params["job"]
     name = str(form.get("name") or f"batch {batch}").strip()[:200]
-    policy = str(form.get("policy") or "thompson")
+    policy = str(form.get("policy") or DEFAULT_POLICY)
     try:
         experiment_id, left_out = await run_in_threadpool(experiment_from_batch, request.app.state.ws, batch, name, policy)
     except USER_ERRORS as exc:
+        if await run_in_threadpool(batch_folder, request.app.state.ws, batch) is None:
+            raise HTTPException(404, str(exc)) from None  # no such batch: no page to send the message to
         flash(request, str(exc), "error")
         return RedirectResponse(f"/batches/{batch}", status_code=303)
     flash(request, f"experiment {experiment_id} created from batch {batch}"
