@@ -40,6 +40,21 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """Where the embedded model is converted once for the whole run (CREATIVE_TEST_MODEL_CACHE keeps it between runs)."""
+    keep = os.environ.get("CREATIVE_TEST_MODEL_CACHE")
+    return Path(keep) if keep else tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def real_model(model_cache):
+    """The embedded SmolLM2, loaded once per run for every slow test that needs the real model."""
+    from creative.copy.loading import load_model
+
+    return load_model(None, cache_dir=model_cache)
+
+
 def _sqlite_home(root: Path) -> Home:
     """A home whose database is the SQLite file inside it, whatever the environment says."""
     return resolve_home(root, f"sqlite:///{root / 'creative.db'}")

@@ -5,7 +5,6 @@ Slow (two articles, a few hundred sampled sentences). Set CREATIVE_TEST_MODEL_CA
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -14,24 +13,17 @@ import pytest
 from creative.catalog import parse_catalog
 from creative.copy.article.variety import repeated_sentences, sentences
 from creative.copy.guardrails import normalise
-from creative.copy.loading import load_model
 from creative.copy.pipeline import CopyPipeline
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    keep = os.environ.get("CREATIVE_TEST_MODEL_CACHE")
-    return load_model(None, cache_dir=Path(keep) if keep else tmp_path_factory.mktemp("models"))
-
-
-def test_real_model_articles_never_repeat_a_sentence_and_take_every_number_from_the_catalog(model):
+def test_real_model_articles_never_repeat_a_sentence_and_take_every_number_from_the_catalog(real_model):
     catalog = parse_catalog(ROOT / "creative/copy/data/eval/articles_catalog.json", resolve_image=lambda ref: ref)
     product = next(p for p in catalog if p.product_id == "SKU-3005")
     catalog_text = " ".join([product.name, *product.features])
-    pipe = CopyPipeline(model=model, brands={x for p in catalog for x in (p.brand, p.name)}, seed=0)
+    pipe = CopyPipeline(model=real_model, brands={x for p in catalog for x in (p.brand, p.name)}, seed=0)
     first = pipe.article(product, per_section=4)
     pipe.seed = 1
     second = pipe.article(product, per_section=4, avoid=[first[0].text])

@@ -5,7 +5,6 @@ Set CREATIVE_TEST_MODEL_CACHE to a directory to keep the converted model between
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,10 @@ from creative.copy.styles import STYLES
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    keep = os.environ.get("CREATIVE_TEST_MODEL_CACHE")
-    return Path(keep) if keep else tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="module")
-def model(cache_dir):
-    return load_model(None, cache_dir=cache_dir)
-
-
-def test_real_model_titles_accepted_are_never_ones_labelled_unshippable(model):
+def test_real_model_titles_accepted_are_never_ones_labelled_unshippable(real_model):
     products = evaluation.load_products(evaluation.catalog_files(SAMPLES_DIR))
     labels = {(lab.product_id, lab.text): lab for lab in evaluation.load_labels()}
-    pipe = CopyPipeline(model=model, brands=evaluation.brands_of(products), per_style=8, seed=5)
+    pipe = CopyPipeline(model=real_model, brands=evaluation.brands_of(products), per_style=8, seed=5)
     judged = 0
     for key in (("sample", "SKU-1003"), ("catalog2", "C2-104")):
         product = products[key]
@@ -48,9 +36,9 @@ def test_real_model_titles_accepted_are_never_ones_labelled_unshippable(model):
     assert judged >= 10  # the set knows most accepted titles (grammar ones all), so this measured something
 
 
-def test_a_local_model_directory_with_a_chat_template_loads_as_model_dir(model, cache_dir):
+def test_a_local_model_directory_with_a_chat_template_loads_as_model_dir(real_model, model_cache):
     """`--model DIR`: the converted embedded model is a plain Hugging Face directory with a ChatML template."""
-    directory = next(p for p in Path(cache_dir).iterdir() if (p / "config.json").is_file())
+    directory = next(p for p in Path(model_cache).iterdir() if (p / "config.json").is_file())
     local = load_model(directory)
     assert local.name == directory.name and local.tokenizer.chat_template
     ids = local.chat_prompt([{"role": "system", "content": "Write a headline."}, {"role": "user", "content": "Product: Cirrus Umbrella"}])

@@ -6,7 +6,6 @@ Set CREATIVE_TEST_MODEL_CACHE to a directory to keep the converted model between
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -23,27 +22,16 @@ SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    keep = os.environ.get("CREATIVE_TEST_MODEL_CACHE")
-    return Path(keep) if keep else tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="module")
-def model(cache_dir):
-    return load_model(None, cache_dir=cache_dir)
-
-
-@pytest.fixture(scope="module")
 def products():
     return parse_catalog(SAMPLES / "catalog_en.json", resolve_image=lambda ref: ref)
 
 
-def test_gguf_is_converted_once_then_loaded_from_the_cache(model, cache_dir):
-    again = load_model(None, cache_dir=cache_dir)
+def test_gguf_is_converted_once_then_loaded_from_the_cache(real_model, model_cache):
+    again = load_model(None, cache_dir=model_cache)
     assert again.from_cache
-    converted = [p for p in cache_dir.iterdir() if (p / "model.safetensors").is_file()]
+    converted = [p for p in model_cache.iterdir() if (p / "model.safetensors").is_file()]
     assert len(converted) == 1 and (converted[0] / "tokenizer.json").is_file()
-    assert again.n_parameters == model.n_parameters > 100_000_000
+    assert again.n_parameters == real_model.n_parameters > 100_000_000
 
 
 def _catalog_numbers(product) -> set[float]:
@@ -56,8 +44,8 @@ def _catalog_numbers(product) -> set[float]:
     return numbers
 
 
-def test_no_accepted_title_from_the_real_model_breaks_a_guardrail(model, products):
-    pipe = CopyPipeline(model=model, brands={x for p in products for x in (p.brand, p.name)}, per_style=16, seed=11)
+def test_no_accepted_title_from_the_real_model_breaks_a_guardrail(real_model, products):
+    pipe = CopyPipeline(model=real_model, brands={x for p in products for x in (p.brand, p.name)}, per_style=16, seed=11)
     accepted = rejected = 0
     for product in products:
         cands = pipe.titles(product, n=5, fill=False)
@@ -85,9 +73,9 @@ def test_no_accepted_title_from_the_real_model_breaks_a_guardrail(model, product
     assert accepted >= 10 and rejected >= accepted
 
 
-def test_real_model_article_is_true_to_facts_and_says_which_engine_wrote_each_part(model, products):
+def test_real_model_article_is_true_to_facts_and_says_which_engine_wrote_each_part(real_model, products):
     product = next(p for p in products if p.product_id == "SKU-1003")
-    pipe = CopyPipeline(model=model, brands={x for p in products for x in (p.brand, p.name)}, seed=3)
+    pipe = CopyPipeline(model=real_model, brands={x for p in products for x in (p.brand, p.name)}, seed=3)
     cands = pipe.article(product, keywords=["music", "gift"], per_section=4)
     best = next(c for c in cands if c.kind == "article" and c.status == "accepted")
     engines = {s["engine"] for s in best.sections}
