@@ -482,7 +482,8 @@ def test_sigterm_writes_every_buffered_impression_before_exit(tmp_path):
                     threading.Event().wait(0.05)
             ok = [c.get("/v1/serve", params={"experiment": experiment_id, "user": f"u{i}"}) for i in range(150)]
             assert all(r.status_code == 200 for r in ok)
-            assert c.get("/healthz").json()["pending_events"] == 150
+            health = c.get("/healthz").json()
+            assert health["pending_events"] == 150 and health["limits_and_views"] == "this process only"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:

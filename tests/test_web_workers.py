@@ -190,6 +190,7 @@ def test_two_workers_share_limits_and_store_every_answered_event_once(tmp_path: 
             return len(ready_workers) == 2
 
         wait_until(both_ready, "both workers to answer /healthz", every=0.1)
+        assert httpx.get(f"{base}/healthz", timeout=30).json()["limits_and_views"] == "shared in Redis"
         q = f"/v1/serve?experiment={experiment_id}&size=300x250"
 
         # several hundred serves and clicks, each client its own address
@@ -242,6 +243,7 @@ def test_without_redis_limits_stay_per_process():
         return [await counter.ahit("10.0.0.1", 2) for _ in range(3)]
 
     assert asyncio.run(three_hits()) == [True, True, False]
+    assert counter.shared.health == "per process: Redis is not answering"  # what /healthz reports meanwhile
 
 
 @pytest.mark.parametrize(("args", "says"), [

@@ -50,7 +50,8 @@ async def healthz(request: Request) -> Response:
     reasons = recorder.unready_reasons()
     return JSONResponse({"ok": not reasons, "reasons": reasons, "pending_events": recorder.pending, "recorded": recorder.stats.recorded,
                          "stored": recorder.stats.stored, "spooled": recorder.stats.spooled, "refused": recorder.stats.refused,
-                         "rejected": recorder.stats.rejected}, status_code=503 if reasons else 200, headers={"cache-control": "no-store"})
+                         "rejected": recorder.stats.rejected, "limits_and_views": request.app.state.shared.health},
+                        status_code=503 if reasons else 200, headers={"cache-control": "no-store"})
 
 
 def _wants_html(request: Request) -> bool:
@@ -126,7 +127,7 @@ def create_app(home: Home, settings: WebSettings | None = None) -> Starlette:
     state.ws, state.home, state.engine, state.settings = ws, home, engine, settings
     state.signer = ImpressionSigner(secret)
     state.recorder, state.scheduler, state.jobs = recorder, scheduler, jobs
-    state.serving = serving
+    state.serving, state.shared = serving, shared
     state.experiment_store = ws.experiments
     state.address_limiter = shared.window_counter("address", 60)
     state.user_limiter = shared.window_counter("user", 60)

@@ -108,6 +108,10 @@ class LocalState:
     def exclusive(self, name: str, ttl_seconds: float, wait_seconds: float) -> contextlib.AbstractContextManager[bool]:
         return _anyway()
 
+    @property
+    def health(self) -> str:
+        return "this process only"
+
 
 class SharedState:
     """One Redis database (under `prefix`) shared by every worker and host of a deployment."""
@@ -136,6 +140,11 @@ class SharedState:
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
+
+    @property
+    def health(self) -> str:
+        """For /healthz: whether limits and views are shared now, or per process while Redis fails."""
+        return "per process: Redis is not answering" if self._down else "shared in Redis"
 
     def attempt(self, call: Callable[[], T], fallback: Callable[[], T]) -> T:
         """`call()` against Redis; `fallback()` when it fails, and for `RETRY_SECONDS` after, without waiting on Redis."""
