@@ -1,6 +1,20 @@
 """Tables of the creative library (SQLAlchemy Core). Their DDL history lives in creative/migrations."""
 
-from sqlalchemy import JSON, Column, ColumnElement, DateTime, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, cast
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    cast,
+)
 
 metadata = MetaData()
 
@@ -81,6 +95,28 @@ brand_kits = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+
+# The sections of a stored article (an `article` element, c0007) as a reviewer works on them: each one's text and
+# who wrote each sentence, accepted or still a draft, why its checks refuse it, and the texts it held before.
+# The element keeps the article as first written; the accepted sections are the article people paste.
+article_sections = Table(
+    "article_sections",
+    metadata,
+    Column("article_code", String(24), ForeignKey("elements.code", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # headline | lead | point | scene | cta
+    Column("heading", Text),
+    Column("fact", Text),  # the catalog feature a point or scene is written about
+    Column("keyword", String(200)),  # a scene's keyword
+    Column("text", Text, nullable=False),
+    Column("sentences", JSON, nullable=False),  # [{text, engine (lm | grammar | edited), loglik, relevance}]
+    Column("status", String(16), nullable=False),  # draft | accepted
+    Column("reasons", JSON, nullable=False),  # why the checks refuse the current text (empty: it passes)
+    Column("drafts", JSON, nullable=False),  # the model's unused sentences for this section, with why
+    Column("replaced", JSON, nullable=False),  # texts the section held before (regenerating never brings them back)
+    Column("reviewer", String(100)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
 
 def json_mentions(column: Column, value: str) -> ColumnElement[bool]:
     """A JSON column whose text holds `value` as a whole string: a cheap pre-filter on SQLite and PostgreSQL alike

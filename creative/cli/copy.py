@@ -149,23 +149,18 @@ def article_command(ctx, product_id, all_products, engine, model, seed, keywords
 
     Sentences already in the product's stored articles are not written again.
     """
-    from creative.copy.pipeline import store_article
+    from creative.services.copy import write_article
 
     if per_section < 1:
         raise CopyError("--per-section must be at least 1")
     fmt = "json" if as_json else fmt
     products = _products(ctx, product_id, all_products)
     pipe = _pipeline(ctx, model, 24, seed)
-    element_store = store_of(ctx)
-    earlier = [e for e in element_store.list("article")]
+    ws = workspace_of(ctx)
     kw = [k.strip() for k in keywords.split(",")] if keywords else None
 
     def work(product):
-        avoid = [e.text for e in earlier if (e.attributes or {}).get("product_id") == product.product_id]
-        cands = pipe.article(product, keywords=kw, engine=engine, per_section=per_section, avoid=avoid)
-        if store:
-            store_article(element_store, product, cands, model_name=pipe.model_name)
-        return cands
+        return write_article(ws, product.product_id, engine=engine, keywords=kw, per_section=per_section, store=store, pipeline=pipe).candidates
 
     results = _run(products, work, quiet=False)
     _loaded_note(pipe)

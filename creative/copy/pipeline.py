@@ -15,8 +15,9 @@ from creative.catalog import Product
 from creative.copy import grammar
 from creative.copy.article import assemble
 from creative.copy.article.checks import catalog_false_alarms
-from creative.copy.article.generate import ArticleWriter
-from creative.copy.article.plan import plan_article
+from creative.copy.article.generate import Article, ArticleWriter
+from creative.copy.article.plan import ArticlePlan, plan_article
+from creative.copy.article.sections import SectionKey, section_plan
 from creative.copy.article.variety import repeated_sentences
 from creative.copy.entities import decoy_products
 from creative.copy.errors import CopyError
@@ -264,13 +265,29 @@ class CopyPipeline:
 
         `avoid` holds the product's earlier articles: none of their sentences is written again.
         """
+        return self.written_article(product, keywords, engine, per_section, avoid)[0]
+
+    def _writer(self, product: Product, engine: str, per_section: int, seed: int,
+                progress: Callable[[int, int], None] | None, total: int) -> tuple[ArticleWriter, str, str | None]:
+        used, note = self.resolve_engine(engine, product.language)
+        model: Any = None
+        if used == "lm":
+            model = self.model if progress is None else _Drafting(self.model, progress, total)
+        return ArticleWriter(self.guardrails(product, LONG_HEADLINE), model, per_section, seed), used, note
+
+    def written_article(self, product: Product, keywords: Sequence[str] | None = None, engine: str = "lm", per_section: int = 6,
+                        avoid: Iterable[str] = (), progress: Callable[[int, int], None] | None = None) -> tuple[list[Candidate], Article]:
+        """`article`'s candidates and the written article itself (its plan and each draft's slot, for a section review).
+
+        `progress(sentences drafted, model sentences planned)` is called as the model drafts each sentence.
+        """
         keywords = [k.strip() for k in (keywords if keywords is not None else product.keywords) if k.strip()] or list(product.keywords)
         if not keywords:
             raise CopyError(f"product {product.product_id} has no keywords; pass --keywords k1,k2")
-        used, note = self.resolve_engine(engine, product.language)
-        guard = self.guardrails(product, LONG_HEADLINE)
-        writer = ArticleWriter(guard, self.model if used == "lm" else None, per_section, self.seed)
-        written = writer.write(plan_article(product, keywords), avoid)
+        plan = plan_article(product, keywords)
+        writer, used, note = self._writer(product, engine, per_section, self.seed, progress, _model_slots(plan))
+        guard = writer.guard
+        written = writer.write(plan, avoid)
         text = assemble.to_text(assemble.section_dicts(written), product.language)
         headline = written.sentences[0].text if written.sentences else ""
         reasons = [*catalog_false_alarms(guard.check_article_text(text), guard), *check_length(headline, LONG_HEADLINE)]
@@ -292,7 +309,42 @@ class CopyPipeline:
                          score=combined_score(mean_lp, fit), sections=assemble.section_dicts(written), notes=notes)
         drafts = [Candidate(d.text, d.slot.section, product.language, "lm", product.product_id, kind="sentence",
                             reasons=d.reasons, loglik=d.loglik) for d in written.drafts]
-        return [best, *drafts]
+        return [best, *drafts], written
+
+    def article_section(self, product: Product, keywords: Sequence[str], key: SectionKey, engine: str = "lm", per_section: int = 6,
+                        avoid: Iterable[str] = (), seed: int = 0) -> tuple[Article, str | None]:
+        """One section of the product's article written anew (the plan of `keywords` cut to `key`), never repeating `avoid`.
+
+        The article holds no sentence when every one the engine could write is in `avoid`; the note says when
+        the model was asked but the grammar wrote (a language the model does not write).
+        """
+        plan = section_plan(plan_article(product, list(keywords)), key)
+        if plan is None:
+            raise CopyError(f"the article of {product.product_id} has no {key.kind} section about {key.fact or key.keyword or 'it'} "
+                            "any more (its catalog entry changed); write a new article")
+        writer, _, note = self._writer(product, engine, per_section, seed, None, 0)
+        return writer.write(plan, avoid), note
+
+
+class _Drafting:
+    """The pipeline's model, reporting each sentence it drafts: the writer asks it once per model-written sentence."""
+
+    def __init__(self, model: LanguageModel, progress: Callable[[int, int], None], total: int):
+        self._model, self._progress, self._total, self._done = model, progress, total, 0
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        out = self._model.generate(*args, **kwargs)
+        self._done += 1
+        self._progress(min(self._done, self._total), self._total)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _model_slots(plan: ArticlePlan) -> int:
+    """Sentences the model is asked for: the points' and scenes' (generate._MODEL_SECTIONS)."""
+    return sum(s.section in ("point", "scene") for s in plan.slots)
 
 
 # ---------------------------------------------------------------- storing
@@ -324,12 +376,15 @@ def store_titles(store: Any, product: Product, candidates: Sequence[Candidate], 
     return stored
 
 
-def store_article(store: Any, product: Product, candidates: Sequence[Candidate], model_name: str | None = None) -> Candidate | None:
-    """Save the best accepted article as an `article` element (A-...)."""
+def store_article(store: Any, product: Product, candidates: Sequence[Candidate], model_name: str | None = None,
+                  keywords: Sequence[str] | None = None) -> Candidate | None:
+    """Save the best accepted article as an `article` element (A-...); `keywords` are those its plan was made of."""
     for c in candidates:
         if c.kind == "article" and c.status == "accepted":
             attrs = _attributes(c, product, model_name)
             attrs["sections"] = [{"section": s["section"], "engine": s["engine"]} for s in c.sections or []]
+            if keywords is not None:
+                attrs["keywords"] = list(keywords)
             element = store.add_text("article", c.text, name=f"{product.product_id} article", attributes=attrs, brand=product.brand)
             c.code = element.code
             return c

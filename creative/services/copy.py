@@ -1,16 +1,27 @@
-"""Copy use cases: one guardrail brand list for every front, a reviewer's approval, withdrawal and edit of a title."""
+"""Copy use cases: one guardrail brand list for every front, a reviewer's approval, withdrawal and edit of a title,
+and articles: written and stored with their sections, each section accepted, written again or edited on its own."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import insert, select, update
 
 from creative.brands import kits_by_brand
-from creative.catalog import get_product, list_products
+from creative.catalog import Product, get_product, list_products
+from creative.copy.article import assemble
+from creative.copy.article.sections import SectionKey, edited_reasons, section_drafts
+from creative.copy.article.variety import sentences as variety_sentences
+from creative.copy.errors import CopyError
 from creative.copy.guardrails import duplicate_reason
-from creative.copy.pipeline import Candidate, CopyPipeline, store_titles
+from creative.copy.limits import LONG_HEADLINE
+from creative.copy.pipeline import Candidate, CopyPipeline, store_article, store_titles
 from creative.elements import Element
 from creative.errors import CreativeError, ElementNotFound
 from creative.services.workspace import Workspace
+from creative.tables import article_sections as sections_table
 
 
 def guardrail_brands(ws: Workspace) -> tuple[str, ...]:
@@ -63,3 +74,292 @@ def edit_title(ws: Workspace, candidate: Candidate, text: str, others: Sequence[
         edited.reasons.append(why)
     edited.status = "rejected" if edited.reasons else "accepted"
     return edited
+
+
+# ---------------------------------------------------------------- articles
+
+ARTICLE_ENGINES = ("auto", "lm", "grammar")
+SECTION_STATUSES = ("draft", "accepted")
+REGENERATE_TRIES = 3  # a regenerated section failing the checks is written again this many times before giving up
+
+
+class SectionRefused(CreativeError):
+    """A section's new text (a reviewer's edit, or written again) failed the checks; the old text is kept."""
+
+
+@dataclass(frozen=True)
+class ArticleSection:
+    """One section of a stored article as a reviewer works on it."""
+
+    position: int
+    kind: str  # headline | lead | point | scene | cta
+    heading: str | None
+    fact: str | None
+    keyword: str | None
+    text: str
+    sentences: list[dict[str, Any]]  # each with its engine: lm, grammar, or edited (a reviewer's)
+    status: str  # draft | accepted
+    reasons: list[str]  # why the checks refuse the current text; empty when it passes
+    drafts: list[dict[str, Any]]  # the model's unused sentences for it, with why
+    replaced: list[str]  # texts it held before
+    reviewer: str | None = None
+
+    @property
+    def key(self) -> SectionKey:
+        return SectionKey(self.kind, self.fact, self.keyword)
+
+    @property
+    def engine(self) -> str:
+        engines = list(dict.fromkeys(s.get("engine", "grammar") for s in self.sentences))
+        return engines[0] if len(engines) == 1 else "+".join(engines)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"position": self.position, "section": self.kind, "heading": self.heading, "fact": self.fact, "keyword": self.keyword,
+                "text": self.text, "engine": self.engine, "sentences": self.sentences, "status": self.status, "reasons": self.reasons,
+                "drafts": self.drafts, "replaced": self.replaced, "reviewer": self.reviewer}
+
+
+@dataclass(frozen=True)
+class ArticleReview:
+    """A stored article (its element) and its sections under review; the accepted ones are the article people paste."""
+
+    code: str
+    product_id: str
+    language: str
+    engine: str
+    keywords: list[str]
+    model: str | None
+    sections: list[ArticleSection]
+
+    @property
+    def accepted(self) -> list[ArticleSection]:
+        return [s for s in self.sections if s.accepted]
+
+    def section(self, position: int) -> ArticleSection:
+        for s in self.sections:
+            if s.position == position:
+                return s
+        raise CreativeError(f"article {self.code} has no section {position}; reload the page")
+
+    def render(self, fmt: str) -> str:
+        """The accepted sections as Markdown, HTML or plain text (assemble.render_as)."""
+        if fmt not in ("text", "markdown", "html"):
+            raise CreativeError(f"format must be text, markdown or html, got {fmt!r}")
+        if not self.accepted:
+            raise CreativeError(f"no section of {self.code} is accepted yet; accept the sections to publish first")
+        return assemble.render_as(fmt, [{"section": s.kind, "heading": s.heading, "text": s.text} for s in self.accepted], self.language)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "product_id": self.product_id, "language": self.language, "engine": self.engine,
+                "keywords": self.keywords, "model": self.model, "sections": [s.to_json() for s in self.sections]}
+
+
+@dataclass
+class ArticleWritten:
+    """What writing an article gave: the best candidate, the model's unused drafts and, when stored, its review."""
+
+    product: Product
+    candidates: list[Candidate]
+    review: ArticleReview | None = None
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+
+def _product_articles(ws: Workspace, product_id: str) -> list[Element]:
+    return [e for e in ws.elements.list("article") if (e.attributes or {}).get("product_id") == product_id]
+
+
+def _section_rows(ws: Workspace, codes: Sequence[str]) -> list[Any]:
+    if not codes:
+        return []
+    with ws.engine.connect() as conn:
+        return conn.execute(select(sections_table).where(sections_table.c.article_code.in_(list(codes)))
+                            .order_by(sections_table.c.article_code, sections_table.c.position)).all()
+
+
+def _used_texts(ws: Workspace, product_id: str) -> list[str]:
+    """Every text the product's articles hold or held: as written, as reviewed, and what reviews replaced."""
+    articles = _product_articles(ws, product_id)
+    texts = [e.text or "" for e in articles]
+    for row in _section_rows(ws, [e.code for e in articles]):
+        texts += [row.text, *row.replaced]
+    return texts
+
+
+def _elsewhere(ws: Workspace, product_id: str, code: str) -> list[str]:
+    """The product's other articles as they stand (reviewed sections where there are any)."""
+    others = [e for e in _product_articles(ws, product_id) if e.code != code]
+    rows = _section_rows(ws, [e.code for e in others])
+    reviewed = {r.article_code for r in rows}
+    return [r.text for r in rows] + [e.text or "" for e in others if e.code not in reviewed]
+
+
+def _section_of(row: Any) -> ArticleSection:
+    return ArticleSection(row.position, row.kind, row.heading, row.fact, row.keyword, row.text, list(row.sentences), row.status,
+                          list(row.reasons), list(row.drafts), list(row.replaced), row.reviewer)
+
+
+def _insert_sections(ws: Workspace, code: str, sections: Sequence[dict[str, Any]], drafts: Callable[[SectionKey], list], guard: Any) -> None:
+    language = guard.product.language
+    now = datetime.now(timezone.utc)
+    rows = []
+    for i, sec in enumerate(sections):
+        others = [o["text"] for j, o in enumerate(sections) if j != i]
+        key = SectionKey(sec["section"], sec.get("fact"), sec.get("keyword"))
+        sentences = [dict(s) for s in sec.get("sentences") or
+                     [{"text": t, "engine": sec.get("engine", "grammar")} for t in variety_sentences(sec["text"], language)]]
+        rows.append({"article_code": code, "position": i, "kind": sec["section"], "heading": sec.get("heading"), "fact": key.fact,
+                     "keyword": key.keyword, "text": sec["text"], "sentences": sentences, "status": "draft",
+                     "reasons": edited_reasons(sec["text"], sec["section"], guard, others), "drafts": drafts(key),
+                     "replaced": [], "reviewer": None, "updated_at": now})
+    with ws.engine.begin() as conn:
+        if conn.execute(select(sections_table.c.position).where(sections_table.c.article_code == code)).first() is None:
+            conn.execute(insert(sections_table), rows)
+
+
+def write_article(ws: Workspace, product_id: str, *, engine: str = "auto", keywords: Sequence[str] | None = None, per_section: int = 6,
+                  store: bool = True, pipeline: CopyPipeline | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> ArticleWritten:
+    """An article for a catalog product, never repeating a sentence of the product's stored articles; the best accepted
+    one stored as an `article` element with its sections ready for review.
+
+    engine: grammar (phrase banks), lm (the model; grammar where it does not write the language, with a note) or auto
+    (the model where it writes the language, else grammar, without the note). `progress(drafted, planned)` follows
+    the model's sentences.
+    """
+    if engine not in ARTICLE_ENGINES:
+        raise CopyError(f"unknown engine {engine!r}; use one of {', '.join(ARTICLE_ENGINES)}")
+    if per_section < 1:
+        raise CopyError("--per-section must be at least 1")
+    product = get_product(ws.engine, product_id)
+    pipe = pipeline or copy_pipeline(ws)
+    if engine == "auto":
+        engine = "lm" if pipe.writes(product.language) else "grammar"
+    candidates, written = pipe.written_article(product, keywords=keywords, engine=engine, per_section=per_section,
+                                               avoid=_used_texts(ws, product.product_id), progress=progress)
+    result = ArticleWritten(product, candidates)
+    if store:
+        stored = store_article(ws.elements, product, candidates, model_name=pipe.model_name, keywords=written.plan.keywords)
+        if stored is not None:
+            _insert_sections(ws, stored.code, stored.sections or [], lambda key: section_drafts(written, key),
+                             pipe.guardrails(product, LONG_HEADLINE))
+            result.review = article_review(ws, stored.code)
+    return result
+
+
+def article_review(ws: Workspace, code: str) -> ArticleReview:
+    """A stored article and its sections (an article stored before section review gets its sections from its paragraphs)."""
+    element = ws.elements.get(code)
+    if element.kind != "article":
+        raise CreativeError(f"{code} is a {element.kind}, not an article")
+    attrs = element.attributes or {}
+    rows = _section_rows(ws, [code])
+    if not rows:
+        product = get_product(ws.engine, attrs.get("product_id", ""))
+        paragraphs = [p for p in (element.text or "").split("\n\n") if p.strip()]
+        meta = attrs.get("sections") or []
+        if len(meta) != len(paragraphs):  # which paragraph is which is unknown: each one a lead
+            meta = [{"section": "lead", "engine": attrs.get("engine", "grammar")}] * len(paragraphs)
+        old = [{"section": m.get("section", "lead"), "engine": m.get("engine", "grammar"), "text": p} for m, p in zip(meta, paragraphs)]
+        _insert_sections(ws, code, old, lambda key: [], copy_pipeline(ws).guardrails(product, LONG_HEADLINE))
+        rows = _section_rows(ws, [code])
+    sections = [_section_of(r) for r in rows]
+    keywords = list(attrs.get("keywords") or [s.keyword for s in sections if s.keyword])
+    return ArticleReview(code, attrs.get("product_id", ""), attrs.get("language", "en"), attrs.get("engine", "grammar"), keywords,
+                         attrs.get("model"), sections)
+
+
+def list_articles(ws: Workspace) -> list[ArticleReview]:
+    """Every stored article with its sections, the newest first."""
+    elements = sorted(ws.elements.list("article"), key=lambda e: (e.created_at is not None, e.created_at), reverse=True)
+    return [article_review(ws, e.code) for e in elements]
+
+
+def _update_section(ws: Workspace, code: str, position: int, **values: Any) -> None:
+    c = sections_table.c
+    with ws.engine.begin() as conn:
+        conn.execute(update(sections_table).where(c.article_code == code, c.position == position)
+                     .values(updated_at=datetime.now(timezone.utc), **values))
+
+
+def accept_section(ws: Workspace, code: str, position: int, reviewer: str | None = None, accept: bool = True) -> ArticleSection:
+    """Accept a section into the article people paste (refused while it fails the checks), or take it back to draft."""
+    section = article_review(ws, code).section(position)
+    if accept and section.reasons:
+        raise SectionRefused(f"this {section.kind} fails the checks ({'; '.join(section.reasons)}); edit or regenerate it first")
+    _update_section(ws, code, position, status="accepted" if accept else "draft", reviewer=reviewer)
+    return article_review(ws, code).section(position)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def edit_section(ws: Workspace, code: str, position: int, text: str, reviewer: str | None = None) -> ArticleSection:
+    """A reviewer's text for a section, judged by the guardrails and the writer's checks; refused with the reasons
+    (SectionRefused) and the old text kept when it fails. An edited section goes back to draft, to be accepted."""
+    review = article_review(ws, code)
+    section = review.section(position)
+    text = _norm(text)
+    if not text:
+        raise CreativeError("the new text is empty; type the section's text or cancel the edit to keep the old one")
+    if text == section.text:
+        return section
+    product = get_product(ws.engine, review.product_id)
+    guard = copy_pipeline(ws).guardrails(product, LONG_HEADLINE)
+    others = [s.text for s in review.sections if s.position != position]
+    reasons = edited_reasons(text, section.kind, guard, others, _elsewhere(ws, review.product_id, code))
+    if reasons:
+        raise SectionRefused(f"the edit fails the checks: {'; '.join(reasons)}; the old text is kept")
+    before = {_norm(s["text"]): s for s in section.sentences}
+    sentences = [before.get(_norm(s)) or {"text": s, "engine": "edited"} for s in variety_sentences(text, review.language)]
+    _update_section(ws, code, position, text=text, sentences=sentences, status="draft", reasons=[], reviewer=reviewer,
+                    replaced=[*section.replaced, section.text])
+    return article_review(ws, code).section(position)
+
+
+def regenerate_section(ws: Workspace, code: str, position: int, *, engine: str = "grammar", reviewer: str | None = None,
+                       per_section: int = 6, pipeline: CopyPipeline | None = None) -> ArticleSection:
+    """New sentences for one section only, none already used in the product's articles, checked like an edit.
+
+    Refused (SectionRefused, the old text kept) when no new sentence is left to write or every try fails the checks.
+    """
+    if engine not in ARTICLE_ENGINES:
+        raise CopyError(f"unknown engine {engine!r}; use one of {', '.join(ARTICLE_ENGINES)}")
+    review = article_review(ws, code)
+    section = review.section(position)
+    if section.kind in ("point", "scene") and not (section.fact or section.keyword):
+        raise SectionRefused(f"this {section.kind} was stored before sections were reviewed and does not say what it is about; "
+                             "write a new article to regenerate its sections")
+    product = get_product(ws.engine, review.product_id)
+    pipe = pipeline or copy_pipeline(ws)
+    if engine == "auto":
+        engine = "lm" if pipe.writes(product.language) else "grammar"
+    guard = pipe.guardrails(product, LONG_HEADLINE)
+    avoid = _used_texts(ws, product.product_id)
+    others = [s.text for s in review.sections if s.position != position]
+    elsewhere = _elsewhere(ws, product.product_id, code)
+    reasons: list[str] = []
+    for attempt in range(REGENERATE_TRIES):
+        seed = len(section.replaced) + 1 + attempt  # a new seed each time: the model's same draws would only repeat
+        written, _ = pipe.article_section(product, review.keywords, section.key, engine, per_section, avoid, seed)
+        if not written.sentences:
+            raise SectionRefused(f"every {section.kind} sentence the {engine} engine can write about "
+                                 f"{section.fact or section.keyword or 'this'} is already used in {product.product_id}'s articles; "
+                                 "edit the section by hand instead")
+        new = assemble.section_dicts(written)[0]
+        reasons = edited_reasons(new["text"], section.kind, guard, others, elsewhere)
+        if not reasons:
+            sentences = [dict(s) for s in new["sentences"]]
+            _update_section(ws, code, position, text=new["text"], sentences=sentences, status="draft", reasons=[],
+                            drafts=section_drafts(written, section.key), reviewer=reviewer, replaced=[*section.replaced, section.text])
+            return article_review(ws, code).section(position)
+        avoid.append(new["text"])
+    raise SectionRefused(f"the {section.kind} written again failed the checks {REGENERATE_TRIES} times "
+                         f"(last: {'; '.join(reasons)}); the old text is kept")

@@ -1,0 +1,136 @@
+"""An article reviewed section by section (services.copy): accept, write one section again, edit; grammar engine, real store."""
+
+from __future__ import annotations
+
+import pytest
+
+from creative.catalog import get_product
+from creative.copy.article.variety import sentences
+from creative.copy.guardrails import normalise
+from creative.errors import CreativeError
+from creative.services import Workspace
+from creative.services.copy import (
+    SectionRefused,
+    accept_section,
+    article_review,
+    edit_section,
+    regenerate_section,
+    write_article,
+)
+
+PRODUCT = "SKU-1001"
+
+
+@pytest.fixture
+def ws(sample_home) -> Workspace:
+    return Workspace.of(sample_home)
+
+
+@pytest.fixture
+def review(ws):
+    return write_article(ws, PRODUCT, engine="grammar").review
+
+
+def _said(texts) -> set[str]:
+    return {normalise(s) for text in texts for s in sentences(text, "en")}
+
+
+def _section(review, kind: str):
+    return next(s for s in review.sections if s.kind == kind)
+
+
+def test_a_stored_article_keeps_its_sections_with_who_wrote_each_sentence(ws, review):
+    element = ws.elements.get(review.code)
+    assert element.kind == "article" and element.text == "\n\n".join(s.text for s in review.sections)
+    kinds = [s.kind for s in review.sections]
+    assert kinds[:2] == ["headline", "lead"] and kinds[-1] == "cta" and kinds.count("point") == 3
+    assert all(s.status == "draft" and s.reasons == [] for s in review.sections)
+    assert all(sentence["engine"] == "grammar" for s in review.sections for sentence in s.sentences)
+    assert [s.fact for s in review.sections if s.kind == "point"] == get_product(ws.engine, PRODUCT).features[:3]
+
+
+def test_regenerating_a_section_changes_only_it_and_never_repeats_a_sentence(ws, review):
+    point = _section(review, "point")
+    seen, held = [s.text for s in review.sections], [point.text]
+    for _ in range(2):
+        new = regenerate_section(ws, review.code, point.position)
+        assert new.text != point.text and new.fact == point.fact and new.status == "draft"
+        assert not _said([new.text]) & _said(seen), new.text  # nothing the product's article said, now or before
+        assert len(sentences(new.text, "en")) >= 2 and all(s["engine"] == "grammar" for s in new.sentences)
+        seen.append(new.text)
+        held.append(new.text)
+        point = new
+    after = article_review(ws, review.code)
+    assert after.section(point.position).replaced == held[:-1]
+    assert [s.text for s in after.sections if s.position != point.position] == [s.text for s in review.sections if s.position != point.position]
+
+
+def test_regenerating_stops_with_the_reason_when_every_sentence_is_used(ws, review):
+    point = _section(review, "point")
+    with pytest.raises(SectionRefused, match="already used in SKU-1001's articles; edit the section by hand"):
+        for _ in range(30):
+            point = regenerate_section(ws, review.code, point.position)
+    assert article_review(ws, review.code).section(point.position).text == point.text
+
+
+def test_an_edit_with_a_wrong_price_is_refused_with_the_reason_and_the_old_text_kept(ws, review):
+    cta = _section(review, "cta")
+    with pytest.raises(SectionRefused, match=r"price '\$49' is not in the catalog.*the old text is kept"):
+        edit_section(ws, review.code, cta.position, "The Aurora Quiet One Headphones now cost $49. Order yours on the product page.")
+    assert article_review(ws, review.code).section(cta.position).text == cta.text
+
+
+def test_an_edit_with_a_banned_claim_is_refused_and_the_old_text_kept(ws, review):
+    point = _section(review, "point")
+    with pytest.raises(SectionRefused, match="banned claim: 'guaranteed'"):
+        edit_section(ws, review.code, point.position, f"{point.text} Results are guaranteed.")
+    assert article_review(ws, review.code).section(point.position).text == point.text
+
+
+def test_an_edit_that_repeats_another_section_is_refused(ws, review):
+    lead, point = _section(review, "lead"), _section(review, "point")
+    with pytest.raises(SectionRefused, match="duplicate"):
+        edit_section(ws, review.code, point.position, f"{sentences(lead.text, 'en')[-1]} {point.text}")
+
+
+def test_a_passing_edit_replaces_the_text_marks_the_new_sentence_and_waits_for_acceptance(ws, review):
+    point = accept_section(ws, review.code, _section(review, "point").position, reviewer="mia")
+    assert point.status == "accepted"
+    added = "It packs down small enough to slip into a jacket pocket."
+    edited = edit_section(ws, review.code, point.position, f"{point.text}  {added}", reviewer="mia")
+    assert edited.text == f"{point.text} {added}" and edited.status == "draft" and edited.replaced == [point.text]
+    assert [s["engine"] for s in edited.sentences] == [*(s["engine"] for s in point.sentences), "edited"]
+    assert accept_section(ws, review.code, point.position).status == "accepted"
+
+
+def test_a_section_failing_the_checks_cannot_be_accepted(ws):
+    product = get_product(ws.engine, PRODUCT)
+    text = f"{product.name}: quiet on the daily commute\n\nThe {product.name} costs only $5 today."
+    element = ws.elements.add_text("article", text, name="old article", attributes={"product_id": PRODUCT, "language": "en"})
+    old = article_review(ws, element.code)  # stored before section review: its paragraphs become sections
+    assert [s.text for s in old.sections] == text.split("\n\n")
+    assert any("not in the catalog" in r for r in old.sections[1].reasons)
+    with pytest.raises(SectionRefused, match="fails the checks"):
+        accept_section(ws, element.code, 1)
+    assert accept_section(ws, element.code, 0).status == "accepted"
+
+
+def test_the_accepted_sections_are_the_article_people_paste(ws, review):
+    with pytest.raises(CreativeError, match="no section of .* is accepted yet"):
+        review.render("markdown")
+    headline, point = _section(review, "headline"), _section(review, "point")
+    for s in (headline, point):
+        accept_section(ws, review.code, s.position, reviewer="mia")
+    after = article_review(ws, review.code)
+    assert after.render("markdown") == f"# {headline.text}\n\n## {point.heading}\n\n{point.text}\n"
+    html = after.render("html")
+    assert html.startswith('<article lang="en">') and html.count("<p>") == 1 and _section(review, "lead").text not in html
+    accept_section(ws, review.code, point.position, accept=False)
+    assert article_review(ws, review.code).render("markdown") == f"# {headline.text}\n"
+
+
+def test_a_new_article_says_none_of_the_reviewed_sentences(ws, review):
+    point = _section(review, "point")
+    edited = edit_section(ws, review.code, point.position, f"{point.text} It packs down small enough to slip into a jacket pocket.")
+    second = write_article(ws, PRODUCT, engine="grammar").review
+    assert not _said(s.text for s in second.sections) & _said([edited.text, *(s.text for s in review.sections)])
