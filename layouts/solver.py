@@ -26,6 +26,9 @@ class ImageContent:
 
     aspect: float
     salient: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    # A photo's subject (relative box): a 'contain' slot may crop the photo toward its own shape around it,
+    # never into it. None: the picture is shown whole (cut-outs, whose alpha box is their subject already).
+    subject: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class TextContent:
 # nothing may be drawn over it (layouts.metrics checks both).
 FACE_REGION = (0.15, 0.0, 0.85, 0.3)
 SALIENT_CUT_ALLOWED = 0.01  # share of the salient region a 'cover' crop may leave out before 'contain' is used
+SUBJECT_MARGIN = 0.1  # room kept on each side of a photo's subject when it is cropped, as a share of the subject's size
 
 Content = Mapping[str, "ImageContent | TextContent"]
 """Keyed by role: background, product, model, logo (images); title, subtitle, price, discount, cta (text)."""
@@ -195,6 +199,24 @@ def _cover_crop(aspect: float, box: Box, anchor: str, salient: tuple[float, floa
     return (0.0, y0, 1.0, y0 + keep)
 
 
+def _subject_crop(aspect: float, box: Box, subject: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    """Relative crop of a photo of `aspect` toward the shape of `box` that keeps `subject` and a margin whole,
+    centred on the subject as far as the photo reaches; None when no crop gets closer to the box's shape."""
+    target = box.w / box.h if box.h else 1.0
+    l, t, r, b = subject
+    if aspect > target:  # photo wider than the box: crop left/right
+        keep = max(target / aspect, (r - l) * (1 + 2 * SUBJECT_MARGIN))
+        if keep >= 1:
+            return None
+        x0 = min(max((l + r) / 2 - keep / 2, 0.0), 1 - keep)
+        return (x0, 0.0, x0 + keep, 1.0)
+    keep = max(aspect / target, (b - t) * (1 + 2 * SUBJECT_MARGIN))
+    if keep >= 1:
+        return None
+    y0 = min(max((t + b) / 2 - keep / 2, 0.0), 1 - keep)
+    return (0.0, y0, 1.0, y0 + keep)
+
+
 def _image(slot: Slot, role: str, box: Box, item: ImageContent, where: str) -> PlacedSlot:
     if min(box.w, box.h) < slot.min_px:
         raise LayoutError(f"its box is {box.w:.0f}x{box.h:.0f} px, under the {slot.min_px} px minimum")
@@ -212,10 +234,16 @@ def _image(slot: Slot, role: str, box: Box, item: ImageContent, where: str) -> P
         if cut <= SALIENT_CUT_ALLOWED:
             return PlacedSlot(slot, role, box, box, salient=kept, crop=crop, salient_cut=cut)
         # the box is too narrow (or flat) for the subject: show it whole rather than cut through it
-    drawn = box.fit_aspect(item.aspect, slot.anchor)
+    aspect, crop = item.aspect, None
+    if item.subject is not None and (crop := _subject_crop(item.aspect, box, item.subject)) is not None:
+        cw, ch = crop[2] - crop[0], crop[3] - crop[1]
+        aspect = item.aspect * cw / ch
+        l, r = min(max((l - crop[0]) / cw, 0.0), 1.0), min(max((r - crop[0]) / cw, 0.0), 1.0)
+        t, b = min(max((t - crop[1]) / ch, 0.0), 1.0), min(max((b - crop[1]) / ch, 0.0), 1.0)
+    drawn = box.fit_aspect(aspect, slot.anchor)
     drawn = Box(math.floor(drawn.x), math.floor(drawn.y), max(1, round(drawn.w)), max(1, round(drawn.h))).clamp_to(box.inset(-0.5))
     sal = Box.from_ltrb(drawn.x + l * drawn.w, drawn.y + t * drawn.h, drawn.x + r * drawn.w, drawn.y + b * drawn.h)
-    return PlacedSlot(slot, role, box, drawn, salient=sal)
+    return PlacedSlot(slot, role, box, drawn, salient=sal, crop=crop)
 
 
 def _text(slot: Slot, role: str, outer: Box, box: Box, text: str, size: Size, measure: TextMeasurer, fit_text: Callable = fit_text,

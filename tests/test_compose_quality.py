@@ -7,6 +7,7 @@ import json
 
 import pytest
 from PIL import ImageFont
+from support.pictures import product_photo
 
 from creative.compose import BatchSelection, Renderer, enumerate_specs, resolve_selection
 from creative.creatives import batch_creatives, load_manifest
@@ -110,14 +111,20 @@ def resolved(sample_home):
     return resolve_selection(sample_home, engine, selection)
 
 
-def test_a_photo_that_is_not_cut_out_is_drawn_as_a_rounded_card(resolved):
+def test_a_photo_that_is_not_cut_out_is_drawn_as_a_rounded_card(sample_home, tmp_path):
+    photo = tmp_path / "tight-shot.png"
+    product_photo("textured", centre=(0.3, 0.8))[0].save(photo)  # runs into the frame: no cut-out
+    code = Workspace.of(sample_home).elements.add_images([photo], "product")[0].element.code
+    selection = BatchSelection(products=_codes(sample_home, "product"), logos=_codes(sample_home, "logo"), sizes=("1080x1920",))
+    resolved = resolve_selection(sample_home, open_database(sample_home.db_url), selection)
     renderer = Renderer(resolved.pack)
     names = {e.code: e.name for e in resolved.pack.elements.values()}
-    spec = next(s for s in enumerate_specs(resolved)[0] if s.template == "minimal" and s.size == "1080x1920" and "watch" in names[s.product])
+    spec = next(s for s in enumerate_specs(resolved)[0] if s.template == "minimal" and s.product == code)
     rendered = renderer.render(spec)
     assert rendered.accepted and renderer.is_photo(spec.product)
-    l, t, r, b = rendered.layout.get("product").content_box.ltrb()
-    photo = renderer.fitted(spec.product, r - l, b - t, None, "RGB")
+    placed = rendered.layout.get("product")
+    l, t, r, b = placed.content_box.ltrb()
+    photo = renderer.fitted(spec.product, r - l, b - t, placed.crop, "RGB")
     corner, inside = rendered.image.getpixel((l + 1, t + 1)), rendered.image.getpixel((l + (r - l) // 2, t + 3))
     assert corner != photo.getpixel((1, 1))  # the corner is rounded off: background shows through
     assert inside == photo.getpixel(((r - l) // 2, 3))

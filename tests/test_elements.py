@@ -61,14 +61,14 @@ def test_products_on_plain_light_background_get_a_cutout(store):
     inside = {"sneaker-red": (500, 500), "backpack-blue": (400, 400), "headphones": (230, 450), "bottle-green": (400, 300)}
     for name, (x, y) in inside.items():
         element = by_name[name]
-        assert element.attributes["has_cutout"], name
+        assert element.attributes["has_cutout"] and element.cutout_method == "flood fill", name
         with Image.open(store.derived_path(element, "cutout")) as cut:
             alpha = np.asarray(cut.getchannel("A"))
         assert alpha[0, 0] == 0 and alpha[-1, -1] == 0  # background corners gone
         assert alpha[y, x] == 255  # the product itself stays
         assert 0.05 < (alpha > 128).mean() < 0.7
-    for name in ("watch-classic", "teapot-clay"):  # busy backgrounds are left alone
-        assert not by_name[name].attributes["has_cutout"]
+    for name in ("watch-classic", "teapot-clay"):  # gradient and striped backdrops: GrabCut, not the flood fill
+        assert by_name[name].cutout_method == "grabcut", name
 
 
 def test_alpha_trimmed_box_of_a_transparent_model(store):

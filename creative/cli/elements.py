@@ -46,7 +46,7 @@ def add(ctx, paths, kind, name, brand, tags, as_json):
     for r in results:
         state = "added" if r.created else "exists"
         extra = f" ({'; '.join(r.notes)})" if r.notes else ""
-        cut = " cut-out" if r.element.attributes.get("has_cutout") else ""
+        cut = f" cut-out ({r.element.cutout_method})" if r.element.cutout_method else ""
         click.echo(f"{state} {r.element.code} {r.element.kind} {r.element.name} {r.element.width}x{r.element.height}{cut}{extra}")
 
 

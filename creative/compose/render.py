@@ -198,7 +198,8 @@ class Renderer:
                     if aspect is None:
                         picture = self.picture(code)
                         salient = FACE_REGION if role == "model" else (0.0, 0.0, 1.0, 1.0)
-                        aspect = self.cache.aspects[code] = ImageContent(picture.width / picture.height, salient)
+                        subject = self.element(code).subject if role == "product" and self.is_photo(code) else None
+                        aspect = self.cache.aspects[code] = ImageContent(picture.width / picture.height, salient, subject)
                     content[role] = aspect
             text_key = (spec.product, spec.offer, spec.title)
             texts = self.cache.texts.get(text_key)

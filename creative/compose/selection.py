@@ -55,10 +55,10 @@ def _info(store: ElementStore, e: Element) -> ElementInfo:
     path = None
     if e.kind in ("product", "logo", "model", "background"):
         path = str(store.image_path(e) if e.kind == "product" else store.derived_path(e, "rgba"))
-    bbox = e.attributes.get("bbox")
+    bbox, subject = e.attributes.get("bbox"), e.attributes.get("subject")
     return ElementInfo(
         code=e.code, kind=e.kind, name=e.name, brand=e.brand, path=path, width=e.width, height=e.height,
-        bbox=tuple(bbox) if bbox else None, palette=tuple(e.attributes.get("palette") or ()), text=e.text,
+        bbox=tuple(bbox) if bbox else None, subject=tuple(subject) if subject else None, palette=tuple(e.attributes.get("palette") or ()), text=e.text,
         attributes={k: v for k, v in e.attributes.items() if isinstance(v, (str, int, float, bool)) or k == "tags"},
     )
 

@@ -31,6 +31,7 @@ class ElementInfo:
     width: int | None = None
     height: int | None = None
     bbox: tuple[int, int, int, int] | None = None  # alpha-trimmed box in the picture
+    subject: tuple[float, float, float, float] | None = None  # a product photo's subject (relative box), to crop around
     palette: tuple[str, ...] = ()
     text: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

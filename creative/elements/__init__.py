@@ -27,6 +27,14 @@ class Element:
     attributes: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
 
+    @property
+    def cutout_method(self) -> str | None:
+        """How the product's cut-out was made ("flood fill" or "grabcut"), None without one; cut-outs
+        stored before GrabCut came in were all made by flood fill."""
+        if not self.attributes.get("has_cutout"):
+            return None
+        return self.attributes.get("cutout_method") or "flood fill"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,

@@ -1,4 +1,8 @@
-"""Derived data computed once at upload: trimmed box, palette, thumbnail and product cut-out."""
+"""Derived data computed once at upload: trimmed box, palette, thumbnail, product cut-out and subject box.
+
+A product photo gets a cut-out by flood fill when its background is plain and light (exact there), else
+by GrabCut when the result can be trusted (`creative.elements.segment`); a photo left as it is keeps
+the box of its subject, so composition can crop around it."""
 
 from __future__ import annotations
 
@@ -8,12 +12,15 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
+from creative.elements import segment
+
 THUMBNAIL_SIDE = 256
 PALETTE_SIZE = 5
 # A plain light background: the border is bright and nearly uniform.
 LIGHT_BORDER_MIN_LUMA = 200.0
 LIGHT_BORDER_MAX_STD = 14.0
 BACKGROUND_DISTANCE = 28.0  # RGB distance from the border colour still counted as background
+FLOOD_FILL, GRABCUT = "flood fill", "grabcut"  # how a cut-out was made, as element metadata says it
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,8 @@ class Derived:
     palette: list[str]  # most frequent first, "#rrggbb"
     thumbnail: Image.Image
     cutout: Image.Image | None  # RGBA with the background made transparent
+    cutout_method: str | None = None  # FLOOD_FILL or GRABCUT when there is a cut-out
+    subject: segment.Box | None = None  # a product photo's subject (relative box) when it is not cut out
 
 
 def alpha_bbox(img: Image.Image) -> tuple[int, int, int, int]:
@@ -100,7 +109,24 @@ def cutout(img: Image.Image) -> Image.Image:
     return out
 
 
+def product_cutout(img: Image.Image) -> tuple[Image.Image | None, str | None, segment.Box | None]:
+    """(cut-out, method, subject box) of a product picture. Already transparent: nothing to do; a plain light
+    background: flood fill; otherwise GrabCut on a small copy, kept only when trusted, else the subject box."""
+    if img.getextrema()[3][0] < 250:
+        return None, None, None
+    if has_plain_light_background(img):
+        return cutout(img), FLOOD_FILL, None
+    rgb = segment.small_rgb(img)
+    found = segment.grabcut(rgb)
+    if not found.trusted:
+        return None, None, segment.subject_box(found, rgb)
+    out = img.convert("RGBA")
+    out.putalpha(segment.feathered_alpha(found.foreground, img.size))
+    return out, GRABCUT, None
+
+
 def derive(img: Image.Image, kind: str) -> Derived:
-    cut = cutout(img) if kind == "product" and has_plain_light_background(img) else None
-    subject = cut if cut is not None else img
-    return Derived(bbox=alpha_bbox(subject), palette=palette(subject), thumbnail=thumbnail(subject), cutout=cut)
+    cut, method, box = product_cutout(img) if kind == "product" else (None, None, None)
+    picture = cut if cut is not None else img
+    return Derived(bbox=alpha_bbox(picture), palette=palette(picture), thumbnail=thumbnail(picture), cutout=cut,
+                   cutout_method=method, subject=box)

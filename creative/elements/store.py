@@ -56,7 +56,7 @@ class _Staged:
     height: int
     original: str  # file name in the object directory
     notes: tuple[str, ...]
-    derived: dict[str, Any]  # bbox, palette, has_cutout
+    derived: dict[str, Any]  # bbox, palette, has_cutout, cutout_method, subject
     directory: Path | None  # staged files to move into the object directory; None when nothing to add
 
 
@@ -109,7 +109,8 @@ def _write_derived(image: Image.Image, kind: str, directory: Path) -> dict[str, 
     derived.thumbnail.save(directory / "thumb.png")
     if derived.cutout is not None:
         derived.cutout.save(directory / "cutout.png")
-    meta = {"bbox": list(derived.bbox), "palette": derived.palette, "has_cutout": derived.cutout is not None}
+    meta = {"bbox": list(derived.bbox), "palette": derived.palette, "has_cutout": derived.cutout is not None,
+            "cutout_method": derived.cutout_method, "subject": list(derived.subject) if derived.subject else None}
     (directory / _derived_name(kind)).write_text(json.dumps(meta))
     return meta
 
@@ -135,9 +136,9 @@ class ElementStore:
         return self.object_dir(element.sha256) / element.attributes["original"]
 
     def derived_path(self, element: Element, which: str) -> Path:
-        """Path of a derived PNG: 'rgba' (oriented sRGB), 'thumb', or 'cutout' (products on light backgrounds)."""
+        """Path of a derived PNG: 'rgba' (oriented sRGB), 'thumb', or 'cutout' (products whose backdrop could be removed)."""
         if which == "cutout" and not element.attributes.get("has_cutout"):
-            raise ElementNotFound(f"{element.code} has no cut-out (only products on a plain light background get one)")
+            raise ElementNotFound(f"{element.code} has no cut-out (only products whose background could be told from them get one)")
         return self.object_dir(element.sha256) / f"{which}.png"
 
     def image_path(self, element: Element) -> Path:
