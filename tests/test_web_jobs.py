@@ -88,3 +88,64 @@ def test_progress_gives_an_eta_from_the_rate_and_a_remembered_phase(runner):
         done_loading.set()
         wait_until(lambda: _finished(runner, job_id), "the loading job", every=0.05)
     assert runner.get(job_id).message == "writing titles"  # the work's last word stays once it is done
+
+
+def _row_left_by_a_dead_process(jobs: JobRunner, status: str) -> str:
+    """A job as a server killed mid-job leaves it: unfinished, its heartbeat old (its holder's id is unknown here)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import insert
+
+    from creative.web import tables as t
+
+    long_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    job_id = f"dead-{status}"
+    with jobs.engine.begin() as conn:
+        conn.execute(insert(t.jobs).values(job_id=job_id, kind="copy", status=status, done=3, total=12, message="writing titles",
+                                           params={}, result=None, created_by="tester", created_at=long_ago,
+                                           updated_at=long_ago, runner_id="a-killed-process", heartbeat_at=long_ago))
+    return job_id
+
+
+def test_jobs_of_a_killed_server_are_failed_with_the_reason_and_live_ones_are_not(tmp_path):
+    home = resolve_home(tmp_path / "home")
+    engine = open_database(home.db_url)
+    live = JobRunner(home, engine, heartbeat_seconds=0.1, silent_after_seconds=3.0)
+    release = threading.Event()
+    live_job = live.submit("copy", {}, "tester", lambda progress: (release.wait(), {})[1])
+    wait_until(lambda: live.get(live_job).status == "running", "the live job to start", every=0.05)
+    orphans = [_row_left_by_a_dead_process(live, status) for status in ("running", "queued")]
+
+    other = JobRunner(home, engine, heartbeat_seconds=0.1, silent_after_seconds=3.0)  # another worker, or a restart
+    try:
+        for job_id in orphans:
+            wait_until(lambda: other.get(job_id).status == "failed", f"{job_id} to be marked failed", every=0.05)
+            row = other.get(job_id)
+            assert "stopped" in row.message and "start it again" in row.message
+            assert other.status(row).summary == row.message  # the page says why, not "running — no estimate yet"
+        # well past the silence limit (35 heartbeats of 0.1 s against 3 s), reaping all along, the live job runs on
+        beats: set = set()
+
+        def many_heartbeats_seen() -> bool:
+            other.reap()
+            beats.add(other.get(live_job).heartbeat_at)
+            return len(beats) >= 35
+
+        wait_until(many_heartbeats_seen, "35 heartbeats of the live job", every=0.02)
+        assert other.get(live_job).status == "running"
+        release.set()
+        wait_until(lambda: live.get(live_job).status == "done", "the live job to finish", every=0.05)
+    finally:
+        release.set()
+        live.stop()
+        other.stop()
+
+
+def test_stopping_the_server_fails_the_jobs_it_never_started(runner):
+    first = runner.submit("copy", {}, "tester", lambda progress: (runner.stopping.wait(), {"titles": 1})[1])
+    wait_until(lambda: runner.get(first).status == "running", "the first job to start", every=0.05)
+    queued = runner.submit("copy", {}, "tester", lambda progress: {"titles": 2})
+    runner.stop()
+    assert runner.get(first).status == "done"  # a running job finishes
+    row = runner.get(queued)
+    assert row.status == "failed" and "stopped before this job could finish" in row.message

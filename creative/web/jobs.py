@@ -4,20 +4,23 @@ Each kind of job has its own worker thread, so a 0.3 s batch never waits behind 
 generation; jobs of one kind run in order (each one already uses the cores it may). Progress lives in
 web_jobs; the ETA comes from the rate of the current phase (done/total) or, for a phase that cannot
 count its steps (loading a model), from how long that phase took last time (kept in web_settings).
+Each runner beats a heartbeat on its unfinished jobs; a job whose process went silent (killed, crashed)
+is marked failed by any live worker, and a runner that stops fails the jobs it never got to.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 
 from creative.errors import USER_ERRORS
 from creative.home import Home
@@ -25,6 +28,11 @@ from creative.web import tables as t
 
 log = logging.getLogger("creative.web.jobs")
 PHASE_KEY = "job-phase-seconds:{kind}:{phase}"  # web_settings key: the last measured length of a phase
+HEARTBEAT_SECONDS = 10.0
+SILENT_AFTER_SECONDS = 60.0  # six missed heartbeats: the process holding the job is gone
+UNFINISHED = ("queued", "running")
+STOPPED = "the server stopped before this job could finish; start it again"
+ORPHANED = "the server process running this job stopped (no sign of life for {seconds:.0f} s); start it again"
 
 
 class Progress(Protocol):
@@ -82,11 +90,20 @@ def _aware(at: datetime | None) -> datetime | None:
 
 
 class JobRunner:
-    def __init__(self, home: Home, engine: Engine) -> None:
+    def __init__(self, home: Home, engine: Engine, heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                 silent_after_seconds: float = SILENT_AFTER_SECONDS) -> None:
+        if silent_after_seconds <= 2 * heartbeat_seconds:
+            raise ValueError("silent_after_seconds must exceed two heartbeats, or live jobs would be failed")
         self.home = home
         self.engine = engine
+        self.runner_id = uuid.uuid4().hex[:16]
+        self.heartbeat_seconds = heartbeat_seconds
+        self.silent_after_seconds = silent_after_seconds
+        self.stopping = threading.Event()
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
+        self._heartbeat: threading.Thread | None = None
+        self._reaped_at = 0.0
 
     def _pool(self, kind: str) -> ThreadPoolExecutor:
         with self._lock:
@@ -99,9 +116,43 @@ class JobRunner:
         now = _now()
         with self.engine.begin() as conn:
             conn.execute(insert(t.jobs).values(job_id=job_id, kind=kind, status="queued", done=0, total=0, message="waiting to start",
-                                               params=params, result=None, created_by=created_by, created_at=now, updated_at=now))
+                                               params=params, result=None, created_by=created_by, created_at=now, updated_at=now,
+                                               runner_id=self.runner_id, heartbeat_at=now))
+        with self._lock:
+            if self._heartbeat is None:
+                self._heartbeat = threading.Thread(target=self._beat, name="web-job-heartbeat", daemon=True)
+                self._heartbeat.start()
         self._pool(kind).submit(self._run, kind, job_id, work)
         return job_id
+
+    def _beat(self) -> None:
+        """Say this process is alive on each of its unfinished jobs, until it stops."""
+        while not self.stopping.wait(self.heartbeat_seconds):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(update(t.jobs).where(t.jobs.c.runner_id == self.runner_id, t.jobs.c.status.in_(UNFINISHED))
+                                 .values(heartbeat_at=_now()))
+            except Exception:  # noqa: BLE001 - a busy or briefly unreachable database: the next beat tries again
+                log.warning("job heartbeat failed; retrying in %.0f s", self.heartbeat_seconds, exc_info=True)
+
+    def reap(self) -> int:
+        """Fail the unfinished jobs of processes that went silent (killed or crashed); how many there were."""
+        c = t.jobs.c
+        now = _now()
+        with self.engine.begin() as conn:
+            return conn.execute(update(t.jobs).where(
+                c.status.in_(UNFINISHED), or_(c.runner_id.is_(None), c.runner_id != self.runner_id),
+                or_(c.heartbeat_at.is_(None), c.heartbeat_at < now - timedelta(seconds=self.silent_after_seconds)),
+            ).values(status="failed", phase=None, updated_at=now,
+                     message=ORPHANED.format(seconds=self.silent_after_seconds))).rowcount
+
+    def _reap_when_due(self) -> None:
+        """Reap at most once a heartbeat: pages poll jobs every second, and each reap is a write."""
+        if time.monotonic() - self._reaped_at >= self.heartbeat_seconds:
+            self._reaped_at = time.monotonic()
+            reaped = self.reap()
+            if reaped:
+                log.warning("marked %d job(s) of a stopped server process failed", reaped)
 
     def _update(self, job_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
@@ -146,10 +197,12 @@ class JobRunner:
         self._update(job_id, result=result)
 
     def get(self, job_id: str):
+        self._reap_when_due()
         with self.engine.connect() as conn:
             return conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).first()
 
     def recent(self, kind: str, limit: int = 20):
+        self._reap_when_due()
         with self.engine.connect() as conn:
             return conn.execute(select(t.jobs).where(t.jobs.c.kind == kind).order_by(t.jobs.c.created_at.desc()).limit(limit)).all()
 
@@ -184,5 +237,13 @@ class JobRunner:
         return None if value is None else float(value)
 
     def stop(self) -> None:
-        for pool in list(self._pools.values()):
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Let running jobs finish, drop queued ones, and fail whatever of ours is left, saying why."""
+        pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.stopping.set()
+        for pool in pools:
+            pool.shutdown(wait=True)
+        with self.engine.begin() as conn:
+            conn.execute(update(t.jobs).where(t.jobs.c.runner_id == self.runner_id, t.jobs.c.status.in_(UNFINISHED))
+                         .values(status="failed", phase=None, message=STOPPED, updated_at=_now()))

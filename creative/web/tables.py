@@ -65,4 +65,8 @@ jobs = Table(
     Column("phase", String(100)),  # a step whose length is remembered, e.g. "loading the model"
     Column("phase_started_at", DateTime(timezone=True)),
     Column("phase_done", Integer, nullable=False, server_default=text("0")),  # `done` when the phase began
+    # liveness (c0008): the server process holding the job and its last sign of life; a job whose holder went
+    # silent is marked failed by any other worker (creative.web.jobs.JobRunner.reap)
+    Column("runner_id", String(32)),
+    Column("heartbeat_at", DateTime(timezone=True)),
 )
