@@ -240,9 +240,10 @@ def test_a_full_disk_during_a_database_lock_keeps_events_in_memory_answers_503_a
                 wait_for(lambda: traffic.refused, "serving to refuse once the buffer is full")
                 refused = traffic.refused[0]
                 assert refused.headers["retry-after"] and "retry" in refused.json()["error"]
-                unready = health(server.url)
+                # the buffer can fill before the recorder's next flush has tried the spool: wait for that attempt
+                [unready] = wait_for(lambda: (h := health(server.url)) is not None and any("disk full" in r for r in h.json()["reasons"]) and [h],
+                                     "healthz to name the full disk")
                 assert unready.status_code == 503
-                assert any("disk full" in reason for reason in unready.json()["reasons"]), unready.json()
                 assert unready.json()["pending_events"] == 400  # bounded
                 disk["full"] = False  # space again: the buffer goes to the spool, serving resumes during the lock
                 wait_for(lambda: server.app.state.recorder.stats.spooled > 0, "the spool to take the buffer")
