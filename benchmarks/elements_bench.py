@@ -8,6 +8,9 @@ Cases, measured in one run:
                through the library and through `creative elements add` (the CLI imports more: its floor is higher)
   24 MP JPEG   a 6000x4000 camera JPEG (decoded at a reduced scale to fit the budget)
   bomb         a ~1 KB lossless 6000x6000 WebP, with the budget check and with it switched off
+  photo 2000   a 2000x2000 product photo JPEG on a striped backdrop: cut out by GrabCut, and the same
+               upload the old way (flood fill only, so it stays a photo) as the baseline for GrabCut's cost;
+               'largest, GrabCut' is the worst accepted single upload (10.5 MP) on that backdrop, also via the CLI
 Each row gives the peak RSS of the process, its RSS after imports (the floor), and wall time.
 Linux only (reads /proc/self/status).
 Usage: python benchmarks/elements_bench.py [--quick] [--case NAME ...]
@@ -52,6 +55,21 @@ def _product(path: Path, side: int, index: int) -> Path:
     return path
 
 
+def _busy_product(path: Path, side: int) -> Path:
+    """A product shot on a striped, slightly noisy backdrop: no flood fill, so GrabCut decides."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    yy, xx = np.mgrid[0:side, 0:side]
+    stripes = ((xx + yy) // max(4, side // 60) % 2).astype(np.uint8)[..., None] * np.array([25, 22, 15], np.uint8)
+    noise = np.random.default_rng(0).integers(0, 12, (side, side, 1), dtype=np.uint8)
+    img = Image.fromarray(np.array([70, 75, 60], np.uint8) + stripes + noise, "RGB")
+    del yy, xx, stripes, noise
+    ImageDraw.Draw(img).rounded_rectangle((side * 3 // 10, side // 4, side * 7 // 10, side * 4 // 5), radius=side // 20, fill=(214, 118, 40))
+    img.save(path, **({"quality": 90} if path.suffix == ".jpg" else {"compress_level": 1}))
+    return path
+
+
 def make_inputs(case: str, folder: Path) -> list[Path]:
     from PIL import Image
 
@@ -60,6 +78,12 @@ def make_inputs(case: str, folder: Path) -> list[Path]:
         return [_product(folder / f"p{i:04d}.jpg", 400, i) for i in range(int(case.split()[1]))]
     if case == "big batch":
         return [_product(folder / f"p{i:04d}.jpg", 2000, i) for i in range(50)]
+    if case.startswith("photo 2000"):
+        return [_busy_product(folder / "photo.jpg", 2000)]
+    if case.startswith("largest, GrabCut"):
+        from creative.elements.validation import DECODE_BUDGET_BYTES
+
+        return [_busy_product(folder / "largest.png", int((DECODE_BUDGET_BYTES / 4) ** 0.5))]
     if case.startswith("largest"):
         from creative.elements.validation import DECODE_BUDGET_BYTES
 
@@ -101,13 +125,19 @@ def worker(case: str, paths: list[Path], home_dir: Path) -> dict:
 
     if case.endswith("budget off"):
         validation.DECODE_BUDGET_BYTES = 1 << 40
+    if case.endswith("old path"):  # what an upload did before GrabCut: flood fill on plain light backdrops only
+        from creative.elements import derive
+
+        derive.product_cutout = lambda img: ((derive.cutout(img), derive.FLOOD_FILL, None) if derive.has_plain_light_background(img)
+                                             else (None, None, None))
     home = resolve_home(home_dir, f"sqlite:///{home_dir / 'creative.db'}")
     store = ElementStore(home, open_database(home.db_url))
     floor = _rss_mb("VmRSS")
     start = time.perf_counter()
     try:
         results = store.add_images(paths, "product")
-        outcome = f"{sum(r.created for r in results)} stored"
+        methods = sorted({r.element.cutout_method or "no cut-out" for r in results})
+        outcome = f"{sum(r.created for r in results)} stored ({', '.join(methods)})"
     except USER_ERRORS as exc:
         outcome = "refused: " + str(exc).split(": ", 1)[-1][:60]
     return {"floor": floor, "peak": _rss_mb(), "seconds": time.perf_counter() - start, "outcome": outcome}
@@ -132,18 +162,22 @@ def main() -> None:
         print(json.dumps(worker(case, [Path(p) for p in paths], Path(home))))
         return
     cases = ["batch 10", "batch 100"] + ([] if args.quick else ["batch 1000", "big batch"])
-    cases += ["largest", "largest, CLI", "24 MP JPEG", "bomb", "bomb, budget off"]
+    cases += ["largest", "largest, CLI", "largest, GrabCut", "largest, GrabCut, CLI", "24 MP JPEG", "bomb", "bomb, budget off", "photo 2000, old path", "photo 2000"]
     cases = args.case or cases
-    print(f"{'case':<18}{'peak RSS MB':>12}{'over floor':>12}{'seconds':>9}  outcome")
+    print(f"{'case':<22}{'peak RSS MB':>12}{'over floor':>12}{'seconds':>9}  outcome")
     rows = {}
     with tempfile.TemporaryDirectory(prefix="elements-bench-") as tmp:
         for case in cases:
             row = rows[case] = measure(case, Path(tmp))
             over = row["peak"] - row["floor"]
-            print(f"{case:<18}{row['peak']:>12.0f}{over:>12.0f}{row['seconds']:>9.1f}  {row['outcome']}", flush=True)
+            print(f"{case:<22}{row['peak']:>12.0f}{over:>12.0f}{row['seconds']:>9.1f}  {row['outcome']}", flush=True)
     if "batch 10" in rows:
         growth = {c: r["peak"] - rows["batch 10"]["peak"] for c, r in rows.items() if c.startswith("batch ")}
         print("batch peak over the 10-file baseline: " + ", ".join(f"{c}: {g:+.0f} MB" for c, g in growth.items()))
+    if {"photo 2000", "photo 2000, old path"} <= set(rows):
+        new, old = rows["photo 2000"], rows["photo 2000, old path"]
+        print(f"GrabCut on a 2000x2000 photo over the old path: {new['seconds'] - old['seconds']:+.2f} s, "
+              f"peak {new['peak'] - old['peak']:+.0f} MB ({new['peak'] - new['floor']:.0f} vs {old['peak'] - old['floor']:.0f} MB over the floor)")
     print("floor = RSS after imports (CLI: `creative --help`), before the add; Linux, one process per case")
 
 

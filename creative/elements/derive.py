@@ -120,12 +120,14 @@ def product_cutout(img: Image.Image) -> tuple[Image.Image | None, str | None, se
     found = segment.grabcut(rgb)
     if not found.trusted:
         return None, None, segment.subject_box(found, rgb)
-    out = img.convert("RGBA")
-    out.putalpha(segment.feathered_alpha(found.foreground, img.size))
-    return out, GRABCUT, None
+    img.putalpha(segment.feathered_alpha(found.foreground, img.size))  # in place: see derive()
+    return img, GRABCUT, None
 
 
 def derive(img: Image.Image, kind: str) -> Derived:
+    """The derived data of an RGBA image. A product's image may become its GrabCut cut-out in place (its
+    alpha replaced) rather than copied, which keeps the worst accepted upload within its memory budget
+    (benchmarks/elements_bench.py): callers hand over an image they no longer need as it was."""
     cut, method, box = product_cutout(img) if kind == "product" else (None, None, None)
     picture = cut if cut is not None else img
     return Derived(bbox=alpha_bbox(picture), palette=palette(picture), thumbnail=thumbnail(picture), cutout=cut,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
@@ -78,6 +77,8 @@ class BorderModel:
 
 
 def border_model(rgb: np.ndarray, b: int) -> BorderModel:
+    import cv2  # here, not at the top: importing OpenCV costs ~36 MB of RSS, paid only by photos that need it
+
     h, w = rgb.shape[:2]
     inside = np.zeros((h, w), dtype=bool)
     inside[b:h - b, b:w - b] = True
@@ -126,6 +127,8 @@ def _untrusted(foreground: np.ndarray, reason: str, box: Box | None = None) -> S
 
 def grabcut(rgb: np.ndarray) -> Segmentation:
     """GrabCut seeded by the border model, then the checks that decide whether it is a cut-out."""
+    import cv2
+
     h, w = rgb.shape[:2]
     b = _border_strip(h, w)
     model = border_model(rgb, b)
@@ -173,6 +176,8 @@ def feathered_alpha(foreground: np.ndarray, size: tuple[int, int]) -> Image.Imag
 
 def saliency_box(rgb: np.ndarray) -> Box | None:
     """The box of the spectral-residual saliency map's salient pixels (over 3x its mean)."""
+    import cv2
+
     grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (SALIENCY_SIDE, SALIENCY_SIDE), interpolation=cv2.INTER_AREA)
     spectrum = np.fft.fft2(grey.astype(np.float32))
     log_amplitude = np.log(np.abs(spectrum) + 1e-6).astype(np.float32)

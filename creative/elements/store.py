@@ -105,6 +105,7 @@ def _derived_name(kind: str) -> str:
 
 
 def _write_derived(image: Image.Image, kind: str, directory: Path) -> dict[str, Any]:
+    """Derive and write the derived files; `image` may be made the cut-out in place (written already as rgba.png)."""
     derived = derive(image, kind)
     derived.thumbnail.save(directory / "thumb.png")
     if derived.cutout is not None:
