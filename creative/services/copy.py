@@ -17,6 +17,7 @@ from creative.copy.article.variety import sentences as variety_sentences
 from creative.copy.errors import CopyError
 from creative.copy.guardrails import duplicate_reason
 from creative.copy.limits import LONG_HEADLINE
+from creative.copy.model import LanguageModel
 from creative.copy.pipeline import Candidate, CopyPipeline, store_article, store_titles
 from creative.elements import Element
 from creative.errors import CreativeError, ElementNotFound
@@ -34,10 +35,12 @@ def brand_banned_words(ws: Workspace) -> dict[str, tuple[str, ...]]:
     return {key: kit.banned for key, kit in kits_by_brand(ws.engine).items() if kit.banned}
 
 
-def copy_pipeline(ws: Workspace, *, model: str | None = None, seed: int = 0, **options: Any) -> CopyPipeline:
-    """The copy pipeline every front uses: the catalog's brands, the brand kits' banned words, the home's model cache."""
-    return CopyPipeline(model_spec=model, cache_dir=ws.home.model_cache_dir, brands=guardrail_brands(ws), seed=seed,
-                        brand_banned=brand_banned_words(ws), **options)
+def copy_pipeline(ws: Workspace, *, model: str | None = None, seed: int = 0, language_model: LanguageModel | None = None,
+                  **options: Any) -> CopyPipeline:
+    """The copy pipeline every front uses: the catalog's brands, the brand kits' banned words, the home's model cache
+    (or `language_model`, one already loaded)."""
+    return CopyPipeline(model=language_model, model_spec=model, cache_dir=ws.home.model_cache_dir, brands=guardrail_brands(ws),
+                        seed=seed, brand_banned=brand_banned_words(ws), **options)
 
 
 def approve_title(ws: Workspace, candidate: Candidate, reviewer: str | None = None) -> Element:

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from creative.errors import USER_ERRORS, CreativeError
-from creative.web import copy_review
+from creative.web import article_pages, copy_review
 from creative.web.page_common import flash, fragment, job_status, page, render, require_user, wants_json
 from creative.web.security import checked_form, requires
 
@@ -106,6 +106,7 @@ async def copy_edit(request: Request) -> Response:
 
 
 routes = [
+    *article_pages.routes,  # first: /copy/articles/... before the runs' /copy/{job}/...
     Route("/copy", copy_page),
     Route("/copy/review.html", review_fragment),
     Route("/copy/generate", copy_generate, methods=["POST"]),
