@@ -44,6 +44,7 @@ def write_article(page, product: str, keywords: str = "") -> str:
     """Through the articles page, linked from the copy page; returns the new article's code."""
     log_in(page, "/copy")
     page.click("#articles-link")
+    assert unnamed_controls(page) == []
     page.select_option("#article-product", product)
     page.select_option("#article-engine", "grammar")
     page.fill("#article-keywords", keywords)
@@ -115,6 +116,10 @@ def test_an_article_reviewed_section_by_section_without_reloading(page, live, sh
         page.click("#download-md")
     markdown = open(download.value.path(), encoding="utf-8").read()
     assert markdown == f"# {page.locator('li.art-section').first.locator('.section-text').get_attribute('data-text')}\n"
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live[1].url)
+    page.click("#copy-html")
+    expect(page.locator("#flash")).to_have_text("the accepted sections are on the clipboard as HTML")
+    assert page.evaluate("navigator.clipboard.readText()").startswith('<article lang="en">\n<h1>')
     page.screenshot(path=str(shots / "web-article.png"), full_page=True)
     assert [e for e in page.console_errors if "422" not in e] == [] and len(page.console_errors) == 1  # the refused edit's answer
 
