@@ -4,19 +4,25 @@ around that subject; plain light backdrops keep the exact flood fill."""
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 from support.cli import run_creative
 from support.pictures import is_body, product_photo
+from support.web import ADMIN, PASSWORD, LiveServer, login, quick_settings
 
 from creative.compose import BatchSelection, Renderer, enumerate_specs, resolve_selection
 from creative.compose.spec import ElementPack
 from creative.db import open_database
+from creative.home import resolve_home
 from creative.services import Workspace
+from creative.web import create_app
+from creative.web.auth import create_user
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,3 +147,23 @@ def test_a_banner_crops_an_off_centre_photo_around_its_subject(sample_home, tmp_
         assert body.sum() >= 0.9 * true_body * scale**2  # the whole product is in the banner
         cols = np.flatnonzero(body.any(axis=0))
         assert cols[0] > 0 and cols[-1] < r - l - 1  # clear of the card's left and right edges
+
+
+def test_the_element_page_says_how_a_product_was_cut_out(tmp_path):
+    home = resolve_home(tmp_path / "home")
+    create_user(open_database(home.db_url), ADMIN, PASSWORD)
+    server = LiveServer(create_app(home, quick_settings())).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as admin:
+            admin.headers["x-csrf-token"] = login(admin)
+            pages = {}
+            for name, photo in (("grab", product_photo("gradient")[0]), ("tight", product_photo("textured", centre=(0.3, 0.8))[0])):
+                body = io.BytesIO()
+                photo.save(body, "PNG")
+                r = admin.post("/elements/upload", data={"kind": "product"}, files={"files": (f"{name}.png", body.getvalue(), "image/png")})
+                assert r.status_code == 200, r.text
+                pages[name] = admin.get(f"/elements/{r.json()['results'][0]['code']}").text
+    finally:
+        server.stop()
+    assert "cut out by grabcut" in pages["grab"] and 'id="cutout"' in pages["grab"]
+    assert "none: shown as a photo card, cropped around its subject" in pages["tight"] and 'id="cutout"' not in pages["tight"]
