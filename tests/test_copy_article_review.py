@@ -7,12 +7,14 @@ import pytest
 from creative.catalog import get_product
 from creative.copy.article.variety import sentences
 from creative.copy.guardrails import normalise
+from creative.copy.pipeline import store_article
 from creative.errors import CreativeError
 from creative.services import Workspace
 from creative.services.copy import (
     SectionRefused,
     accept_section,
     article_review,
+    copy_pipeline,
     edit_section,
     regenerate_section,
     write_article,
@@ -134,3 +136,28 @@ def test_a_new_article_says_none_of_the_reviewed_sentences(ws, review):
     edited = edit_section(ws, review.code, point.position, f"{point.text} It packs down small enough to slip into a jacket pocket.")
     second = write_article(ws, PRODUCT, engine="grammar").review
     assert not _said(s.text for s in second.sections) & _said([edited.text, *(s.text for s in review.sections)])
+
+
+def test_an_article_stored_without_its_sections_gets_them_from_its_plan_and_can_be_rewritten(ws):
+    """The flows store articles with store_article alone: the view recovers each section's fact and keyword."""
+    product = get_product(ws.engine, PRODUCT)
+    pipe = copy_pipeline(ws)
+    stored = store_article(ws.elements, product, pipe.article(product, engine="grammar"))
+    review = article_review(ws, stored.code)
+    assert [s.text for s in review.sections] == [s["text"] for s in stored.sections]
+    assert [(s.kind, s.fact, s.keyword, s.heading) for s in review.sections] == \
+        [(s["section"], s["fact"], s["keyword"], s["heading"]) for s in stored.sections]
+    point = _section(review, "point")
+    assert regenerate_section(ws, stored.code, point.position).fact == point.fact
+
+
+def test_a_section_changed_meanwhile_is_not_overwritten(ws, review, monkeypatch):
+    """Two reviewers (or a model run) on one section: the second change, made on the old text, is refused."""
+    from creative.services import copy as service
+
+    point = _section(review, "point")
+    stale = service.article_review(ws, review.code)
+    edit_section(ws, review.code, point.position, f"{point.text} It packs down small enough to slip into a jacket pocket.")
+    monkeypatch.setattr(service, "article_review", lambda ws, code: stale)  # this reviewer still sees the old text
+    with pytest.raises(CreativeError, match="changed meanwhile"):
+        service.accept_section(ws, review.code, point.position)

@@ -12,7 +12,8 @@ from sqlalchemy import insert, select, update
 from creative.brands import kits_by_brand
 from creative.catalog import Product, get_product, list_products
 from creative.copy.article import assemble
-from creative.copy.article.sections import SectionKey, edited_reasons, section_drafts
+from creative.copy.article.plan import plan_article
+from creative.copy.article.sections import SectionKey, edited_reasons, heading, recovered_keys, section_drafts
 from creative.copy.article.variety import sentences as variety_sentences
 from creative.copy.errors import CopyError
 from creative.copy.guardrails import duplicate_reason
@@ -270,6 +271,12 @@ def article_review(ws: Workspace, code: str) -> ArticleReview:
         if len(meta) != len(paragraphs):  # which paragraph is which is unknown: each one a lead
             meta = [{"section": "lead", "engine": attrs.get("engine", "grammar")}] * len(paragraphs)
         old = [{"section": m.get("section", "lead"), "engine": m.get("engine", "grammar"), "text": p} for m, p in zip(meta, paragraphs)]
+        try:  # a flow or an earlier version stored it without what each section is about: the plan it came from says
+            keys = recovered_keys(plan_article(product, list(attrs.get("keywords") or product.keywords)), [o["section"] for o in old])
+        except CopyError:
+            keys = [SectionKey(o["section"]) for o in old]
+        for o, key in zip(old, keys):
+            o.update(fact=key.fact, keyword=key.keyword, heading=heading(key))
         _insert_sections(ws, code, old, lambda key: [], copy_pipeline(ws).guardrails(product, LONG_HEADLINE))
         rows = _section_rows(ws, [code])
     sections = [_section_of(r) for r in rows]
@@ -284,11 +291,15 @@ def list_articles(ws: Workspace) -> list[ArticleReview]:
     return [article_review(ws, e.code) for e in elements]
 
 
-def _update_section(ws: Workspace, code: str, position: int, **values: Any) -> None:
+def _update_section(ws: Workspace, section: ArticleSection, code: str, **values: Any) -> None:
+    """Write a section's new values unless someone changed its text since it was read (another reviewer, a job)."""
     c = sections_table.c
     with ws.engine.begin() as conn:
-        conn.execute(update(sections_table).where(c.article_code == code, c.position == position)
-                     .values(updated_at=datetime.now(timezone.utc), **values))
+        done = conn.execute(update(sections_table).where(c.article_code == code, c.position == section.position, c.text == section.text)
+                            .values(updated_at=datetime.now(timezone.utc), **values)).rowcount
+    if not done:
+        raise CreativeError(f"section {section.position + 1} of {code} changed meanwhile (another reviewer or a model run); "
+                            "reload the page to see it, then try again")
 
 
 def accept_section(ws: Workspace, code: str, position: int, reviewer: str | None = None, accept: bool = True) -> ArticleSection:
@@ -296,7 +307,7 @@ def accept_section(ws: Workspace, code: str, position: int, reviewer: str | None
     section = article_review(ws, code).section(position)
     if accept and section.reasons:
         raise SectionRefused(f"this {section.kind} fails the checks ({'; '.join(section.reasons)}); edit or regenerate it first")
-    _update_section(ws, code, position, status="accepted" if accept else "draft", reviewer=reviewer)
+    _update_section(ws, section, code, status="accepted" if accept else "draft", reviewer=reviewer)
     return article_review(ws, code).section(position)
 
 
@@ -322,7 +333,7 @@ def edit_section(ws: Workspace, code: str, position: int, text: str, reviewer: s
         raise SectionRefused(f"the edit fails the checks: {'; '.join(reasons)}; the old text is kept")
     before = {_norm(s["text"]): s for s in section.sentences}
     sentences = [before.get(_norm(s)) or {"text": s, "engine": "edited"} for s in variety_sentences(text, review.language)]
-    _update_section(ws, code, position, text=text, sentences=sentences, status="draft", reasons=[], reviewer=reviewer,
+    _update_section(ws, section, code, text=text, sentences=sentences, status="draft", reasons=[], reviewer=reviewer,
                     replaced=[*section.replaced, section.text])
     return article_review(ws, code).section(position)
 
@@ -338,8 +349,8 @@ def regenerate_section(ws: Workspace, code: str, position: int, *, engine: str =
     review = article_review(ws, code)
     section = review.section(position)
     if section.kind in ("point", "scene") and not (section.fact or section.keyword):
-        raise SectionRefused(f"this {section.kind} was stored before sections were reviewed and does not say what it is about; "
-                             "write a new article to regenerate its sections")
+        raise SectionRefused(f"this {section.kind} was stored without what it is about (by an earlier version); "
+                             "write a new article to write its sections again")
     product = get_product(ws.engine, review.product_id)
     pipe = pipeline or copy_pipeline(ws)
     if engine == "auto":
@@ -360,7 +371,7 @@ def regenerate_section(ws: Workspace, code: str, position: int, *, engine: str =
         reasons = edited_reasons(new["text"], section.kind, guard, others, elsewhere)
         if not reasons:
             sentences = [dict(s) for s in new["sentences"]]
-            _update_section(ws, code, position, text=new["text"], sentences=sentences, status="draft", reasons=[],
+            _update_section(ws, section, code, text=new["text"], sentences=sentences, status="draft", reasons=[],
                             drafts=section_drafts(written, section.key), reviewer=reviewer, replaced=[*section.replaced, section.text])
             return article_review(ws, code).section(position)
         avoid.append(new["text"])

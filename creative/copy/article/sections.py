@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creative.copy.article.assemble import _heading as assemble_heading  # one rule for headings
 from creative.copy.article.checks import section_reasons
 from creative.copy.article.generate import Article
 from creative.copy.article.plan import ArticlePlan, Slot
@@ -62,3 +63,20 @@ def edited_reasons(text: str, kind: str, guard: Guardrails, others: list[str], e
         if why:
             reasons.append(f"{why} (in another article of {p.product_id})")
     return list(dict.fromkeys(reasons))
+
+
+def recovered_keys(plan: ArticlePlan, kinds: list[str]) -> list[SectionKey]:
+    """What each section of an article stored without that was about (`kinds` in the article's order): the plan's
+    sections of each kind, in order. A kind whose count differs from the plan's stays unknown (fact and keyword None)."""
+    planned = list(dict.fromkeys(SectionKey.of(s) for s in plan.slots))
+    out: list[SectionKey] = []
+    for i, kind in enumerate(kinds):
+        options = [k for k in planned if k.kind == kind]
+        nth = kinds[:i].count(kind)
+        out.append(options[nth] if len(options) == kinds.count(kind) else SectionKey(kind))
+    return out
+
+
+def heading(key: SectionKey) -> str | None:
+    """The heading an assembled section of this kind gets (a point's fact, a scene's keyword)."""
+    return assemble_heading(key.kind, key.fact, key.keyword)
