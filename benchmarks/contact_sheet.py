@@ -1,7 +1,7 @@
 """Contact sheets: every template drawn at a few sizes from the sample library, one PNG per size, to look at.
 
-Each cell is one banner (an English and a Chinese product in turn, the not-cut-out watch photo among
-them), labelled with its template, quality score, smallest text size and occupancy. With --metrics it
+Each cell is one banner (an English and a Chinese product in turn; every sample product is cut out, the
+watch and the teapot by GrabCut), labelled with its template, quality score, smallest text size and occupancy. With --metrics it
 prints, per size, the layout metrics over every template and sample product (one banner each), against
 PosterLayout's DS-GAN figures (utility 0.254, occlusion 0.209). Usage:
     python benchmarks/contact_sheet.py [--sizes 1080x1920,728x90,300x250] [--out docs/screenshots] [--metrics]
@@ -30,7 +30,7 @@ from layouts.text import FontSpec  # noqa: E402
 CELL_LONG_SIDE = {"1080x1920": 480, "728x90": 728, "300x250": 300}  # shown size of a banner's long side
 LABEL_PX = 16
 GAP = 12
-# Per template, which sample product to show: cut-outs, the watch photo (no cut-out) and a Chinese product.
+# Per template, which sample product to show: flood-fill and GrabCut cut-outs and a Chinese product.
 PRODUCTS = ("watch-classic", "sneaker-red", "teapot-clay", "headphones", "bottle-green", "backpack-blue")
 
 
