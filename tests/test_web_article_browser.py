@@ -45,6 +45,7 @@ def write_article(page, product: str, keywords: str = "") -> str:
     log_in(page, "/copy")
     page.click("#articles-link")
     assert unnamed_controls(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     page.select_option("#article-product", product)
     page.select_option("#article-engine", "grammar")
     page.fill("#article-keywords", keywords)
@@ -126,6 +127,9 @@ def test_an_article_reviewed_section_by_section_without_reloading(page, live, sh
 
 def test_the_article_view_on_a_phone_writes_again_and_edits_by_keyboard(phone, live, shots):
     code = write_article(phone, "SKU-1002")  # another product: each has its own phrases left to write
+    phone.goto("/copy/articles")
+    phone.screenshot(path=str(shots / "web-articles-375.png"), full_page=True)
+    phone.goto(f"/copy/articles/{code}")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     mark_window(phone)
     scene = phone.locator('li.art-section[data-kind="scene"]').first
