@@ -113,7 +113,7 @@ def write_work(ws: Workspace, product_id: str, engine: str, keywords: list[str] 
         writing = f"writing the article ({engine})"
         progress(0, 0, "writing the article", phase=writing)
         written = write_article(ws, product.product_id, engine=engine, keywords=keywords, pipeline=pipeline,
-                                progress=lambda done, total: progress(done, total, f"writing the article: {done} of {total} model sentences drafted",
+                                progress=lambda done, total: progress(done, total, "writing the article: model sentences drafted",
                                                                       phase=writing))
         message = written_message(written)
         progress(1, 1, message, phase=writing)
