@@ -190,3 +190,10 @@ def test_the_model_writes_an_article_and_a_section_as_jobs_with_progress(sample_
     new = article_review(ws, code).section(scene.position)
     assert new.text != scene.text and new.replaced == [scene.text]
     assert not {normalise(x) for x in sentences(new.text, "en")} & {normalise(x) for x in sentences(scene.text, "en")}
+
+
+def test_a_keyword_that_fits_no_fact_is_reported_in_the_answer_and_on_the_article(mia):
+    answer = write(mia, keywords="commute, karaoke")
+    assert answer.status_code == 200 and "note: keyword 'karaoke' fits no fact of SKU-1001" in answer.json()["message"]
+    page = mia.get(answer.json()["location"], headers={"accept": "text/html"}).text
+    assert "keyword &#39;karaoke&#39; fits no fact of SKU-1001" in page and "Scene: Commute" in page and "Scene: Karaoke" not in page

@@ -385,6 +385,8 @@ def store_article(store: Any, product: Product, candidates: Sequence[Candidate],
             attrs["sections"] = [{"section": s["section"], "engine": s["engine"]} for s in c.sections or []]
             if keywords is not None:
                 attrs["keywords"] = list(keywords)
+            if c.notes:
+                attrs["notes"] = list(c.notes)  # a keyword left out, the model not writing the language, its share
             element = store.add_text("article", c.text, name=f"{product.product_id} article", attributes=attrs, brand=product.brand)
             c.code = element.code
             return c

@@ -3,7 +3,7 @@ and articles: written and stored with their sections, each section accepted, wri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
@@ -138,6 +138,7 @@ class ArticleReview:
     keywords: list[str]
     model: str | None
     sections: list[ArticleSection]
+    notes: list[str] = field(default_factory=list)  # from the writing: keywords left out, who wrote how much
 
     @property
     def accepted(self) -> list[ArticleSection]:
@@ -159,7 +160,7 @@ class ArticleReview:
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "product_id": self.product_id, "language": self.language, "engine": self.engine,
-                "keywords": self.keywords, "model": self.model, "sections": [s.to_json() for s in self.sections]}
+                "keywords": self.keywords, "model": self.model, "notes": self.notes, "sections": [s.to_json() for s in self.sections]}
 
 
 @dataclass
@@ -282,7 +283,7 @@ def article_review(ws: Workspace, code: str) -> ArticleReview:
     sections = [_section_of(r) for r in rows]
     keywords = list(attrs.get("keywords") or [s.keyword for s in sections if s.keyword])
     return ArticleReview(code, attrs.get("product_id", ""), attrs.get("language", "en"), attrs.get("engine", "grammar"), keywords,
-                         attrs.get("model"), sections)
+                         attrs.get("model"), sections, list(attrs.get("notes") or []))
 
 
 def list_articles(ws: Workspace) -> list[ArticleReview]:

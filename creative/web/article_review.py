@@ -100,7 +100,8 @@ def written_message(written) -> str:
     lm = sum(s["engine"] == "lm" for sec in best.sections or [] for s in sec["sentences"])
     said = sum(len(sec["sentences"]) for sec in best.sections or [])
     by = f"{lm} of {said} sentences by the model" if lm else f"all {said} sentences by the templates"
-    return f"article {written.review.code} written: {len(written.review.sections)} sections, {by}"
+    notes = [n for n in best.notes if not n.startswith("model wrote")]  # that count is said just before
+    return f"article {written.review.code} written: {len(written.review.sections)} sections, {by}" + "".join(f"; note: {n}" for n in notes)
 
 
 def write_work(ws: Workspace, product_id: str, engine: str, keywords: list[str] | None) -> Callable[[Progress], dict[str, Any]]:
