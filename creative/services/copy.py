@@ -16,7 +16,7 @@ from creative.copy.article.plan import plan_article
 from creative.copy.article.sections import SectionKey, edited_reasons, heading, recovered_keys, section_drafts
 from creative.copy.article.variety import sentences as variety_sentences
 from creative.copy.errors import CopyError
-from creative.copy.guardrails import duplicate_reason
+from creative.copy.guardrails import Guardrails, duplicate_reason
 from creative.copy.limits import LONG_HEADLINE
 from creative.copy.model import LanguageModel
 from creative.copy.pipeline import Candidate, CopyPipeline, store_article, store_titles
@@ -210,7 +210,9 @@ def _section_of(row: Any) -> ArticleSection:
                           list(row.reasons), list(row.drafts), list(row.replaced), row.reviewer)
 
 
-def _insert_sections(ws: Workspace, code: str, sections: Sequence[dict[str, Any]], drafts: Callable[[SectionKey], list], guard: Any) -> None:
+def _insert_sections(ws: Workspace, code: str, sections: Sequence[dict[str, Any]], drafts: Callable[[SectionKey], list],
+                     guard: Guardrails) -> None:
+    """A stored article's sections as drafts, each with the checks' reasons; an article that has them keeps its own."""
     language = guard.product.language
     now = datetime.now(timezone.utc)
     rows = []
