@@ -100,7 +100,7 @@ async def copy_edit(request: Request) -> Response:
     require_user(request)
     form = await checked_form(request)
     state, job_id = request.app.state, request.path_params["job"]
-    text = str(form.get("text", ""))[:500]
+    text = str(form.get("text", ""))
     return await _answer(request, lambda: copy_review.copy_edit(state.ws, state.jobs, job_id, request.path_params["index"], text),
                          f"#run-{job_id}")
 

@@ -26,6 +26,7 @@ MAX_PER_STYLE = 20
 DECISIONS = ("approve", "reject", "unapprove")
 CANDIDATE_FIELDS = frozenset(f.name for f in fields(Candidate))
 RUNS_SHOWN = 8
+MAX_EDIT_CHARS = 500  # the edit field's maxlength too (static/marketer.js): a title is far shorter
 LOADING = "loading the model"
 CONVERTING = "preparing the model (first use in this home: converting it once)"
 # A decision reads a run's candidates, acts, and writes them back: two at once in this process would each
@@ -179,6 +180,9 @@ def copy_decide(ws: Workspace, jobs: JobRunner, job_id: str, ids: Sequence[str],
 
 def copy_edit(ws: Workspace, jobs: JobRunner, job_id: str, index: str, text: str) -> str:
     """A reviewer's rewrite replaces the candidate's text after the guardrails ran on it again; an approved one leaves the library."""
+    if len(text) > MAX_EDIT_CHARS:
+        raise CreativeError(f"an edited title has at most {MAX_EDIT_CHARS} characters and this one has {len(text)}; shorten it "
+                            "(nothing was changed)")
     with _DECIDING:
         result, candidates = _candidates(jobs, job_id)
         cand = next((c for c in candidates if c["id"] == index), None)
