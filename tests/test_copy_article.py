@@ -113,6 +113,19 @@ def test_no_sentence_repeats_within_or_across_a_products_articles():
         earlier.append(best.text)
 
 
+def test_when_every_headline_is_used_the_article_is_refused_saying_so_not_judged_on_its_lead():
+    pipe, earlier, refused = CopyPipeline(), [], None
+    for _ in range(12):  # the banks hold a handful of headlines per product: they run out well before this
+        best = pipe.article(SHOE, engine="grammar", avoid=earlier)[0]
+        if best.status != "accepted":
+            refused = best
+            break
+        earlier.append(best.text)
+    assert refused is not None and len(earlier) >= 2
+    assert refused.reasons[0].startswith("used up: every headline the phrase banks can write for SKU-1 is already in its stored articles")
+    assert not any("long_headline" in r for r in refused.reasons)  # the lead is not measured as if it were the headline
+
+
 def test_a_sentence_that_only_swaps_the_feature_counts_as_a_repeat():
     ledger = Ledger.of("en", masks=SHOE.features)
     ledger.add("With the foam midsole, long hours feel noticeably easier.")

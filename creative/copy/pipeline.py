@@ -15,7 +15,7 @@ from creative.catalog import Product
 from creative.copy import grammar
 from creative.copy.article import assemble
 from creative.copy.article.checks import catalog_false_alarms
-from creative.copy.article.generate import Article, ArticleWriter
+from creative.copy.article.generate import Article, ArticleWriter, used_up
 from creative.copy.article.plan import ArticlePlan, plan_article
 from creative.copy.article.sections import SectionKey, section_plan
 from creative.copy.article.variety import repeated_sentences
@@ -289,8 +289,8 @@ class CopyPipeline:
         guard = writer.guard
         written = writer.write(plan, avoid)
         text = assemble.to_text(assemble.section_dicts(written), product.language)
-        headline = written.sentences[0].text if written.sentences else ""
-        reasons = [*catalog_false_alarms(guard.check_article_text(text), guard), *check_length(headline, LONG_HEADLINE)]
+        reasons = [*used_up(written), *catalog_false_alarms(guard.check_article_text(text), guard),
+                   *check_length(written.headline, LONG_HEADLINE)]
         repeats = repeated_sentences(s.text for s in written.sentences)
         if repeats:
             reasons.append(f"repetition: {len(repeats)} sentence(s) repeated, e.g. {repeats[0]!r}")

@@ -72,10 +72,26 @@ class Article:
     sentences: list[Sentence]
     drafts: list[Draft] = field(default_factory=list)
     seconds: float = 0.0
+    unwritten: list[Slot] = field(default_factory=list)  # slots no engine could fill without repeating a sentence
+
+    @property
+    def headline(self) -> str:
+        return next((s.text for s in self.sentences if s.slot.section == "headline"), "")
 
     @property
     def product(self) -> Product:
         return self.plan.product
+
+
+def used_up(article: Article) -> list[str]:
+    """Why the article cannot go out headless: every headline the phrase banks can write is in its earlier articles.
+
+    Other parts may run out too (the lead, the price sentence); the article is then only shorter.
+    """
+    if not any(s.section == "headline" for s in article.unwritten):
+        return []
+    return [f"used up: every headline the phrase banks can write for {article.product.product_id} is already in its stored "
+            "articles (no sentence is written twice); edit or remove an earlier article, or edit this one by hand"]
 
 
 class ArticleWriter:
@@ -108,6 +124,8 @@ class ArticleWriter:
                 sentence = self._model_sentence(slot, index, previous, ledger, used_openers, article, rng)
             if sentence is None:
                 sentence = self._grammar_sentence(slot, ledger, rng)
+            if sentence is None:
+                article.unwritten.append(slot)
             if sentence is None and slot.role == "opener" and slot.section in _MODEL_SECTIONS:
                 skip = (slot.section, slot.group)  # a section without its first sentence is left out whole
             if sentence is not None and (slot.section, slot.group) != skip:
