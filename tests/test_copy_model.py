@@ -89,3 +89,19 @@ def test_length_aware_stopping_ends_rows_sooner_and_keeps_unbiased_likelihoods(l
             logp = torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), -1)
             expected = sum(float(logp[len(prompt) - 1 + i, t]) for i, t in enumerate(g.token_ids))
             assert g.logprob == pytest.approx(expected, abs=1e-3)
+
+
+GEMMA_LIKE = ("{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+              "{% for message in messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}"
+              "{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}"
+              "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}")
+
+
+def test_a_chat_template_without_a_system_role_gets_the_instructions_in_the_first_user_turn():
+    lm = tiny_model(seed=2)
+    lm.tokenizer.chat_template = GEMMA_LIKE  # Gemma's template raises on a system turn
+    ids = lm.chat_prompt([{"role": "system", "content": "Write a headline."}, {"role": "user", "content": "Product: Stride Runner"},
+                          {"role": "assistant", "content": "Run lighter"}, {"role": "user", "content": "Product: Cirrus Umbrella"}])
+    text = lm.tokenizer.decode(ids)
+    assert "<start_of_turn>user\nWrite a headline.\n\nProduct: Stride Runner<end_of_turn>" in text
+    assert "system" not in text and text.endswith("<start_of_turn>user\nProduct: Cirrus Umbrella<end_of_turn>\n<start_of_turn>model\n")

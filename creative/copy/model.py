@@ -87,6 +87,16 @@ class GenerationStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+def without_system_turn(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The chat with its system turn folded into the first user turn, for templates that have no system role."""
+    system, rest = messages[0]["content"], [dict(m) for m in messages[1:]]
+    first_user = next((m for m in rest if m["role"] == "user"), None)
+    if first_user is None:
+        return [{"role": "user", "content": system}, *rest]
+    first_user["content"] = f"{system}\n\n{first_user['content']}"
+    return rest
+
+
 @dataclass
 class LanguageModel:
     """A loaded causal LM plus its tokenizer; `generate` is the only hot path."""
@@ -123,9 +133,16 @@ class LanguageModel:
 
     def chat_prompt(self, messages: list[dict[str, str]], prefix: str = "") -> list[int]:
         """Token ids of a chat ending in an open assistant turn, optionally already started with `prefix`."""
+        from jinja2.exceptions import TemplateError
+
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
-            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            try:
+                text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            except TemplateError:  # a template without a system role (Gemma's raises): its text opens the first user turn
+                if not messages or messages[0]["role"] != "system":
+                    raise
+                text = tok.apply_chat_template(without_system_turn(messages), add_generation_prompt=True, tokenize=False)
         else:  # a base model: plain text turns
             text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
         return tok(text + prefix, add_special_tokens=False)["input_ids"]
