@@ -59,6 +59,8 @@ class RenderCaches:
         # small values
         self.fonts: dict = {}  # FontSpec -> FreeTypeFont
         self.widths: dict = {}  # (text, FontSpec) -> width
+        self.reference_widths: dict = {}  # (text, FontSpec at MEASURE_PX) -> a pan-CJK face's width at that size
+        self.font_metrics: dict = {}  # FontSpec -> (ascent, descent)
         self.fits: dict = {}  # fit_text arguments -> TextFit or the LayoutError it raised
         self.slots: dict = {}  # the solver's per-slot memo
         self.templates: dict = {}  # (template, size) names -> (LayoutTemplate, Size, picture roles)

@@ -72,8 +72,8 @@ class PillowMeasurer:
     """Text widths for the layout engine, from the renderer's cached FreeType fonts.
 
     The pan-CJK bold face costs about 3 MB and 9 ms per size opened, and fitting tries many sizes; its
-    shaped (RAQM) advances scale linearly with size (within 0.05 px), so it is measured at MEASURE_PX
-    and scaled, and opened at a size only to draw."""
+    shaped (RAQM) advances scale linearly with size (within 0.05 px), so a text is measured once at
+    MEASURE_PX whatever the size asked, and the face is opened at a size only to draw."""
 
     def __init__(self, renderer: "Renderer"):
         self.renderer = renderer
@@ -82,24 +82,34 @@ class PillowMeasurer:
         return FontSpec(font.script, font.weight, MEASURE_PX) if draw.font_language(font) else None
 
     def width(self, text: str, font: FontSpec) -> float:
-        widths = self.renderer.cache.widths
+        cache = self.renderer.cache
         key = (text, font)
-        w = widths.get(key)
+        w = cache.widths.get(key)
         if w is None:
             ref = self._reference(font)
             if ref is None:
                 w = self.renderer.font(font).getlength(text)
             else:
-                w = self.renderer.font(ref).getlength(text, language=draw.font_language(font)) * font.size / MEASURE_PX
-            widths[key] = w
+                ref_key = (text, ref)
+                ref_w = cache.reference_widths.get(ref_key)
+                if ref_w is None:
+                    ref_w = cache.reference_widths[ref_key] = self.renderer.font(ref).getlength(text, language=draw.font_language(font))
+                w = ref_w * font.size / MEASURE_PX
+            cache.widths[key] = w
         return w
 
     def ascent_descent(self, font: FontSpec) -> tuple[int, int]:
-        ref = self._reference(font)
-        if ref is None:
-            return self.renderer.font(font).getmetrics()
-        ascent, descent = self.renderer.font(ref).getmetrics()
-        return math.ceil(ascent * font.size / MEASURE_PX), math.ceil(descent * font.size / MEASURE_PX)
+        metrics = self.renderer.cache.font_metrics
+        hit = metrics.get(font)
+        if hit is None:
+            ref = self._reference(font)
+            if ref is None:
+                hit = self.renderer.font(font).getmetrics()
+            else:
+                ascent, descent = self.renderer.font(ref).getmetrics()
+                hit = (math.ceil(ascent * font.size / MEASURE_PX), math.ceil(descent * font.size / MEASURE_PX))
+            metrics[font] = hit
+        return hit
 
 
 def _rgb(hexes) -> list[RGB]:
