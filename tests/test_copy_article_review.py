@@ -89,6 +89,27 @@ def test_an_edit_with_a_banned_claim_is_refused_and_the_old_text_kept(ws, review
     assert article_review(ws, review.code).section(point.position).text == point.text
 
 
+@pytest.mark.parametrize(("extra", "why"), [
+    ("<img src=x onerror=alert(document.domain)> It helps.", "contains markup"),
+    ("<script>alert(document.domain)</script> It helps.", "contains markup"),
+    ("Read [the details](javascript:alert(document.domain)) first.", "contains markup"),
+    ("It feels \u202eeasy on the feet.", "control characters"),
+])
+def test_an_edit_holding_markup_or_a_bidi_control_is_refused_and_the_old_text_kept(ws, review, extra, why):
+    """The Markdown download carries a section's text as it is: a tag or a link in it would be live wherever it is pasted."""
+    point = _section(review, "point")
+    with pytest.raises(SectionRefused, match=why):
+        edit_section(ws, review.code, point.position, f"{point.text} {extra}")
+    assert article_review(ws, review.code).section(point.position).text == point.text
+
+
+@pytest.mark.parametrize("keyword", ["gy\x00m", "gift\u202eevil", "of\u2066fice"])
+def test_a_keyword_holding_a_control_or_bidi_character_is_refused(ws, keyword):
+    with pytest.raises(CreativeError, match="would hide or reorder what people see"):
+        write_article(ws, PRODUCT, engine="grammar", keywords=["commute", keyword])
+    assert ws.elements.list("article") == []
+
+
 def test_an_edit_that_repeats_another_section_is_refused(ws, review):
     lead, point = _section(review, "lead"), _section(review, "point")
     with pytest.raises(SectionRefused, match="duplicate"):

@@ -144,6 +144,9 @@ def test_exact_and_near_duplicates_are_rejected_keeping_the_best():
     ("#$%@!! ***", True, "garbled"),
     ("Run run run run", True, "garbled"),
     ("Stride \ufffd Runner", True, "garbled"),
+    ("Stride \u202eRunner now $69", True, "garbled"),
+    ("Stride <b>Runner</b> now $69", True, "garbled"),
+    ("Stride Runner [now $69](javascript:x)", True, "garbled"),
     ("Stride Runner 跑鞋", True, "garbled"),
     ("Here is a catchy headline", True, "not copy"),
 ])

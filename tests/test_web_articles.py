@@ -153,6 +153,15 @@ def test_bad_input_gets_one_line_saying_what_to_do(mia, url, data, reason):
     assert answer.status_code == 422 and reason in answer.json()["message"] and "\n" not in answer.json()["message"]
 
 
+def test_an_article_the_guardrails_refuse_answers_an_error_and_opens_nothing(sample_home, mia):
+    """A keyword that fits no fact leaves the article short of the length check: nothing is stored, and the answer says so
+    as an error (it answered 200 'ok', so the page showed the refusal as a success)."""
+    answer = write(mia, keywords="karaoke")
+    assert answer.status_code == 422 and answer.json()["kind"] == "error" and "location" not in answer.json()
+    assert answer.json()["message"].startswith("the article failed the guardrails and was not stored: length")
+    assert Workspace.of(sample_home).elements.list("article") == []
+
+
 def test_a_missing_article_is_not_found(mia):
     assert mia.get("/copy/articles/A-000000", headers={"accept": "text/html"}).status_code == 404
     answer = mia.post("/copy/articles/A-000000/0/accept", data={"decision": "accept"})

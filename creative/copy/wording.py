@@ -12,6 +12,7 @@ from typing import Sequence
 
 from creative.copy.entities import zh_words
 from creative.copy.limits import cjk_count
+from creative.text import unsafe_character
 
 _DANGLING_EN = {"and", "or", "the", "a", "an", "with", "for", "of", "to", "in", "at", "your", "our", "my", "by", "from", "that",
                 "is", "are", "was", "but", "than", "as", "like", "its", "their", "&", "can", "will", "be", "not",
@@ -26,6 +27,9 @@ _META = re.compile(
 )
 _NEGATIVE = re.compile(r"\b(worst|hate[sd]?|terrible|awful|horrible|ugly|boring|useless|broken|disaster|nightmare|pain(?:ful)?|sad|die[sd]?|death|kill\w*)\b|糟糕|难用|讨厌|失望|垃圾", re.IGNORECASE)
 _PLAIN_MARKS = "$¥￥€£%,.，。：:·｜|!！?？、'’-"  # currency and punctuation a title uses, not noise
+# An HTML tag or comment, or Markdown link syntax: copy is plain text, and the Markdown an article downloads as
+# carries its text as it is, so markup in a section would become a tag or a link wherever the Markdown is pasted.
+_MARKUP = re.compile(r"</?[A-Za-z]|<[!?]|\]\s*[(\[:]")
 _PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("「", "」"), ("《", "》"), ("（", "）"))
 
 
@@ -49,8 +53,11 @@ def check_quality(text: str, language: str, finished: bool = True, title: bool =
             reasons.append(f"cut off: unbalanced {a}{b}")
     if stripped.count('"') % 2:
         reasons.append('cut off: unbalanced "')
-    if "\ufffd" in stripped or any(unicodedata.category(ch) in ("Cc", "Co", "Cs") and ch not in "\n\t" for ch in stripped):
+    if ("\ufffd" in stripped or any(unicodedata.category(ch) in ("Co", "Cs") for ch in stripped)
+            or unsafe_character(re.sub("[\n\t]", "", stripped))):  # bidi controls too: they reorder what readers see
         reasons.append("garbled: broken or control characters")
+    if _MARKUP.search(stripped):
+        reasons.append("garbled: contains markup (an HTML tag or a Markdown link); copy is plain text")
     letters = sum(ch.isalpha() for ch in stripped)
     symbols = sum(not (ch.isalnum() or ch.isspace() or ch in _PLAIN_MARKS) for ch in stripped)
     if letters < 2 or symbols > 0.25 * len(stripped.replace(" ", "")):

@@ -24,6 +24,7 @@ from creative.elements import Element
 from creative.errors import CreativeError, ElementNotFound
 from creative.services.workspace import Workspace
 from creative.tables import article_sections as sections_table
+from creative.text import unsafe_character
 
 
 def guardrail_brands(ws: Workspace) -> tuple[str, ...]:
@@ -230,6 +231,14 @@ def _insert_sections(ws: Workspace, code: str, sections: Sequence[dict[str, Any]
             conn.execute(insert(sections_table), rows)
 
 
+def check_keywords(keywords: Sequence[str] | None) -> None:
+    """Refuse a keyword holding a control or bidi character: it is stored with the article and shown on its page."""
+    for keyword in keywords or ():
+        bad = unsafe_character(keyword)
+        if bad:
+            raise CopyError(f"the keyword {keyword!r} contains {bad}, which would hide or reorder what people see; remove it")
+
+
 def write_article(ws: Workspace, product_id: str, *, engine: str = "auto", keywords: Sequence[str] | None = None, per_section: int = 6,
                   store: bool = True, pipeline: CopyPipeline | None = None,
                   progress: Callable[[int, int], None] | None = None) -> ArticleWritten:
@@ -244,6 +253,7 @@ def write_article(ws: Workspace, product_id: str, *, engine: str = "auto", keywo
         raise CopyError(f"unknown engine {engine!r}; use one of {', '.join(ARTICLE_ENGINES)}")
     if per_section < 1:
         raise CopyError("--per-section must be at least 1")
+    check_keywords(keywords)
     product = get_product(ws.engine, product_id)
     pipe = pipeline or copy_pipeline(ws)
     if engine == "auto":

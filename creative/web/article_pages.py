@@ -128,7 +128,9 @@ async def write(request: Request) -> Response:
         views.check_engine(engine)
         if engine == "grammar":
             written = write_article(state.ws, product, engine="grammar", keywords=keywords)
-            made["code"] = written.review.code if written.review else None
+            if written.review is None:  # nothing stored: an error to show, not a success to open
+                raise CreativeError(views.written_message(written))
+            made["code"] = written.review.code
             return views.written_message(written)
         work = views.write_work(state.ws, product, engine, keywords)
         job_id = state.jobs.submit(views.JOB_KIND, {"product": product, "engine": engine, "keywords": keywords}, user.username, work)

@@ -14,7 +14,7 @@ from creative.catalog import Product, get_product, list_products
 from creative.copy.loading import needs_conversion
 from creative.errors import CreativeError
 from creative.services import Workspace, copy_pipeline
-from creative.services.copy import ArticleReview, article_review, list_articles, regenerate_section, write_article
+from creative.services.copy import ArticleReview, article_review, check_keywords, list_articles, regenerate_section, write_article
 from creative.web.copy_review import CONVERTING, LOADING
 from creative.web.jobs import JobRunner, JobStatus, Progress
 
@@ -107,6 +107,7 @@ def written_message(written) -> str:
 def write_work(ws: Workspace, product_id: str, engine: str, keywords: list[str] | None) -> Callable[[Progress], dict[str, Any]]:
     """A job writing an article with the model (checked before it is queued)."""
     check_engine(engine)
+    check_keywords(keywords)
     product = get_product(ws.engine, product_id)
 
     def work(progress: Progress) -> dict[str, Any]:
@@ -117,6 +118,8 @@ def write_work(ws: Workspace, product_id: str, engine: str, keywords: list[str] 
                                 progress=lambda done, total: progress(done, total, "writing the article: model sentences drafted",
                                                                       phase=writing))
         message = written_message(written)
+        if written.review is None:  # nothing stored: the job failed, saying why
+            raise CreativeError(message)
         progress(1, 1, message, phase=writing)
         return {"product_id": product.product_id, "code": written.review.code if written.review else None, "message": message,
                 "reasons": written.best.reasons, "notes": written.best.notes}
