@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from creative.catalog import get_product
 from creative.copy.article.variety import sentences
@@ -16,6 +17,7 @@ from creative.services.copy import (
     article_review,
     copy_pipeline,
     edit_section,
+    list_articles,
     regenerate_section,
     write_article,
 )
@@ -182,3 +184,25 @@ def test_a_section_changed_meanwhile_is_not_overwritten(ws, review, monkeypatch)
     monkeypatch.setattr(service, "article_review", lambda ws, code: stale)  # this reviewer still sees the old text
     with pytest.raises(CreativeError, match="changed meanwhile"):
         service.accept_section(ws, review.code, point.position)
+
+
+def test_the_article_list_reads_every_articles_sections_at_once(ws):
+    """The articles page lists every article with its sections: the queries do not grow with the number of articles
+    (it read the element and the sections of each one, two queries an article)."""
+    def listed() -> tuple[list, int]:
+        statements = []
+        count = lambda *args: statements.append(args[2])  # noqa: E731 - the statement's text
+        event.listen(ws.engine, "before_cursor_execute", count)
+        try:
+            return list_articles(ws), len(statements)
+        finally:
+            event.remove(ws.engine, "before_cursor_execute", count)
+
+    write_article(ws, PRODUCT, engine="grammar")
+    one, queries = listed()
+    for product in ("SKU-1002", "SKU-1003", "SKU-1004"):
+        write_article(ws, product, engine="grammar")
+    many, more_queries = listed()
+    assert len(one) == 1 and len(many) == 4 and more_queries == queries
+    assert many == [article_review(ws, a.code) for a in many]
+    assert sorted(a.product_id for a in many) == [PRODUCT, "SKU-1002", "SKU-1003", "SKU-1004"]

@@ -292,16 +292,27 @@ def article_review(ws: Workspace, code: str) -> ArticleReview:
             o.update(fact=key.fact, keyword=key.keyword, heading=heading(key))
         _insert_sections(ws, code, old, lambda key: [], copy_pipeline(ws).guardrails(product, LONG_HEADLINE))
         rows = _section_rows(ws, [code])
+    return _review_of(element, rows)
+
+
+def _review_of(element: Element, rows: Sequence[Any]) -> ArticleReview:
+    attrs = element.attributes or {}
     sections = [_section_of(r) for r in rows]
     keywords = list(attrs.get("keywords") or [s.keyword for s in sections if s.keyword])
-    return ArticleReview(code, attrs.get("product_id", ""), attrs.get("language", "en"), attrs.get("engine", "grammar"), keywords,
-                         attrs.get("model"), sections, list(attrs.get("notes") or []))
+    return ArticleReview(element.code, attrs.get("product_id", ""), attrs.get("language", "en"), attrs.get("engine", "grammar"),
+                         keywords, attrs.get("model"), sections, list(attrs.get("notes") or []))
 
 
 def list_articles(ws: Workspace) -> list[ArticleReview]:
-    """Every stored article with its sections, the newest first."""
+    """Every stored article with its sections, the newest first: the sections of all of them in one query (an article
+    stored without them gets them as article_review gives them)."""
     elements = sorted(ws.elements.list("article"), key=lambda e: (e.created_at is not None, e.created_at), reverse=True)
-    return [article_review(ws, e.code) for e in elements]
+    with ws.engine.connect() as conn:
+        rows = conn.execute(select(sections_table).order_by(sections_table.c.article_code, sections_table.c.position)).all()
+    by_article: dict[str, list[Any]] = {}
+    for row in rows:
+        by_article.setdefault(row.article_code, []).append(row)
+    return [_review_of(e, by_article[e.code]) if e.code in by_article else article_review(ws, e.code) for e in elements]
 
 
 def _update_section(ws: Workspace, section: ArticleSection, code: str, **values: Any) -> None:
