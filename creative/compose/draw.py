@@ -125,8 +125,9 @@ def text_pad(font: FontSpec) -> int:
     return 2 + font.size // 20
 
 
-def text_block(fit: TextFit, font: ImageFont.FreeTypeFont, colour: RGB, align: str) -> Image.Image:
-    """The fitted lines in `colour`, aligned within the block; its margin is `text_pad(fit.font)`."""
+def text_mask(fit: TextFit, font: ImageFont.FreeTypeFont, align: str) -> Image.Image:
+    """The fitted lines' coverage (L), aligned within the block; its margin is `text_pad(fit.font)`.
+    Drawing the glyphs is the costly part of a text block, and one mask serves every colour."""
     pad = text_pad(fit.font)
     language = font_language(fit.font)
     w, h = math.ceil(fit.width) + 2 * pad, math.ceil(fit.height) + 2 * pad
@@ -135,7 +136,12 @@ def text_block(fit: TextFit, font: ImageFont.FreeTypeFont, colour: RGB, align: s
     for i, (line, lw) in enumerate(zip(fit.lines, fit.line_widths)):
         x = {"left": 0, "center": (fit.width - lw) / 2, "right": fit.width - lw}[align]
         draw.text((pad + x, pad + fit.ascent + i * fit.line_gap), line, font=font, fill=255, anchor="ls", language=language)
-    block = Image.new("RGBA", (w, h), (*colour, 255))
+    return mask
+
+
+def coloured(mask: Image.Image, colour: RGB) -> Image.Image:
+    """An RGBA block in `colour` with `mask` as its alpha."""
+    block = Image.new("RGBA", mask.size, (*colour, 255))
     block.putalpha(mask)
     return block
 

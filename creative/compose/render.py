@@ -329,7 +329,12 @@ class Renderer:
         key = ("text", fit.lines, fit.font, colour, align, round(fit.width))
         block = self.cache.blocks.get(key)
         if block is None:
-            block = draw.text_block(fit, self.font(fit.font), colour, align)
+            mask_key = ("mask", fit.lines, fit.font, align, round(fit.width))  # the glyphs, whatever their colour
+            mask = self.cache.blocks.get(mask_key)
+            if mask is None:
+                mask = draw.text_mask(fit, self.font(fit.font), align)
+                self.cache.blocks.put(mask_key, mask, draw.nbytes(mask))
+            block = draw.coloured(mask, colour)
             self.cache.blocks.put(key, block, draw.nbytes(block))
         return block, draw.text_pad(fit.font)
 
