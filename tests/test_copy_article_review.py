@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import event
 
-from creative.catalog import get_product
+from assets.samples import SAMPLES_DIR, sample_files
+from creative.catalog import get_product, import_catalog
 from creative.copy.article.variety import sentences
 from creative.copy.guardrails import normalise
 from creative.copy.pipeline import store_article
 from creative.errors import CreativeError
+from creative.home import resolve_home
 from creative.services import Workspace
 from creative.services.copy import (
     SectionRefused,
@@ -206,3 +210,32 @@ def test_the_article_list_reads_every_articles_sections_at_once(ws):
     assert len(one) == 1 and len(many) == 4 and more_queries == queries
     assert many == [article_review(ws, a.code) for a in many]
     assert sorted(a.product_id for a in many) == [PRODUCT, "SKU-1002", "SKU-1003", "SKU-1004"]
+
+
+@pytest.mark.postgres
+def test_an_article_opened_by_several_reviewers_at_once_gets_its_sections_once(tmp_path, pg_url):
+    """An article the flows stored without sections gets them when it is first opened; opened by four requests at once on
+    PostgreSQL, all but one failed on the primary key (a 500 on the page)."""
+    ws = Workspace.of(resolve_home(tmp_path / "home", pg_url))
+    ws.elements.add_images(sample_files("products"), "product")
+    import_catalog(ws.engine, SAMPLES_DIR / "catalog_en.json", ws.elements.image_resolver())
+    product, pipe = get_product(ws.engine, PRODUCT), copy_pipeline(ws)
+    for keywords in (["commute"], ["gift"], ["travel"]):
+        stored = store_article(ws.elements, product, pipe.article(product, engine="grammar", keywords=keywords))
+        start, errors, seen = threading.Barrier(4), [], []
+
+        def open_it() -> None:
+            start.wait()
+            try:
+                seen.append(article_review(ws, stored.code))
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and len(seen) == 4 and all(r == seen[0] for r in seen)
+        assert [s.text for s in seen[0].sections] == [s["text"] for s in stored.sections]
+    ws.engine.dispose()

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from creative.brands import kits_by_brand
 from creative.catalog import Product, get_product, list_products
@@ -226,9 +227,16 @@ def _insert_sections(ws: Workspace, code: str, sections: Sequence[dict[str, Any]
                      "keyword": key.keyword, "text": sec["text"], "sentences": sentences, "status": "draft",
                      "reasons": edited_reasons(sec["text"], sec["section"], guard, others), "drafts": drafts(key),
                      "replaced": [], "reviewer": None, "updated_at": now})
-    with ws.engine.begin() as conn:
-        if conn.execute(select(sections_table.c.position).where(sections_table.c.article_code == code)).first() is None:
-            conn.execute(insert(sections_table), rows)
+    try:
+        with ws.engine.begin() as conn:
+            if conn.execute(select(sections_table.c.position).where(sections_table.c.article_code == code)).first() is None:
+                conn.execute(insert(sections_table), rows)
+    except IntegrityError:
+        # Two requests opening (or writing) the same article at once both found no sections: the other one stored them.
+        # Anything else (the article removed meanwhile: ElementNotFound from get) is not that race.
+        ws.elements.get(code)
+        if not _section_rows(ws, [code]):
+            raise
 
 
 def check_keywords(keywords: Sequence[str] | None) -> None:
