@@ -126,6 +126,18 @@ def test_when_every_headline_is_used_the_article_is_refused_saying_so_not_judged
     assert not any("long_headline" in r for r in refused.reasons)  # the lead is not measured as if it were the headline
 
 
+def test_a_product_whose_name_fits_no_headline_is_refused_saying_so_not_as_used_up():
+    """A first article has used nothing: a name too long for every headline is the reason (it said 'used up ... already
+    in its stored articles')."""
+    name = "Quiet Comfort Extra Wireless Over-Ear Noise Cancelling Headphones Pro Max"
+    long_name = Product("SKU-9", name, "Aurora", "electronics", 199.0, 149.0, None,
+                        ["active noise cancelling", "30-hour battery", "fold-flat design"], ["music"], "en", "https://x.example/9")
+    best = CopyPipeline().article(long_name, engine="grammar")[0]
+    assert best.status == "rejected" and not any(r.startswith("used up") for r in best.reasons)
+    assert best.reasons[0].startswith("no headline: none the phrase banks can write for SKU-9 fits the long_headline limit (90 characters)")
+    assert f"({len(name)} characters); shorten or fix the name in the catalog" in best.reasons[0]
+
+
 def test_a_sentence_that_only_swaps_the_feature_counts_as_a_repeat():
     ledger = Ledger.of("en", masks=SHOE.features)
     ledger.add("With the foam midsole, long hours feel noticeably easier.")

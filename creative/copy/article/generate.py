@@ -72,7 +72,8 @@ class Article:
     sentences: list[Sentence]
     drafts: list[Draft] = field(default_factory=list)
     seconds: float = 0.0
-    unwritten: list[Slot] = field(default_factory=list)  # slots no engine could fill without repeating a sentence
+    unwritten: list[Slot] = field(default_factory=list)  # slots no engine could fill
+    repeated: list[Slot] = field(default_factory=list)  # of those, the ones a bank line would have filled but for repeating
 
     @property
     def headline(self) -> str:
@@ -84,13 +85,19 @@ class Article:
 
 
 def used_up(article: Article) -> list[str]:
-    """Why the article cannot go out headless: every headline the phrase banks can write is in its earlier articles.
+    """Why the article cannot go out headless: every headline the phrase banks can write is in its earlier articles, or
+    none fits at all (a product name too long for the long_headline limit).
 
     Other parts may run out too (the lead, the price sentence); the article is then only shorter.
     """
     if not any(s.section == "headline" for s in article.unwritten):
         return []
-    return [f"used up: every headline the phrase banks can write for {article.product.product_id} is already in its stored "
+    p = article.product
+    if not any(s.section == "headline" for s in article.repeated):  # nothing was used before: no headline ever fits
+        return [f"no headline: none the phrase banks can write for {p.product_id} fits the {LONG_HEADLINE.name} limit "
+                f"({LONG_HEADLINE.max_chars} characters) and the guardrails with its name {p.name!r} ({len(p.name)} characters); "
+                "shorten or fix the name in the catalog"]
+    return [f"used up: every headline the phrase banks can write for {p.product_id} is already in its stored "
             "articles (no sentence is written twice); edit or remove an earlier article, or edit this one by hand"]
 
 
@@ -123,7 +130,7 @@ class ArticleWriter:
                 previous = article.sentences[-1].text if slot.role == "follow" and article.sentences else None
                 sentence = self._model_sentence(slot, index, previous, ledger, used_openers, article, rng)
             if sentence is None:
-                sentence = self._grammar_sentence(slot, ledger, rng)
+                sentence = self._grammar_sentence(slot, ledger, rng, article.repeated)
             if sentence is None:
                 article.unwritten.append(slot)
             if sentence is None and slot.role == "opener" and slot.section in _MODEL_SECTIONS:
@@ -136,7 +143,9 @@ class ArticleWriter:
 
     # ------------------------------------------------------------ grammar
 
-    def _grammar_sentence(self, slot: Slot, ledger: Ledger, rng: random.Random) -> Sentence | None:
+    def _grammar_sentence(self, slot: Slot, ledger: Ledger, rng: random.Random, repeated: list[Slot]) -> Sentence | None:
+        """A bank line for the slot that is new and passes the checks; None (and the slot in `repeated` when a line
+        would have done but for repeating an earlier sentence) when there is none."""
         product = self.product
         names = phrases.price_banks(product) if slot.role == "price" else [phrases.sentence_bank(product, slot.section, slot.role, slot.fact, slot.keyword)]
         if slot.section == "point" and slot.fact is not None:  # a kind's bank can run out: the general bank follows
@@ -144,13 +153,19 @@ class ArticleWriter:
         elif slot.section == "scene" and slot.role == "opener" and slot.fact is not None and slot.fact.form == "noun":
             names.append("scene")
         slots = phrases.slots_for(product, slot.fact, slot.keyword)
+        repeats = False
         for name in names:
             texts = phrases.render(phrases.bank(name, product), slots)
             rng.shuffle(texts)
             for text in texts:
-                fits = not check_length(text, LONG_HEADLINE) if slot.section == "headline" else True
-                if fits and ledger.reason(text) is None and not guarded(text, self.guard):
+                if slot.section == "headline" and check_length(text, LONG_HEADLINE):
+                    continue
+                if ledger.reason(text) is not None:
+                    repeats = repeats or not guarded(text, self.guard)
+                elif not guarded(text, self.guard):
                     return Sentence(slot, text, "grammar")
+        if repeats:
+            repeated.append(slot)
         return None
 
     # ------------------------------------------------------------ model
