@@ -141,6 +141,35 @@ def test_jobs_of_a_killed_server_are_failed_with_the_reason_and_live_ones_are_no
         other.stop()
 
 
+def test_a_job_finishing_while_its_server_stops_still_beats_and_is_not_failed_by_another_worker(tmp_path):
+    """A stopping server lets its running job finish (a model conversion takes minutes); its heartbeat stopped at once,
+    so another worker marked the still-running job failed once the silence limit passed."""
+    home = resolve_home(tmp_path / "home")
+    engine = open_database(home.db_url)
+    stopping = JobRunner(home, engine, heartbeat_seconds=0.1, silent_after_seconds=1.0)
+    other = JobRunner(home, engine, heartbeat_seconds=0.1, silent_after_seconds=1.0)
+    release = threading.Event()
+    job = stopping.submit("copy", {}, "tester", lambda progress: (release.wait(), {"titles": 1})[1])
+    wait_until(lambda: stopping.get(job).status == "running", "the job to start", every=0.05)
+    stopper = threading.Thread(target=stopping.stop)
+    stopper.start()
+    try:
+        wait_until(stopping.stopping.is_set, "the server to start stopping", every=0.01)
+        beats: set = set()
+
+        def beating_past_the_silence_limit() -> bool:
+            assert other.reap() == 0 and other.get(job).status == "running"
+            beats.add(other.get(job).heartbeat_at)
+            return len(beats) >= 20  # 20 heartbeats of 0.1 s: twice the 1 s limit
+
+        wait_until(beating_past_the_silence_limit, "20 heartbeats while the server stops", every=0.02)
+    finally:
+        release.set()
+        stopper.join()
+        other.stop()
+    assert other.get(job).status == "done"
+
+
 def test_stopping_the_server_fails_the_jobs_it_never_started(runner):
     first = runner.submit("copy", {}, "tester", lambda progress: (runner.stopping.wait(), {"titles": 1})[1])
     wait_until(lambda: runner.get(first).status == "running", "the first job to start", every=0.05)

@@ -100,6 +100,7 @@ class JobRunner:
         self.heartbeat_seconds = heartbeat_seconds
         self.silent_after_seconds = silent_after_seconds
         self.stopping = threading.Event()
+        self._beating_done = threading.Event()  # set once the running jobs have finished, after `stopping`
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._heartbeat: threading.Thread | None = None
@@ -126,8 +127,8 @@ class JobRunner:
         return job_id
 
     def _beat(self) -> None:
-        """Say this process is alive on each of its unfinished jobs, until it stops."""
-        while not self.stopping.wait(self.heartbeat_seconds):
+        """Say this process is alive on each of its unfinished jobs, until the jobs it was running have finished."""
+        while not self._beating_done.wait(self.heartbeat_seconds):
             try:
                 with self.engine.begin() as conn:
                     conn.execute(update(t.jobs).where(t.jobs.c.runner_id == self.runner_id, t.jobs.c.status.in_(UNFINISHED))
@@ -242,8 +243,9 @@ class JobRunner:
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
         self.stopping.set()
-        for pool in pools:
+        for pool in pools:  # the heartbeat goes on meanwhile: a job finishing for longer than the silence is not dead
             pool.shutdown(wait=True)
+        self._beating_done.set()
         with self.engine.begin() as conn:
             conn.execute(update(t.jobs).where(t.jobs.c.runner_id == self.runner_id, t.jobs.c.status.in_(UNFINISHED))
                          .values(status="failed", phase=None, message=STOPPED, updated_at=_now()))
