@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -70,14 +71,16 @@ def resize_picture(source: Image.Image, w: int, h: int, crop: Crop | None, mode:
     return image if image.mode == mode else image.convert(mode)
 
 
-def draw_base(base: Base, fitted: Fitted) -> Image.Image:
+def draw_base(base: Base, fitted: Fitted, masks: Callable[[int, int], "CardMasks"] | None = None) -> Image.Image:
+    """The base's layers drawn in order; `masks` gives a card's masks by size (default: `card_masks`)."""
     size = base.size
     canvas = Image.new("RGB", (size.width, size.height), base.fill or (0, 0, 0))
     for layer in base.layers:
         l, t, r, b = layer.ltrb
         if isinstance(layer, Picture):
             if layer.card:
-                draw_card(canvas, fitted(layer.code, r - l, b - t, layer.crop, "RGB"), l, t)
+                photo = fitted(layer.code, r - l, b - t, layer.crop, "RGB")
+                draw_card(canvas, photo, l, t, (masks or card_masks)(*photo.size))
             elif layer.opaque:
                 canvas.paste(fitted(layer.code, r - l, b - t, layer.crop, "RGB"), (l, t))
             else:
@@ -96,16 +99,40 @@ def draw_base(base: Base, fitted: Fitted) -> Image.Image:
     return canvas
 
 
-def rounded_mask(w: int, h: int, radius: float) -> Image.Image:
-    """A rounded rectangle's coverage, drawn at 2x and reduced for smooth corners."""
+def _supersampled_rounded_mask(w: int, h: int, radius: float) -> Image.Image:
     mask = Image.new("L", (w * 2, h * 2), 0)
     ImageDraw.Draw(mask).rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius * 2, fill=255)
     return mask.resize((w, h), Image.Resampling.BOX)
 
 
-def draw_card(canvas: Image.Image, photo: Image.Image, x: int, y: int) -> None:
-    """A product photo with its own backdrop, shown on purpose: rounded corners over a soft drop shadow."""
-    w, h = photo.size
+def rounded_mask(w: int, h: int, radius: float) -> Image.Image:
+    """A rounded rectangle's coverage, drawn at 2x and reduced for smooth corners. Only the corners are
+    drawn (cut from a small rectangle of the same radius: the same pixels): the rest is fully covered."""
+    reach = math.ceil(radius) + 1  # a corner's curve and its antialiased edge
+    if 2 * reach >= min(w, h):
+        return _supersampled_rounded_mask(w, h, radius)
+    corners = _supersampled_rounded_mask(2 * reach, 2 * reach, radius)
+    mask = Image.new("L", (w, h), 255)
+    for cx, cy, x, y in ((0, 0, 0, 0), (reach, 0, w - reach, 0), (0, reach, 0, h - reach), (reach, reach, w - reach, h - reach)):
+        mask.paste(corners.crop((cx, cy, cx + reach, cy + reach)), (x, y))
+    return mask
+
+
+@dataclass(frozen=True)
+class CardMasks:
+    """What a card of one size needs whatever its photo: the rounded corners and the drop shadow."""
+
+    corners: Image.Image  # L, the photo's rounded-rectangle coverage
+    shadow: Image.Image  # L, blurred; 2 * blur wider than the photo on every side
+    blur: int
+    drop: int  # how far the shadow falls below the photo
+
+    @property
+    def nbytes(self) -> int:
+        return nbytes(self.corners) + nbytes(self.shadow)
+
+
+def card_masks(w: int, h: int) -> CardMasks:
     side = min(w, h)
     radius = max(3, round(side * 0.06))
     blur = max(2, round(side * 0.03))
@@ -116,8 +143,14 @@ def draw_card(canvas: Image.Image, photo: Image.Image, x: int, y: int) -> None:
     ImageDraw.Draw(small).rounded_rectangle((2 * blur // q, 2 * blur // q, (2 * blur + w) // q - 1, (2 * blur + h) // q - 1),
                                             radius=radius / q, fill=90)
     shadow = small.filter(ImageFilter.GaussianBlur(blur / q)).resize((w + 4 * blur, h + 4 * blur), Image.Resampling.BILINEAR)
-    canvas.paste((0, 0, 0), (x - 2 * blur, y - 2 * blur + drop), shadow)
-    canvas.paste(photo, (x, y), rounded_mask(w, h, radius))
+    return CardMasks(rounded_mask(w, h, radius), shadow, blur, drop)
+
+
+def draw_card(canvas: Image.Image, photo: Image.Image, x: int, y: int, masks: CardMasks) -> None:
+    """A product photo with its own backdrop, shown on purpose: rounded corners over a soft drop shadow.
+    `masks` are `card_masks(*photo.size)`, which a renderer keeps per size."""
+    canvas.paste((0, 0, 0), (x - 2 * masks.blur, y - 2 * masks.blur + masks.drop), masks.shadow)
+    canvas.paste(photo, (x, y), masks.corners)
 
 
 def text_pad(font: FontSpec) -> int:

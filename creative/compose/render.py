@@ -318,9 +318,18 @@ class Renderer:
         base, base_id = hit
         image = self.cache.bases.get(base_id)
         if image is None:
-            image = draw.draw_base(base, self.fitted)
+            image = draw.draw_base(base, self.fitted, self._card_masks)
             self.cache.bases.put(base_id, image, draw.nbytes(image))
         return base_id, image
+
+    def _card_masks(self, w: int, h: int) -> draw.CardMasks:
+        """A photo card's corners and shadow, drawn once per size."""
+        key = ("card", w, h)
+        masks = self.cache.blocks.get(key)
+        if masks is None:
+            masks = draw.card_masks(w, h)
+            self.cache.blocks.put(key, masks, masks.nbytes)
+        return masks
 
     def _text_block(self, p: PlacedSlot, colour: RGB) -> tuple[Image.Image, int]:
         """The slot's fitted text as an RGBA block in `colour`, and the block's margin."""
