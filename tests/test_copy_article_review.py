@@ -148,8 +148,8 @@ def test_a_section_failing_the_checks_cannot_be_accepted(ws):
 def test_a_section_whose_price_the_catalog_changed_since_it_was_written_cannot_be_accepted(ws, review, tmp_path):
     """The checks ran when the article was stored; accepting trusted them, so a section with the old price was accepted
     and downloaded after the catalog's sale price had changed."""
-    cta = _section(review, "cta")
-    assert "$69" in cta.text and cta.reasons == []
+    cta = accept_section(ws, review.code, _section(review, "cta").position)
+    assert "$69" in cta.text and cta.reasons == [] and cta.status == "accepted"
     records = json.loads((SAMPLES_DIR / "catalog_en.json").read_text())
     changed = next(r for r in records if r["product_id"] == PRODUCT)
     changed["sale_price"] = 59
@@ -158,8 +158,9 @@ def test_a_section_whose_price_the_catalog_changed_since_it_was_written_cannot_b
     with pytest.raises(SectionRefused, match=r"fails the checks \(.*'\$69' is not in the catalog"):
         accept_section(ws, review.code, cta.position)
     after = article_review(ws, review.code).section(cta.position)
-    assert after.status == "draft" and any("$69" in r for r in after.reasons)  # the page shows why
-    assert accept_section(ws, review.code, _section(review, "headline").position).status == "accepted"  # the others still can be
+    assert after.status == "draft" and any("$69" in r for r in after.reasons)  # the page shows why; it is no longer published
+    headline = accept_section(ws, review.code, _section(review, "headline").position)  # the others still can be
+    assert article_review(ws, review.code).render("markdown") == f"# {headline.text}\n"
 
 
 def test_the_accepted_sections_are_the_article_people_paste(ws, review):

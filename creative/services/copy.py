@@ -337,19 +337,19 @@ def _update_section(ws: Workspace, section: ArticleSection, code: str, **values:
 def accept_section(ws: Workspace, code: str, position: int, reviewer: str | None = None, accept: bool = True) -> ArticleSection:
     """Accept a section into the article people paste (refused while it fails the checks), or take it back to draft.
 
-    The checks run again on accepting: the catalog may have changed since the text was written (a new price), and the
-    reasons found are kept with the section, so its page shows them.
+    The checks run again on accepting: the catalog may have changed since the text was written (a new price); the
+    reasons found are kept with the section, so its page shows them, and the section is a draft until it is fixed.
     """
     review = article_review(ws, code)
     section = review.section(position)
     if accept:
         guard = copy_pipeline(ws).guardrails(get_product(ws.engine, review.product_id), LONG_HEADLINE)
         reasons = edited_reasons(section.text, section.kind, guard, [s.text for s in review.sections if s.position != position])
-        if reasons != section.reasons:
-            _update_section(ws, section, code, reasons=reasons)
-        if reasons:
+        if reasons:  # kept for the page to show; a section accepted before the change goes back to draft
+            _update_section(ws, section, code, reasons=reasons, status="draft")
             raise SectionRefused(f"this {section.kind} fails the checks ({'; '.join(reasons)}); edit or regenerate it first")
-    _update_section(ws, section, code, status="accepted" if accept else "draft", reviewer=reviewer)
+    passed = {"reasons": []} if accept else {}  # reasons stored earlier may no longer hold (the catalog changed back)
+    _update_section(ws, section, code, status="accepted" if accept else "draft", reviewer=reviewer, **passed)
     return article_review(ws, code).section(position)
 
 
