@@ -105,3 +105,29 @@ def test_a_chat_template_without_a_system_role_gets_the_instructions_in_the_firs
     text = lm.tokenizer.decode(ids)
     assert "<start_of_turn>user\nWrite a headline.\n\nProduct: Stride Runner<end_of_turn>" in text
     assert "system" not in text and text.endswith("<start_of_turn>user\nProduct: Cirrus Umbrella<end_of_turn>\n<start_of_turn>model\n")
+
+
+def test_a_bad_gguf_file_fails_in_one_line_and_leaves_no_staging_folder(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    cache = tmp_path / "models"
+    with pytest.raises(ModelLoadError, match="cannot read GGUF model .*broken.gguf"):
+        load_model(bad, cache_dir=cache)
+    assert list(cache.iterdir()) == []  # no half-converted folder left behind
+
+
+def test_staging_folders_of_killed_conversions_are_removed_and_live_ones_kept(tmp_path):
+    import os
+    import time
+
+    from creative.copy.loading import STALE_STAGING_SECONDS, remove_stale_staging
+
+    target = tmp_path / "SmolLM2-abc123"
+    killed, live = tmp_path / "SmolLM2-abc123.tmpkilled", tmp_path / "SmolLM2-abc123.tmplive"
+    for folder in (killed, live):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"x" * 1024)
+    long_ago = time.time() - STALE_STAGING_SECONDS - 60
+    os.utime(killed, (long_ago, long_ago))
+    assert remove_stale_staging(target) == [killed]
+    assert not killed.exists() and live.is_dir()

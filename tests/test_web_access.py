@@ -129,6 +129,16 @@ def test_each_role_changes_only_its_own_area_and_the_refusal_names_the_role_need
         assert events.status_code == 403 and "operator or admin role" in events.json()["error"]
         assert otto.post("/v1/events", content=b"").status_code == 200
         assert dora.get(f"/experiments/{experiment_id}").status_code == 200  # reading needs no role
+        refused = otto.post("/catalog/import", files={"file": ("c.csv", CATALOG, "text/csv")}, headers={"accept": "text/html"})
+        assert refused.status_code == 403 and "otto is an operator" in refused.text
+
+
+def test_a_form_post_over_the_size_limit_asks_for_a_shorter_text_and_an_upload_for_fewer_files(world):
+    with logged_in(world, "mark") as mark:
+        text = mark.post("/copy/articles/A-000000/0/edit", data={"text": "x" * (2 * 1024 * 1024)})
+        assert text.status_code == 413 and text.json()["error"].endswith("send a shorter text")
+        upload = mark.post("/catalog/import", files={"file": ("c.csv", b"x" * (11 * 1024 * 1024), "text/csv")})
+        assert upload.status_code == 413 and upload.json()["error"].endswith("upload fewer or smaller files")
 
 
 def _write_routes(app):

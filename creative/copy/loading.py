@@ -84,28 +84,52 @@ def _configure_torch() -> None:
     torch.set_num_threads(available_threads())
 
 
+# A conversion takes minutes; a staging folder this old was left by a converter that was killed (~200 MB each).
+STALE_STAGING_SECONDS = 3600
+
+
+def remove_stale_staging(target: Path) -> list[Path]:
+    """Delete the staging folders of `target` that killed conversions left behind; the ones removed."""
+    removed = []
+    for folder in target.parent.glob(target.name + ".tmp*"):
+        try:
+            stale = folder.is_dir() and time.time() - folder.stat().st_mtime > STALE_STAGING_SECONDS
+        except OSError:  # another process removed or renamed it meanwhile
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _convert_gguf(gguf: Path, target: Path) -> None:
     """De-quantise a GGUF file once and save it as a plain safetensors checkpoint plus tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    remove_stale_staging(target)
     # A private staging folder: two threads or processes converting at once must not share one.
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    except Exception as exc:  # transformers raises many types for a bad file
-        raise ModelLoadError(f"cannot read GGUF model {gguf}: {exc}; check the file or pass --model DIR") from exc
-    # The de-quantised weights are plain tensors; drop the GGUF marker so they can be saved.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
-    try:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        except Exception as exc:  # transformers raises many types for a bad file
+            raise ModelLoadError(f"cannot read GGUF model {gguf}: {exc}; check the file or pass --model DIR") from exc
+        # The de-quantised weights are plain tensors; drop the GGUF marker so they can be saved.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
         tmp.rename(target)
-    except OSError:  # another converter finished first; its copy is as good as ours
-        shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        if not target.is_dir():  # a full disk, say
+            raise ModelLoadError(f"cannot write the converted model under {target.parent}: {exc.strerror or exc}; free some disk "
+                                 "space there (it needs about 600 MB) and try again") from exc
+        # else another converter finished first; its copy is as good as ours
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already when it became the target
 
 
 def load_model(spec: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None, dtype: Any = None) -> LanguageModel:

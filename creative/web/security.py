@@ -132,8 +132,16 @@ class _TooLarge(Exception):
     pass
 
 
+FILE_UPLOADS = ("/elements/upload", "/catalog/import")  # forms whose body is files
+
+
 async def _too_large(send: Send, limit: int, path: str) -> None:
-    what_to_do = "split the batch into several requests" if path.startswith("/v1/") else "upload fewer or smaller files"
+    if path.startswith("/v1/"):
+        what_to_do = "split the batch into several requests"
+    elif path in FILE_UPLOADS:
+        what_to_do = "upload fewer or smaller files"
+    else:
+        what_to_do = "send a shorter text"
     body = json.dumps({"error": f"the request body is over the {limit // 1024 // 1024 or 1} MB limit; {what_to_do}"}).encode()
     await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -204,7 +212,8 @@ async def _authorize(request: Request, scope: str, api: bool) -> None:
 
 
 def _role_refusal(user: User, scope: str) -> str:
-    return f"this needs the {' or '.join(roles_with(scope))} role ({scope}); {user.username} is a {user.role}"
+    article = "an" if user.role[:1] in "aeiou" else "a"
+    return f"this needs the {' or '.join(roles_with(scope))} role ({scope}); {user.username} is {article} {user.role}"
 
 
 def _key_refusal(holder: KeyHolder, scope: str) -> str:
