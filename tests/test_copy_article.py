@@ -61,6 +61,16 @@ def test_features_get_a_kind_and_a_form_that_decide_how_they_are_written():
     assert feature_form("750 ml", "en") == "quantity" and feature_form("waterproof housing", "en") == "noun"
 
 
+def test_when_no_keyword_asked_for_fits_a_catalog_keyword_stands_in_so_the_article_is_long_enough():
+    plan = plan_article(SHOE, ["karaoke"])
+    scenes = [s for s in plan.slots if s.section == "scene"]
+    assert {s.keyword for s in scenes} == {"running"} and scenes[0].fact is not None  # the catalog's first fitting keyword
+    assert any("none of the keywords asked for (karaoke) fits a fact, so the catalog keyword 'running'" in n for n in plan.notes)
+    best = CopyPipeline().article(SHOE, ["karaoke"], engine="grammar")[0]
+    assert best.status == "accepted", best.reasons  # without a scene it was 'length: ... words, outside 150-400'
+    assert plan_article(SHOE, ["karaoke", "commute"]).notes == [plan_article(SHOE, ["karaoke"]).fits[0].reason]  # one fits: no stand-in
+
+
 def test_a_keyword_that_fits_no_fact_is_reported_and_not_written():
     best = CopyPipeline().article(SHOE, keywords=["running", "karaoke"], engine="grammar")[0]
     assert best.status == "accepted", best.reasons

@@ -298,7 +298,7 @@ class CopyPipeline:
         liks = [s.loglik for s in lm if s.loglik is not None]
         mean_lp = sum(liks) / len(liks) if liks else None
         notes = [note] if note else []
-        notes += [fit.reason for fit in written.plan.unfit]
+        notes += written.plan.notes
         if used == "lm":
             notes.append(f"model wrote {len(lm)} of {len(written.sentences)} sentences; the rest are the grammar's "
                          f"(catalog-filled headline and price, and slots where no model draft passed)")

@@ -136,6 +136,7 @@ class KeywordFit:
     keyword: str
     fact: Fact | None
     reason: str
+    stand_in: bool = False  # a catalog keyword written because none of the keywords asked for fits a fact
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,11 @@ class ArticlePlan:
     @property
     def unfit(self) -> tuple[KeywordFit, ...]:
         return tuple(f for f in self.fits if f.fact is None)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the plan did with the keywords that a reader of the article should know: left out, or stood in for."""
+        return [f.reason for f in self.fits if f.fact is None or f.stand_in]
 
 
 def _fits(keyword: str, fact: Fact, product: Product) -> bool:
@@ -183,6 +189,13 @@ def plan_article(product: Product, keywords: list[str]) -> ArticlePlan:
     keywords = list(dict.fromkeys(k.strip() for k in keywords if k.strip()))
     facts = [Fact(f, feature_kind(f, product.language), feature_form(f, product.language)) for f in product.features[:POINTS]]
     fits = match_keywords(product, keywords, facts)
+    if not any(f.fact for f in fits):  # an article without a scene is too short to publish: a catalog keyword stands in
+        spare = [k for k in product.keywords if k not in keywords]
+        stand_in = next((f for f in match_keywords(product, spare, facts) if f.fact is not None), None)
+        if stand_in is not None:
+            asked = f"none of the keywords asked for ({', '.join(keywords)}) fits" if keywords else "no keyword was asked for that fits"
+            fits += (KeywordFit(stand_in.keyword, stand_in.fact, f"{asked} a fact, so the catalog keyword {stand_in.keyword!r} has "
+                                f"the usage scene (written about {stand_in.fact.text!r})", stand_in=True),)
     slots = [Slot("headline", "title"), Slot("lead", "opener"), Slot("lead", "follow")]
     follows = FOLLOWS[product.language]
     for i, fact in enumerate(facts):
