@@ -23,6 +23,7 @@ from creative.services.copy import (
     copy_pipeline,
     edit_section,
     list_articles,
+    publish_article,
     regenerate_section,
     write_article,
 )
@@ -161,6 +162,22 @@ def test_a_section_whose_price_the_catalog_changed_since_it_was_written_cannot_b
     assert after.status == "draft" and any("$69" in r for r in after.reasons)  # the page shows why; it is no longer published
     headline = accept_section(ws, review.code, _section(review, "headline").position)  # the others still can be
     assert article_review(ws, review.code).render("markdown") == f"# {headline.text}\n"
+
+
+def test_publishing_after_a_price_change_is_refused_naming_the_stale_section_which_goes_back_to_draft(ws, review, tmp_path):
+    """A section accepted before the catalog's price changed went out in the download with the old price."""
+    headline, cta = (accept_section(ws, review.code, _section(review, kind).position) for kind in ("headline", "cta"))
+    assert "$69" in cta.text and "$69" in publish_article(ws, review.code, "markdown")
+    records = json.loads((SAMPLES_DIR / "catalog_en.json").read_text())
+    changed = next(r for r in records if r["product_id"] == PRODUCT)
+    changed["sale_price"] = 59
+    (tmp_path / "catalog.json").write_text(json.dumps([changed]))
+    import_catalog(ws.engine, tmp_path / "catalog.json", ws.elements.image_resolver())
+    with pytest.raises(CreativeError, match=rf"nothing was published: section {cta.position + 1} \(cta\): .*'\$69' is not in the catalog"):
+        publish_article(ws, review.code, "markdown")
+    after = article_review(ws, review.code)
+    assert after.section(cta.position).status == "draft" and after.section(headline.position).status == "accepted"
+    assert publish_article(ws, review.code, "markdown") == f"# {headline.text}\n"  # the rest goes out once it is reviewed
 
 
 def test_the_accepted_sections_are_the_article_people_paste(ws, review):

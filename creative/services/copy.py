@@ -334,6 +334,15 @@ def _update_section(ws: Workspace, section: ArticleSection, code: str, **values:
                             "reload the page to see it, then try again")
 
 
+def _recheck(ws: Workspace, review: ArticleReview, section: ArticleSection, guard: Guardrails | None = None) -> list[str]:
+    """The checks on a section against the catalog as it is now; a failing section goes back to draft with the reasons."""
+    guard = guard or copy_pipeline(ws).guardrails(get_product(ws.engine, review.product_id), LONG_HEADLINE)
+    reasons = edited_reasons(section.text, section.kind, guard, [s.text for s in review.sections if s.position != section.position])
+    if reasons:  # kept for the page to show; a section accepted before a catalog change goes back to draft
+        _update_section(ws, section, review.code, reasons=reasons, status="draft")
+    return reasons
+
+
 def accept_section(ws: Workspace, code: str, position: int, reviewer: str | None = None, accept: bool = True) -> ArticleSection:
     """Accept a section into the article people paste (refused while it fails the checks), or take it back to draft.
 
@@ -343,14 +352,28 @@ def accept_section(ws: Workspace, code: str, position: int, reviewer: str | None
     review = article_review(ws, code)
     section = review.section(position)
     if accept:
-        guard = copy_pipeline(ws).guardrails(get_product(ws.engine, review.product_id), LONG_HEADLINE)
-        reasons = edited_reasons(section.text, section.kind, guard, [s.text for s in review.sections if s.position != position])
-        if reasons:  # kept for the page to show; a section accepted before the change goes back to draft
-            _update_section(ws, section, code, reasons=reasons, status="draft")
+        reasons = _recheck(ws, review, section)
+        if reasons:
             raise SectionRefused(f"this {section.kind} fails the checks ({'; '.join(reasons)}); edit or regenerate it first")
     passed = {"reasons": []} if accept else {}  # reasons stored earlier may no longer hold (the catalog changed back)
     _update_section(ws, section, code, status="accepted" if accept else "draft", reviewer=reviewer, **passed)
     return article_review(ws, code).section(position)
+
+
+def publish_article(ws: Workspace, code: str, fmt: str) -> str:
+    """The accepted sections as Markdown, HTML or text, each checked again against the catalog as it is now.
+
+    A section accepted before the catalog changed (a new price) would go out wrong: the download is refused naming
+    it, and it goes back to draft with the reasons, to be fixed and accepted again.
+    """
+    review = article_review(ws, code)
+    guard = copy_pipeline(ws).guardrails(get_product(ws.engine, review.product_id), LONG_HEADLINE)
+    stale = [(s, reasons) for s in review.accepted if (reasons := _recheck(ws, review, s, guard))]
+    if stale:
+        which = "; ".join(f"section {s.position + 1} ({s.kind}): {', '.join(r)}" for s, r in stale)
+        raise CreativeError(f"accepted sections no longer match the catalog, so nothing was published: {which}; they are drafts "
+                            "again: fix or regenerate them, then accept them")
+    return review.render(fmt)
 
 
 def _norm(text: str) -> str:

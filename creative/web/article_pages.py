@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from creative.catalog import get_product
 from creative.errors import USER_ERRORS, CreativeError, ElementNotFound, ProductNotFound
-from creative.services.copy import accept_section, article_review, edit_section, regenerate_section, write_article
+from creative.services.copy import accept_section, article_review, edit_section, publish_article, regenerate_section, write_article
 from creative.web import article_review as views
 from creative.web.page_common import flash, fragment, job_status, page, render, require_user, wants_json
 from creative.web.security import checked_form, requires
@@ -84,7 +84,7 @@ async def article_download(request: Request) -> Response:
         raise HTTPException(404, "download the article as .md, .html or .txt")
     fmt, media = DOWNLOADS[ext]
     try:
-        text = await run_in_threadpool(lambda: article_review(request.app.state.ws, code).render(fmt))
+        text = await run_in_threadpool(publish_article, request.app.state.ws, code, fmt)
     except ElementNotFound:
         raise HTTPException(404, f"no article {code}") from None
     except CreativeError as exc:
