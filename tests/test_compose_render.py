@@ -81,7 +81,7 @@ def test_a_plan_names_every_text_badge_and_logo_of_its_layout(resolved):
 def test_cache_budgets_add_up_to_the_stated_total():
     assert sum(BUDGET_SHARES.values()) == pytest.approx(1.0)
     caches = RenderCaches()
-    bounded = (caches.bases, caches.resized, caches.blocks, caches.base_pixels)
+    bounded = (caches.bases, caches.resized, caches.blocks)
     assert sum(c.budget for c in bounded) <= CACHE_MB * 1024 * 1024
 
 

@@ -1,6 +1,6 @@
 """The renderer's caches, in one place: what each keeps, and how one memory budget is split.
 
-Pictures at a size, bases, text and shape blocks and bases' pixel arrays are the big ones: each is a
+Pictures at a size, bases, and text and shape blocks are the big ones: each is a
 least-recently-used cache with a share of `CACHE_MB`. The rest hold small values (fonts, widths,
 fits, layouts, colours, scores) or one entry per element of the batch's pack, and are kept whole for
 the life of the renderer: a batch's pack bounds them.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Hashable
 
-CACHE_MB = 432  # the whole budget of the bounded caches, per renderer (one renderer per process)
-BUDGET_SHARES = {"bases": 0.44, "resized": 0.30, "blocks": 0.15, "base_pixels": 0.11}  # of CACHE_MB
+CACHE_MB = 384  # the whole budget of the bounded caches, per renderer (one renderer per process)
+BUDGET_SHARES = {"bases": 0.49, "resized": 0.34, "blocks": 0.17}  # of CACHE_MB
 assert abs(sum(BUDGET_SHARES.values()) - 1.0) < 1e-9
 
 
@@ -49,7 +49,6 @@ class RenderCaches:
         self.resized = BoundedCache(budget["resized"])  # (code, w, h, crop, mode) -> picture at that size
         self.bases = BoundedCache(budget["bases"])  # base id -> drawn base
         self.blocks = BoundedCache(budget["blocks"])  # text and shape blocks
-        self.base_pixels = BoundedCache(budget["base_pixels"])  # base id -> numpy copy, for text colours
         # one entry per element of the pack
         self.pictures: dict = {}  # code -> RGBA picture, trimmed
         self.premultiplied: dict = {}  # code -> the picture as RGBa
