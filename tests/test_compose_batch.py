@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from creative.compose import BatchSelection, CompositionError, Renderer, compose_batch, enumerate_specs, resolve_selection
+from creative.compose import BatchSelection, CompositionError, Renderer, compose_batch, enumerate_specs, render_many, resolve_selection
 from creative.db import open_database
 from creative.elements.store import ElementStore
 from creative.errors import ElementNotFound
@@ -202,3 +202,18 @@ def test_manifest_feeds_an_experiment_without_losing_creatives(library, tmp_path
     manifest = load_manifest(result.manifest)
     assert len(manifest.usable) == len(result.creatives) == len(manifest.creatives)
     assert all(isinstance(v, (str, bool, int, float)) for c in manifest.usable for v in c.attributes.values())
+
+
+def test_records_come_back_in_the_order_of_the_specs_whatever_the_workers(library, tmp_path):
+    home, engine = library
+    selection = BatchSelection(products=_codes(home, "product"), logos=_codes(home, "logo")[:1], sizes=("300x250", "728x90", "160x600"))
+    specs, _, _ = enumerate_specs(resolve_selection(home, engine, selection), max_n=40, seed=3)
+    assert [s.size for s in specs] != sorted(s.size for s in specs)  # a sample: sizes interleaved, drawn grouped
+    pack = resolve_selection(home, engine, selection).pack
+    for workers in (1, 2):
+        out = tmp_path / f"workers-{workers}"
+        out.mkdir()
+        records = render_many(pack, specs, out, ("jpeg",), workers=workers, chunk_size=8)
+        assert [r["id"] for r in records] == [s.creative_id for s in specs]
+        assert all((out / r["file"]).is_file() and r["file"].startswith(r["id"]) for r in records if "file" in r)
+        assert sum("file" in r for r in records) == len(list(out.iterdir())) > 30
