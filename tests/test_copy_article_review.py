@@ -146,16 +146,21 @@ def test_a_section_failing_the_checks_cannot_be_accepted(ws):
     assert accept_section(ws, element.code, 0).status == "accepted"
 
 
+def _change_sale_price(ws: Workspace, tmp_path, price: float) -> None:
+    """Import the sample catalog's row of PRODUCT again with a new sale price, as a marketer's feed update would."""
+    records = json.loads((SAMPLES_DIR / "catalog_en.json").read_text())
+    changed = next(r for r in records if r["product_id"] == PRODUCT)
+    changed["sale_price"] = price
+    (tmp_path / "catalog.json").write_text(json.dumps([changed]))
+    import_catalog(ws.engine, tmp_path / "catalog.json", ws.elements.image_resolver())
+
+
 def test_a_section_whose_price_the_catalog_changed_since_it_was_written_cannot_be_accepted(ws, review, tmp_path):
     """The checks ran when the article was stored; accepting trusted them, so a section with the old price was accepted
     and downloaded after the catalog's sale price had changed."""
     cta = accept_section(ws, review.code, _section(review, "cta").position)
     assert "$69" in cta.text and cta.reasons == [] and cta.status == "accepted"
-    records = json.loads((SAMPLES_DIR / "catalog_en.json").read_text())
-    changed = next(r for r in records if r["product_id"] == PRODUCT)
-    changed["sale_price"] = 59
-    (tmp_path / "catalog.json").write_text(json.dumps([changed]))
-    import_catalog(ws.engine, tmp_path / "catalog.json", ws.elements.image_resolver())
+    _change_sale_price(ws, tmp_path, 59)
     with pytest.raises(SectionRefused, match=r"fails the checks \(.*'\$69' is not in the catalog"):
         accept_section(ws, review.code, cta.position)
     after = article_review(ws, review.code).section(cta.position)
@@ -168,11 +173,7 @@ def test_publishing_after_a_price_change_is_refused_naming_the_stale_section_whi
     """A section accepted before the catalog's price changed went out in the download with the old price."""
     headline, cta = (accept_section(ws, review.code, _section(review, kind).position) for kind in ("headline", "cta"))
     assert "$69" in cta.text and "$69" in publish_article(ws, review.code, "markdown")
-    records = json.loads((SAMPLES_DIR / "catalog_en.json").read_text())
-    changed = next(r for r in records if r["product_id"] == PRODUCT)
-    changed["sale_price"] = 59
-    (tmp_path / "catalog.json").write_text(json.dumps([changed]))
-    import_catalog(ws.engine, tmp_path / "catalog.json", ws.elements.image_resolver())
+    _change_sale_price(ws, tmp_path, 59)
     with pytest.raises(CreativeError, match=rf"nothing was published: section {cta.position + 1} \(cta\): .*'\$69' is not in the catalog"):
         publish_article(ws, review.code, "markdown")
     after = article_review(ws, review.code)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from support.browser import BROWSER_MARKS, log_in, open_page
+from support.browser import BROWSER_MARKS, log_in, mark_window, open_page, same_document
 
 from creative.services import Workspace
 from creative.services.copy import article_review
@@ -30,14 +30,6 @@ def phone(browser, live):
     context, pg = open_page(browser, live[1].url, viewport=PHONE)
     yield pg
     context.close()
-
-
-def mark_window(page) -> None:
-    page.evaluate("window.__notReloaded = 'still here'")
-
-
-def same_document(page) -> bool:
-    return page.evaluate("window.__notReloaded") == "still here"
 
 
 def write_article(page, product: str, keywords: str = "") -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from support.browser import BROWSER_MARKS, log_in, open_page
+from support.browser import BROWSER_MARKS, log_in, mark_window, open_page, same_document
 
 from creative.catalog import list_products
 from creative.services import Workspace
@@ -30,15 +30,6 @@ def page(browser, live):
     context, pg = open_page(browser, live[1].url, accept_downloads=True)
     yield pg
     context.close()
-
-
-def mark_window(page) -> None:
-    """A value only this document holds: a reload or a navigation loses it."""
-    page.evaluate("window.__notReloaded = 'still here'")
-
-
-def same_document(page) -> bool:
-    return page.evaluate("window.__notReloaded") == "still here"
 
 
 def test_copy_review_bulk_approve_unapprove_and_edit_without_reloading(page, live, shots):

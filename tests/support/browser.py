@@ -44,3 +44,12 @@ def log_in(page, start: str = "/elements", *, username: str = ADMIN, password: s
     page.click("button[type=submit]")
     if wait:
         page.wait_for_url(re.compile(re.escape(start.split("?")[0]) + r"(\?.*)?$"))
+
+
+def mark_window(page) -> None:
+    """A value only this document holds: a reload or a navigation loses it."""
+    page.evaluate("window.__notReloaded = 'still here'")
+
+
+def same_document(page) -> bool:
+    return page.evaluate("window.__notReloaded") == "still here"

@@ -3,30 +3,7 @@
 // POST carries the page's CSRF token.
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
-  const main = document.querySelector("main") || document.body;
-
-  function notify(message, kind) {
-    let el = document.getElementById("flash");
-    if (!el) {
-      el = document.createElement("p");
-      el.id = "flash";
-      el.setAttribute("role", "status");
-      main.prepend(el);
-    }
-    el.className = `flash live ${kind || "ok"}`;
-    el.textContent = message;
-  }
-
-  async function post(url, body) {
-    const res = await fetch(url, { method: "POST", body, credentials: "same-origin",
-                                   headers: { "X-CSRF-Token": csrf, Accept: "application/json" } });
-    let data = null;
-    try { data = await res.json(); } catch (_) { /* not JSON: reported below */ }
-    if (!data) data = { message: `the server answered HTTP ${res.status}; reload the page`, kind: "error" };
-    if (!data.message && data.error) data = { ...data, message: data.error, kind: "error" };
-    return data;
-  }
+  const { csrf, notify, post } = window.creativeLive;
 
   // The part of the page a post answers with (the list, or the sections), kept open where the reader opened it.
   const part = document.getElementById("article-sections") || document.getElementById("article-list");

@@ -3,31 +3,7 @@
 // filters and reviews banners in place. Plain fetch calls; every POST carries the page's CSRF token.
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
-  const main = document.querySelector("main") || document.body;
-
-  // One live status line (the page's flash element), kept in view while the reader is scrolled down.
-  function notify(message, kind) {
-    let el = document.getElementById("flash");
-    if (!el) {
-      el = document.createElement("p");
-      el.id = "flash";
-      el.setAttribute("role", "status");
-      main.prepend(el);
-    }
-    el.className = `flash live ${kind || "ok"}`;
-    el.textContent = message;
-  }
-
-  async function post(url, body) {
-    const res = await fetch(url, { method: "POST", body, credentials: "same-origin",
-                                   headers: { "X-CSRF-Token": csrf, Accept: "application/json" } });
-    let data = null;
-    try { data = await res.json(); } catch (_) { /* not JSON: reported below */ }
-    if (!data) data = { message: `the server answered HTTP ${res.status}; reload the page`, kind: "error" };
-    if (!data.message && data.error) data = { ...data, message: data.error, kind: "error" };
-    return data;
-  }
+  const { csrf, notify, post } = window.creativeLive;
 
   const mmss = (s) => (s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
