@@ -133,8 +133,7 @@ def section_reasons(text: str, section: str, guard: Guardrails, earlier: list[st
     found = sorted({m.group(0).lower() for m in claims.finditer(free)}) if claims else []
     if found:
         reasons.append(f"claim: {', '.join(found)}")
-    p = guard.product
-    ledger = Ledger.of(lang, earlier, masks=(p.name, p.brand, *p.features))
+    ledger = Ledger.for_product(guard.product, earlier)
     for sentence in sentences(text, lang):
         size = cjk_count(sentence) if lang == "zh" else word_count(sentence)
         if section != "headline" and size > SENTENCE_WORDS[lang][1] + 10:  # catalog-filled sentences may list every feature

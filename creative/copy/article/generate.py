@@ -118,8 +118,7 @@ class ArticleWriter:
     def write(self, plan: ArticlePlan, avoid: Iterable[str] = ()) -> Article:
         """Every slot of the plan, never repeating a sentence of this article or of `avoid`."""
         started = time.perf_counter()
-        p = self.product
-        ledger = Ledger.of(p.language, avoid, masks=(p.name, p.brand, *p.features))
+        ledger = Ledger.for_product(self.product, avoid)
         rng = random.Random(f"{self.product.product_id}:{self.seed}:{len(ledger.used)}")
         article = Article(plan, [])
         used_openers: dict[str, int] = {}

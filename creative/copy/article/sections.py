@@ -57,7 +57,7 @@ def edited_reasons(text: str, kind: str, guard: Guardrails, others: list[str], e
     reasons = section_reasons(text, kind, guard, others)
     if size > most:
         reasons.append(f"length: {size} {'characters' if language == 'zh' else 'words'}, more than {most} for one section")
-    ledger = Ledger.of(language, elsewhere, masks=(p.name, p.brand, *p.features))
+    ledger = Ledger.for_product(p, elsewhere)
     for sentence in sentences(text, language):
         why = ledger.reason(sentence)
         if why:

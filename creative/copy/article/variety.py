@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from creative.catalog import Product
 from creative.copy.guardrails import duplicate_reason, normalise
 
 _EN_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
@@ -65,6 +66,11 @@ class Ledger:
             for sentence in sentences(text, language):
                 ledger.add(sentence)
         return ledger
+
+    @classmethod
+    def for_product(cls, product: Product, earlier: Iterable[str] = ()) -> "Ledger":
+        """The ledger of `earlier` for one product, its own phrases (name, brand, features) blanked out."""
+        return cls.of(product.language, earlier, masks=(product.name, product.brand, *product.features))
 
     def _blank(self, text: str) -> str:
         for phrase in self.masks:
