@@ -15,7 +15,7 @@ from creative.catalog import Product
 from creative.copy import grammar
 from creative.copy.article import assemble
 from creative.copy.article.checks import catalog_false_alarms
-from creative.copy.article.generate import Article, ArticleWriter, used_up
+from creative.copy.article.generate import MODEL_SECTIONS, Article, ArticleWriter, used_up
 from creative.copy.article.plan import ArticlePlan, plan_article
 from creative.copy.article.sections import SectionKey, section_plan
 from creative.copy.article.variety import repeated_sentences
@@ -343,8 +343,8 @@ class _Drafting:
 
 
 def _model_slots(plan: ArticlePlan) -> int:
-    """Sentences the model is asked for: the points' and scenes' (generate._MODEL_SECTIONS)."""
-    return sum(s.section in ("point", "scene") for s in plan.slots)
+    """Sentences the model is asked for: the points' and scenes' (generate.MODEL_SECTIONS)."""
+    return sum(s.section in MODEL_SECTIONS for s in plan.slots)
 
 
 # ---------------------------------------------------------------- storing

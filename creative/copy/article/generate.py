@@ -34,7 +34,7 @@ MIN_RELEVANCE = 0.1
 RELEVANCE_WEIGHT = 2.0
 # The model writes the points and the scenes, where a fact and a contrast keep it on topic; the headline, lead and
 # call to action are catalog-filled phrase-bank sentences (the model's leads invented product lines and prices).
-_MODEL_SECTIONS = ("point", "scene")
+MODEL_SECTIONS = ("point", "scene")
 
 
 @dataclass
@@ -125,14 +125,14 @@ class ArticleWriter:
         skip: tuple[str, int] | None = None
         for index, slot in enumerate(plan.slots):
             sentence = None
-            if self.model is not None and slot.section in _MODEL_SECTIONS:
+            if self.model is not None and slot.section in MODEL_SECTIONS:
                 previous = article.sentences[-1].text if slot.role == "follow" and article.sentences else None
                 sentence = self._model_sentence(slot, index, previous, ledger, used_openers, article, rng)
             if sentence is None:
                 sentence = self._grammar_sentence(slot, ledger, rng, article.repeated)
             if sentence is None:
                 article.unwritten.append(slot)
-            if sentence is None and slot.role == "opener" and slot.section in _MODEL_SECTIONS:
+            if sentence is None and slot.role == "opener" and slot.section in MODEL_SECTIONS:
                 skip = (slot.section, slot.group)  # a section without its first sentence is left out whole
             if sentence is not None and (slot.section, slot.group) != skip:
                 ledger.add(sentence.text)
