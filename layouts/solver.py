@@ -178,43 +178,42 @@ def _background(slot: Slot, canvas: Box, item) -> PlacedSlot:
     return PlacedSlot(slot, "background", canvas, canvas)
 
 
-def _cover_crop(aspect: float, box: Box, anchor: str, salient: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
-                ) -> tuple[float, float, float, float]:
+Rel = tuple[float, float, float, float]  # a relative (left, top, right, bottom) box
+
+
+def _band(wide: bool, start: float, keep: float) -> Rel:
+    """The relative crop keeping `keep` of the source from `start`: across its width when `wide`, else its height."""
+    return (start, 0.0, start + keep, 1.0) if wide else (0.0, start, 1.0, start + keep)
+
+
+def _centred(region: Rel, wide: bool, keep: float) -> float:
+    """Where a crop keeping `keep` starts to centre on `region` along the cropped axis, inside the source."""
+    lo, hi = (region[0], region[2]) if wide else (region[1], region[3])
+    return min(max((lo + hi) / 2 - keep / 2, 0.0), 1 - keep)
+
+
+def _cover_crop(aspect: float, box: Box, anchor: str, salient: Rel = (0.0, 0.0, 1.0, 1.0)) -> Rel:
     """Relative crop of a source of `aspect` that fills `box` exactly. Along an axis the anchor leaves
     free, the crop centres on the salient region (an off-centre subject stays in frame)."""
     target = box.w / box.h if box.h else 1.0
     parts = set(anchor.split("-"))
-    if aspect > target:  # source wider: crop left/right
-        keep = target / aspect
-        if "left" in parts or "right" in parts:
-            x0 = 0.0 if "left" in parts else 1 - keep
-        else:
-            x0 = min(max((salient[0] + salient[2]) / 2 - keep / 2, 0.0), 1 - keep)
-        return (x0, 0.0, x0 + keep, 1.0)
-    keep = aspect / target
-    if "top" in parts or "bottom" in parts:
-        y0 = 0.0 if "top" in parts else 1 - keep
-    else:
-        y0 = min(max((salient[1] + salient[3]) / 2 - keep / 2, 0.0), 1 - keep)
-    return (0.0, y0, 1.0, y0 + keep)
+    wide = aspect > target  # source wider: crop left/right, else top/bottom
+    keep = target / aspect if wide else aspect / target
+    first, last = ("left", "right") if wide else ("top", "bottom")
+    start = 0.0 if first in parts else 1 - keep if last in parts else _centred(salient, wide, keep)
+    return _band(wide, start, keep)
 
 
-def _subject_crop(aspect: float, box: Box, subject: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+def _subject_crop(aspect: float, box: Box, subject: Rel) -> Rel | None:
     """Relative crop of a photo of `aspect` toward the shape of `box` that keeps `subject` and a margin whole,
     centred on the subject as far as the photo reaches; None when no crop gets closer to the box's shape."""
     target = box.w / box.h if box.h else 1.0
     l, t, r, b = subject
-    if aspect > target:  # photo wider than the box: crop left/right
-        keep = max(target / aspect, (r - l) * (1 + 2 * SUBJECT_MARGIN))
-        if keep >= 1:
-            return None
-        x0 = min(max((l + r) / 2 - keep / 2, 0.0), 1 - keep)
-        return (x0, 0.0, x0 + keep, 1.0)
-    keep = max(aspect / target, (b - t) * (1 + 2 * SUBJECT_MARGIN))
+    wide = aspect > target  # photo wider than the box: crop left/right
+    keep = max(target / aspect, (r - l) * (1 + 2 * SUBJECT_MARGIN)) if wide else max(aspect / target, (b - t) * (1 + 2 * SUBJECT_MARGIN))
     if keep >= 1:
         return None
-    y0 = min(max((t + b) / 2 - keep / 2, 0.0), 1 - keep)
-    return (0.0, y0, 1.0, y0 + keep)
+    return _band(wide, _centred(subject, wide, keep), keep)
 
 
 def _image(slot: Slot, role: str, box: Box, item: ImageContent, where: str) -> PlacedSlot:
