@@ -12,14 +12,14 @@ from typing import Any, Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from creative.catalog import get_product
-from creative.errors import USER_ERRORS, CreativeError, ElementNotFound, ProductNotFound
+from creative.errors import CreativeError, ElementNotFound, ProductNotFound
 from creative.services.copy import accept_section, article_review, edit_section, publish_article, regenerate_section, write_article
 from creative.web import article_review as views
-from creative.web.page_common import flash, fragment, job_status, page, render, require_user, wants_json
+from creative.web.page_common import answer, fragment, job_status, page, render, require_user
 from creative.web.security import checked_form, requires
 
 LIST = "_article_list.html"
@@ -95,25 +95,6 @@ async def article_download(request: Request) -> Response:
     return Response(text, media_type=media, headers=headers)
 
 
-async def _answer(request: Request, action: Callable[[], str], template: str, context: Callable[[], dict[str, Any]],
-                  back: str, location: Callable[[], str | None] = lambda: None) -> Response:
-    """Run `action` (a message back) in a worker thread; errors a user can fix are shown (422), not raised."""
-    try:
-        message, kind = await run_in_threadpool(action), "ok"
-    except USER_ERRORS as exc:
-        message, kind = str(exc), "error"
-    go = location() if kind == "ok" else None
-    if wants_json(request):
-        body: dict[str, Any] = {"message": message, "kind": kind}
-        if go:
-            body["location"] = go
-        else:
-            body["html"] = fragment(request, template, await run_in_threadpool(context))
-        return JSONResponse(body, status_code=200 if kind == "ok" else 422)
-    flash(request, message, kind)
-    return RedirectResponse(go or back, status_code=303)
-
-
 @requires("copy:write")
 async def write(request: Request) -> Response:
     """Grammar answers with the stored article (the page opens it); the model runs as a job the list page polls."""
@@ -136,7 +117,7 @@ async def write(request: Request) -> Response:
         job_id = state.jobs.submit(views.JOB_KIND, {"product": product, "engine": engine, "keywords": keywords}, user.username, work)
         return f"writing an article for {product} with the language model (job {job_id})"
 
-    return await _answer(request, submit, LIST, lambda: _list_context(request), "/copy/articles",
+    return await answer(request, submit, LIST, lambda: _list_context(request), "/copy/articles",
                          lambda: f"/copy/articles/{made['code']}" if made.get("code") else None)
 
 
@@ -147,7 +128,7 @@ def _section_route(run: Callable[[Request, Any, str, int, Any], str]):
         user = require_user(request)
         form = await checked_form(request)
         code, position = request.path_params["code"], request.path_params["index"]
-        return await _answer(request, lambda: run(request, form, code, position, user), SECTIONS,
+        return await answer(request, lambda: run(request, form, code, position, user), SECTIONS,
                              lambda: _article_context(request, code), f"/copy/articles/{code}#section-{position}")
 
     handler.__name__ = run.__name__

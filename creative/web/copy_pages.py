@@ -11,21 +11,24 @@ from typing import Any, Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from creative.errors import USER_ERRORS, CreativeError
+from creative.errors import CreativeError
 from creative.web import article_pages, copy_review
-from creative.web.page_common import flash, fragment, job_status, page, render, require_user, wants_json
+from creative.web.page_common import answer, fragment, job_status, page, render, require_user
 from creative.web.security import checked_form, requires
 
 REVIEW = "_copy_review.html"
 
 
-async def _review(request: Request) -> dict[str, Any]:
+def _review_context(request: Request) -> dict[str, Any]:
     state = request.app.state
-    review = await run_in_threadpool(copy_review.copy_review, state.ws, state.jobs)
-    return {"review": review, "engines": copy_review.COPY_ENGINES}
+    return {"review": copy_review.copy_review(state.ws, state.jobs), "engines": copy_review.COPY_ENGINES}
+
+
+async def _review(request: Request) -> dict[str, Any]:
+    return await run_in_threadpool(_review_context, request)
 
 
 @page
@@ -44,16 +47,8 @@ async def copy_status(request: Request) -> Response:
 
 
 async def _answer(request: Request, action: Callable[[], str], anchor: str = "") -> Response:
-    """Run `action` (a message back) in a worker thread; errors a user can fix are shown, not raised."""
-    try:
-        message, kind = await run_in_threadpool(action), "ok"
-    except USER_ERRORS as exc:
-        message, kind = str(exc), "error"
-    if wants_json(request):
-        html = fragment(request, REVIEW, await _review(request))
-        return JSONResponse({"message": message, "kind": kind, "html": html}, status_code=200 if kind == "ok" else 422)
-    flash(request, message, kind)
-    return RedirectResponse(f"/copy{anchor}", status_code=303)
+    """A post's answer (page_common.answer): the review's new HTML swapped in, or back to the copy page at `anchor`."""
+    return await answer(request, action, REVIEW, lambda: _review_context(request), f"/copy{anchor}")
 
 
 @requires("copy:write")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from creative.errors import USER_ERRORS
 from creative.web.security import current_user
 
 
@@ -63,3 +64,27 @@ async def job_status(request: Request, kind: str, missing: str) -> Response:
     if job is None or job.kind != kind:
         raise HTTPException(404, missing)
     return JSONResponse((await run_in_threadpool(jobs.status, job)).to_json(), headers={"cache-control": "no-store"})
+
+
+async def answer(request: Request, action: Callable[[], str], template: str, context: Callable[[], dict[str, Any]], back: str,
+                 location: Callable[[], str | None] = lambda: None) -> Response:
+    """A post's answer: `action` (a message back) runs in a worker thread; errors a user can fix are shown (422), not raised.
+
+    A script's fetch gets JSON: the message and, on success, the page to open (`location`) when there is one, else
+    `template` rendered with `context()` to swap in place; a plain form post gets a flash message and a redirect there
+    (or to `back`).
+    """
+    try:
+        message, kind = await run_in_threadpool(action), "ok"
+    except USER_ERRORS as exc:
+        message, kind = str(exc), "error"
+    go = location() if kind == "ok" else None
+    if wants_json(request):
+        body: dict[str, Any] = {"message": message, "kind": kind}
+        if go:
+            body["location"] = go
+        else:
+            body["html"] = fragment(request, template, await run_in_threadpool(context))
+        return JSONResponse(body, status_code=200 if kind == "ok" else 422)
+    flash(request, message, kind)
+    return RedirectResponse(go or back, status_code=303)
