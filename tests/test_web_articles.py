@@ -17,8 +17,7 @@ from creative.copy.guardrails import normalise
 from creative.db import open_database
 from creative.services import Workspace
 from creative.services.copy import article_review
-from creative.web import article_review as views
-from creative.web import create_app
+from creative.web import copy_review, create_app
 from creative.web.auth import create_user
 
 PRODUCT = "SKU-1001"
@@ -176,8 +175,8 @@ def test_a_missing_article_is_not_found(mia):
 @pytest.mark.slow
 def test_the_model_writes_an_article_and_a_section_as_jobs_with_progress(sample_home, mia, real_model, monkeypatch):
     """The one web test with the real model (loaded once per run): both model runs are jobs the page polls."""
-    real_pipeline = views.copy_pipeline
-    monkeypatch.setattr(views, "copy_pipeline", lambda ws, **kw: real_pipeline(ws, language_model=real_model, **kw))
+    real_pipeline = copy_review.copy_pipeline  # the jobs' pipeline (copy_review.loaded_pipeline)
+    monkeypatch.setattr(copy_review, "copy_pipeline", lambda ws, **kw: real_pipeline(ws, language_model=real_model, **kw))
 
     def finished(message: str) -> dict:
         job = re.search(r"\(job ([0-9a-f]+)\)", message).group(1)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from creative.catalog import Product, get_product, list_products
-from creative.copy.loading import needs_conversion
 from creative.errors import CreativeError
-from creative.services import Workspace, copy_pipeline
+from creative.services import Workspace
 from creative.services.copy import ArticleReview, article_review, check_keywords, list_articles, regenerate_section, write_article
-from creative.web.copy_review import CONVERTING, LOADING
+from creative.web.copy_review import loaded_pipeline
 from creative.web.jobs import JobRunner, JobStatus, Progress
 
 ENGINES = ("grammar", "lm")
@@ -83,16 +82,6 @@ def check_engine(engine: str) -> str:
     return engine
 
 
-def _load(ws: Workspace, product: Product, engine: str, progress: Progress):
-    """The shared pipeline, its model loaded as a phase of its own when the model will write."""
-    pipeline = copy_pipeline(ws)
-    if engine == "lm" and not pipeline.model_loaded and pipeline.writes(product.language):
-        phase = CONVERTING if needs_conversion(pipeline.model_spec, pipeline.cache_dir) else LOADING
-        progress(0, 0, phase, phase=phase)
-        pipeline.model  # noqa: B018 - loads it, so the load is its own phase with its own estimate
-    return pipeline
-
-
 def written_message(written) -> str:
     best = written.best
     if written.review is None:
@@ -111,7 +100,7 @@ def write_work(ws: Workspace, product_id: str, engine: str, keywords: list[str] 
     product = get_product(ws.engine, product_id)
 
     def work(progress: Progress) -> dict[str, Any]:
-        pipeline = _load(ws, product, engine, progress)
+        pipeline = loaded_pipeline(ws, product, engine, progress)
         writing = f"writing the article ({engine})"
         progress(0, 0, "writing the article", phase=writing)
         written = write_article(ws, product.product_id, engine=engine, keywords=keywords, pipeline=pipeline,
@@ -134,7 +123,7 @@ def regenerate_work(ws: Workspace, code: str, position: int, engine: str, userna
     product = get_product(ws.engine, review.product_id)
 
     def work(progress: Progress) -> dict[str, Any]:
-        pipeline = _load(ws, product, engine, progress)
+        pipeline = loaded_pipeline(ws, product, engine, progress)
         writing = f"writing a section ({engine})"
         progress(0, 1, f"writing section {position + 1} again", phase=writing)
         section = regenerate_section(ws, code, position, engine=engine, reviewer=username, pipeline=pipeline)

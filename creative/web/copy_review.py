@@ -12,9 +12,9 @@ import threading
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Sequence
 
-from creative.catalog import get_product, list_products
+from creative.catalog import Product, get_product, list_products
 from creative.copy.loading import needs_conversion
-from creative.copy.pipeline import Candidate
+from creative.copy.pipeline import Candidate, CopyPipeline
 from creative.copy.styles import STYLES
 from creative.errors import CreativeError
 from creative.services import Workspace, approve_title, copy_pipeline
@@ -106,6 +106,17 @@ def copy_review(ws: Workspace, jobs: JobRunner) -> CopyReview:
     return CopyReview(catalog, list(groups.values()), approved)
 
 
+def loaded_pipeline(ws: Workspace, product: Product, engine: str, progress: Progress) -> CopyPipeline:
+    """The shared pipeline, its model loaded as a phase of its own when the model will write for `product`."""
+    pipeline = copy_pipeline(ws)
+    if engine == "lm" and not pipeline.model_loaded and pipeline.writes(product.language):
+        # converting the GGUF takes a minute or more, reading the converted copy seconds: two phases, two estimates
+        phase = CONVERTING if needs_conversion(pipeline.model_spec, pipeline.cache_dir) else LOADING
+        progress(0, 0, phase, phase=phase)
+        pipeline.model  # noqa: B018 - loads it, so the load is its own phase with its own estimate
+    return pipeline
+
+
 def copy_work(ws: Workspace, product_id: str, copy_engine: str, n: int) -> Callable[[Progress], dict[str, Any]]:
     """A job generating title candidates for one product with the shared pipeline; checked before it is queued."""
     if copy_engine not in COPY_ENGINES:
@@ -115,12 +126,7 @@ def copy_work(ws: Workspace, product_id: str, copy_engine: str, n: int) -> Calla
     product = get_product(ws.engine, product_id)
 
     def work(progress: Progress) -> dict[str, Any]:
-        pipeline = copy_pipeline(ws)
-        if copy_engine == "lm" and not pipeline.model_loaded and pipeline.writes(product.language):
-            # converting the GGUF takes a minute or more, reading the converted copy seconds: two phases, two estimates
-            phase = CONVERTING if needs_conversion(pipeline.model_spec, pipeline.cache_dir) else LOADING
-            progress(0, 0, phase, phase=phase)
-            pipeline.model  # noqa: B018 - loads it, so the load is its own phase with its own estimate
+        pipeline = loaded_pipeline(ws, product, copy_engine, progress)
         writing = f"writing titles ({copy_engine})"  # a phase: before the first style is done, last run's length is the estimate
         progress(0, len(STYLES), "writing titles", phase=writing)
         candidates = pipeline.titles(product, n=n, engine=copy_engine,
