@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from support.measure import FakeMeasurer
 
 from layouts import (
     ALL_SIZES,
@@ -23,17 +24,6 @@ from layouts.metrics import penalised
 from layouts.sizes import Size
 from layouts.solver import FACE_REGION, PlacedSlot, SolvedLayout
 from layouts.text import NO_LINE_END, NO_LINE_START, break_units
-
-
-class FakeMeasurer:
-    """Deterministic widths: Latin 0.55 em, CJK 1 em; enough to test the logic without fonts."""
-
-    def width(self, text, font):
-        return sum(font.size * (1.0 if ord(c) >= 0x2E80 else 0.55) for c in text)
-
-    def ascent_descent(self, font):
-        return round(font.size * 0.8), round(font.size * 0.25)
-
 
 M = FakeMeasurer()
 CONTENT = {

@@ -2,24 +2,14 @@
 and product plus title covering a share of the canvas."""
 
 import pytest
+from support.measure import FakeMeasurer
 
 from layouts import ALL_SIZES, ImageContent, TextContent, builtin_templates, evaluate, get_template, hard_violations, parse_template, solve
 from layouts.legibility import min_text_px
 from layouts.sizes import Size
 from layouts.solver import FACE_REGION
 
-
-class Measurer:
-    """Latin 0.55 em, CJK 1 em: close enough to real fonts for the geometry."""
-
-    def width(self, text, font):
-        return sum(font.size * (1.0 if ord(c) >= 0x2E80 else 0.55) for c in text)
-
-    def ascent_descent(self, font):
-        return round(font.size * 0.8), round(font.size * 0.25)
-
-
-M = Measurer()
+M = FakeMeasurer()
 CONTENT = {
     "product": ImageContent(1.0),
     "model": ImageContent(0.31, FACE_REGION),  # a standing person's alpha box, as the sample models
