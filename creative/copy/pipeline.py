@@ -251,7 +251,6 @@ class CopyPipeline:
             margin = own[j] - sum(o[j] for o in others) / len(others)
             if margin < MIN_CONTRAST:
                 c.reasons.append(f"relevance: as likely for another product (contrast {margin:+.2f} < {MIN_CONTRAST:+.2f})")
-                c.status = "rejected"
 
     def judge_title(self, candidate: Candidate, product: Product, limit: LengthLimit = HEADLINE) -> Candidate:
         """Run the title guardrails, style fit and score on one candidate (a reviewer's edit, say); sets its reasons and score."""
