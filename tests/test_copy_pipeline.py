@@ -200,3 +200,32 @@ def test_chinese_product_uses_the_model_when_it_writes_chinese(monkeypatch):
     assert {c.to_json()["style_label"] for c in cands} == {"古诗词型"}
     assert not any(c.notes for c in cands)  # no "does not write Chinese" fallback note
     assert any(c.status == "accepted" for c in cands)  # grammar still tops up the noise model's output
+
+
+def test_a_model_title_no_likelier_for_its_product_than_for_decoys_is_refused(monkeypatch):
+    """Contrastive relevance: each title passing the guardrails is scored after the product's prompt and after decoys'."""
+    from creative.copy.entities import decoy_products
+    from creative.copy.pipeline import Candidate
+    from creative.copy.ranking import rank
+
+    pipe = CopyPipeline(model=tiny_model(seed=2), brands=["Northwind"], per_style=2)
+    own = pipe.preprocess_title(SHOE, "descriptive")
+    decoys = [pipe.preprocess_title(d, "descriptive") for d in decoy_products(SHOE)]
+    assert len(decoys) == 2 and own not in decoys
+    asked = []
+
+    def score(prompt_ids, texts):
+        asked.append(list(texts))
+        mine = prompt_ids == own
+        return [{"Stride Runner for daily miles": 1.0 if mine else 0.2, "Comfort for every day": 1.0 if mine else 1.4}[t] for t in texts]
+
+    monkeypatch.setattr(pipe.model, "score", score)
+    specific, generic = (Candidate(t, "descriptive", "en", "lm", SHOE.product_id, loglik=-1.0)
+                         for t in ("Stride Runner for daily miles", "Comfort for every day"))
+    refused = Candidate("The best shoe", "descriptive", "en", "lm", SHOE.product_id, reasons=["banned claim: 'best'"])
+    pipe._contrast(SHOE, "descriptive", own, [specific, generic, refused])
+    assert asked == [["Stride Runner for daily miles", "Comfort for every day"]] * 3  # own prompt, then each decoy; refused ones not scored
+    assert specific.reasons == []
+    assert generic.reasons == ["relevance: as likely for another product (contrast -0.40 < +0.00)"]
+    ranked = rank([specific, generic, refused], "en")
+    assert [(c.text, c.status) for c in ranked if c.status == "accepted"] == [("Stride Runner for daily miles", "accepted")]
