@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 from sqlalchemy import delete, func, insert, select
 
 from creative.brands import find_kit
-from creative.catalog import Product, get_product
+from creative.catalog import get_product
 from creative.compose import BatchResult, BatchSelection, compose_batch, enumerate_specs, resolve_selection
 from creative.copy.guardrails import Guardrails
 from creative.creatives import MANIFEST, Creative, batch_creatives, get_creatives
@@ -87,18 +87,23 @@ class QualityGate:
         self.ws = ws
         self.min_quality = min_quality
         self.refused: list[Refused] = []
-        self._products: dict[str, Product] = {}
+        self._guards: dict[str, Guardrails] = {}
         self._copy: dict[tuple[str, str], list[str]] = {}
+
+    def _guard(self, offer: str) -> Guardrails:
+        """A product's guardrails with its brand kit's banned words: the product and its kit read once per launch."""
+        if offer not in self._guards:
+            product = get_product(self.ws.engine, offer)
+            kit = find_kit(self.ws.engine, product.brand)
+            self._guards[offer] = Guardrails.for_product(product, brand_banned=kit.banned if kit else ())
+        return self._guards[offer]
 
     def copy_reasons(self, title: str | None, offer: str | None) -> list[str]:
         if not title or not offer:
             return []  # the catalog name itself, or no catalog product to check against
         key = (title, offer)
         if key not in self._copy:
-            product = self._products.get(offer) or self._products.setdefault(offer, get_product(self.ws.engine, offer))
-            text = self.ws.elements.get(title).text or ""
-            kit = find_kit(self.ws.engine, product.brand)
-            self._copy[key] = Guardrails.for_product(product, brand_banned=kit.banned if kit else ()).check_title(text)
+            self._copy[key] = self._guard(offer).check_title(self.ws.elements.get(title).text or "")
         return self._copy[key]
 
     def __call__(self, records: list[dict]) -> list[dict]:
