@@ -129,7 +129,7 @@ class Tally:
 def tally(records: list[dict], catalog: list[Product], known: dict[str, int]) -> dict[tuple[str, str], Tally]:
     by_id = {p.product_id: p for p in catalog}
     out: dict[tuple[str, str], Tally] = {}
-    earlier: dict[tuple[str, str], list[str]] = {}
+    earlier: dict[tuple[str, str], set[str]] = {}  # normalised sentences of the product's earlier accepted articles
     for r in records:
         product = by_id[r["product_id"]]
         t = out.setdefault((r["requested"], r["language"]), Tally())
@@ -145,9 +145,9 @@ def tally(records: list[dict], catalog: list[Product], known: dict[str, int]) ->
         t.unfit += sum("fits no fact" in n for n in r["notes"])
         if r["status"] != "accepted":
             continue
-        seen = earlier.setdefault((r["requested"], r["product_id"]), [])
-        t.across += sum(normalise(s) in {normalise(e) for e in seen} for s in said)
-        seen.extend(said)
+        seen = earlier.setdefault((r["requested"], r["product_id"]), set())
+        t.across += sum(normalise(s) in seen for s in said)
+        seen.update(normalise(s) for s in said)
         t.accepted += 1
         t.repeated += len(repeated_sentences(said))
         t.distinct.append(distinct_n(r["text"], r["language"]))
@@ -178,13 +178,13 @@ def report(records: list[dict], catalog: list[Product], known: dict[str, int]) -
             f"{statistics.mean(t.seconds):9.2f}"]))
 
 
-def judged_labels(catalog: list[Product]) -> dict[tuple[str, str], tuple[int, int, int, int]]:
-    """Per (engine, language): labelled sections, accepted by the checks, accepted and labelled publishable, publishable."""
+def judged_labels(catalog: list[Product], rows: list[dict]) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    """Per (engine, language) of the labelled `rows`: sections, accepted by the checks, accepted and labelled publishable, publishable."""
     by_id = {p.product_id: p for p in catalog}
     brands = {x for p in catalog for x in (p.brand, p.name)}
     out: dict[tuple[str, str], list[int]] = {}
     articles: dict[str, list[str]] = {}
-    for row in sorted(labels(), key=lambda r: (r["article"], r["index"])):
+    for row in sorted(rows, key=lambda r: (r["article"], r["index"])):
         product = by_id[row["product_id"]]
         guard = Guardrails.for_product(product, brands, LONG_HEADLINE)
         earlier = articles.setdefault(row["article"], [])
@@ -215,7 +215,7 @@ def main() -> None:
 
     print(f"labelled set: {len(rows)} sections ({LABELS.relative_to(ROOT)}); the writer's checks over them:")
     print(f"{'engine':8} {'lang':4} {'labelled':>8} {'accepted':>8} {'labelled publishable of accepted':>33} {'recall':>7}")
-    for (engine, lang), (n, acc, good, pos) in sorted(judged_labels(catalog).items()):
+    for (engine, lang), (n, acc, good, pos) in sorted(judged_labels(catalog, rows).items()):
         print(f"{engine:8} {lang:4} {n:8d} {acc:8d} {good / max(1, acc):33.3f} {good / max(1, pos):7.3f}")
 
     if args.report:
