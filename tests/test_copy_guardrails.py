@@ -248,3 +248,12 @@ def test_a_title_must_say_something_about_the_product():
     assert guard(PHONES).check_grounding("Fold-flat design for travel") == []  # a feature
     assert guard(PHONES).check_grounding("Fold-flat design for travel", names_only=True)  # a model title must name it
     assert guard(PHONES).check_grounding("Music-friendly headphones", names_only=True) == []  # its kind
+
+
+def test_an_offer_under_the_brand_alone_is_refused_as_a_brand_wide_sale():
+    brand_wide = [r for r in guard().check_title("Northwind, was $89, now $69") if "brand-wide" in r]
+    assert brand_wide == ["facts: an offer under the brand 'Northwind' alone reads as a brand-wide sale; name the product"]
+    assert any("brand-wide" in r for r in guard(ZH_SHOE).check_title("北风特惠，现价¥399"))
+    for product, text in [(SHOE, "Northwind Stride Runner, now $69"), (SHOE, "Northwind: light steps, long roads"),
+                          (ZH_SHOE, "北风轻跑鞋，现价¥399")]:
+        assert not any("brand-wide" in r for r in guard(product).check_title(text)), text
