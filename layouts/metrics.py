@@ -275,7 +275,7 @@ def score_geometry(layout: SolvedLayout, may_overlap: frozenset = frozenset()) -
         if p.text is not None and p.text.size < (limit := min_text_px(p.kind, layout.size)):
             found.append(violation("small_text", slot=p.name, size=p.text.size, limit=limit))
     for note in layout.notes:  # a slot the size's layout leaves out by design is noted, not penalised
-        found.append(violation("slot_absent" if note.endswith(" layout") else "slot_dropped", note=note))
+        found.append(violation("slot_absent" if note in layout.absent else "slot_dropped", note=note))
 
     salient = [p.salient for p in content if p.salient is not None and p.kind in ("product", "model")]
     used = _mask_rows([element_box(p) for p in content], canvas)

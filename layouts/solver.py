@@ -79,6 +79,7 @@ class SolvedLayout:
     variant: str
     slots: tuple[PlacedSlot, ...]  # in z order
     notes: tuple[str, ...] = field(default=())  # soft: why optional slots dropped out
+    absent: tuple[str, ...] = field(default=())  # those of `notes` for slots this size's layout leaves out by design
 
     @property
     def canvas(self) -> Box:
@@ -115,7 +116,8 @@ def solve(template: LayoutTemplate, size: Size, content: Content, measure: TextM
     canvas = Box(0, 0, size.width, size.height)
     short = size.short_side
     placed: list[PlacedSlot] = []
-    notes: list[str] = []
+    notes: list[str] = []  # optional slots that did not fit
+    absent: list[str] = []  # optional slots with content that the variant has no place for
     where = f"template {template.name!r} at {size.name}"
 
     for placement in template.layouts[variant]:
@@ -155,9 +157,9 @@ def solve(template: LayoutTemplate, size: Size, content: Content, measure: TextM
             if all(p.slot.name != slot.name for p in template.layouts[variant]):
                 role = content_role(slot, content)
                 if slot.kind == "decoration" or role in content:
-                    notes.append(f"{slot.name} not in the {variant} layout")
+                    absent.append(f"{slot.name} not in the {variant} layout")
     placed.sort(key=lambda p: p.slot.z)
-    return SolvedLayout(template.name, size, variant, tuple(placed), tuple(notes))
+    return SolvedLayout(template.name, size, variant, tuple(placed), tuple(notes + absent), tuple(absent))
 
 
 def _slot(placement, slot: Slot, role: str, item, size: Size, where: str, measure: TextMeasurer, fit: Callable) -> PlacedSlot:

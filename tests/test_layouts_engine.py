@@ -100,6 +100,15 @@ def test_optional_slots_drop_out_at_tiny_sizes_with_a_note():
     assert metrics.quality == penalised(1.0, [v.code for v in violations]) and penalised(1.0, ["slot_absent"]) == 1.0
 
 
+def test_a_slot_that_did_not_fit_costs_quality_and_one_the_layout_leaves_out_does_not():
+    layout = solve(get_template("promo"), Size(320, 100), CONTENT, M)
+    assert layout.absent and set(layout.absent) < set(layout.notes)
+    metrics, violations = evaluate(layout)
+    codes = {v.message.split(" ")[0]: v.code for v in violations if v.code in ("slot_dropped", "slot_absent")}
+    assert codes == {"cta": "slot_dropped", "discount": "slot_absent"}
+    assert metrics.quality == penalised(1.0, [v.code for v in violations]) < 1.0
+
+
 def test_required_content_missing_is_a_layout_error():
     content = {k: v for k, v in CONTENT.items() if k != "model"}
     with pytest.raises(LayoutError, match="required slot 'model' has no model"):
