@@ -122,6 +122,7 @@ def test_an_edit_that_repeats_another_section_is_refused(ws, review):
     lead, point = _section(review, "lead"), _section(review, "point")
     with pytest.raises(SectionRefused, match="duplicate"):
         edit_section(ws, review.code, point.position, f"{sentences(lead.text, 'en')[-1]} {point.text}")
+    assert article_review(ws, review.code).section(point.position).text == point.text
 
 
 def test_a_passing_edit_replaces_the_text_marks_the_new_sentence_and_waits_for_acceptance(ws, review):
