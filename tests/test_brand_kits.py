@@ -146,11 +146,14 @@ def test_a_brand_kit_font_sets_the_title_face(sample_home, engine):
     assert set(_title_weights(sample_home, engine, "SKU-2001").values()) == {"regular"}
 
 
-def test_a_kit_colour_is_part_of_the_pack_fingerprint(sample_home, engine):
+def test_a_kit_colour_and_font_are_part_of_the_pack_fingerprint(sample_home, engine):
     selection = BatchSelection(products=("SKU-1001",), templates=("hero",), sizes=("300x250",))
     before = resolve_selection(sample_home, engine, selection).pack.fingerprint()
     set_kit(engine, "Northwind", primary="#0a7d3e")
-    assert resolve_selection(sample_home, engine, selection).pack.fingerprint() != before  # no stale banners from a cache
+    coloured = resolve_selection(sample_home, engine, selection).pack.fingerprint()
+    assert coloured != before  # no stale banners from a cache
+    set_kit(engine, "Northwind", font="SourceSansPro-Regular")  # the sample kit sets Bold
+    assert resolve_selection(sample_home, engine, selection).pack.fingerprint() not in (before, coloured)
 
 
 def _run(*args: str, ok: bool = True):
