@@ -99,9 +99,15 @@ def draw_base(base: Base, fitted: Fitted, masks: Callable[[int, int], "CardMasks
     return canvas
 
 
-def _supersampled_rounded_mask(w: int, h: int, radius: float) -> Image.Image:
+def _supersampled_mask(w: int, h: int, radius: float | None) -> Image.Image:
+    """A shape's coverage (L) drawn at 2x and reduced, for smooth edges: a rounded rectangle of `radius`
+    (px at 1x), or an ellipse when `radius` is None."""
     mask = Image.new("L", (w * 2, h * 2), 0)
-    ImageDraw.Draw(mask).rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius * 2, fill=255)
+    draw = ImageDraw.Draw(mask)
+    if radius is None:
+        draw.ellipse((0, 0, w * 2 - 1, h * 2 - 1), fill=255)
+    else:
+        draw.rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius * 2, fill=255)
     return mask.resize((w, h), Image.Resampling.BOX)
 
 
@@ -110,8 +116,8 @@ def rounded_mask(w: int, h: int, radius: float) -> Image.Image:
     drawn (cut from a small rectangle of the same radius: the same pixels): the rest is fully covered."""
     reach = math.ceil(radius) + 1  # a corner's curve and its antialiased edge
     if 2 * reach >= min(w, h):
-        return _supersampled_rounded_mask(w, h, radius)
-    corners = _supersampled_rounded_mask(2 * reach, 2 * reach, radius)
+        return _supersampled_mask(w, h, radius)
+    corners = _supersampled_mask(2 * reach, 2 * reach, radius)
     mask = Image.new("L", (w, h), 255)
     for cx, cy, x, y in ((0, 0, 0, 0), (reach, 0, w - reach, 0), (0, reach, 0, h - reach), (reach, reach, w - reach, h - reach)):
         mask.paste(corners.crop((cx, cy, cx + reach, cy + reach)), (x, y))
@@ -181,14 +187,8 @@ def coloured(mask: Image.Image, colour: RGB) -> Image.Image:
 
 def shape_block(w: int, h: int, fill: tuple[int, ...], kind: str) -> Image.Image:
     """A badge, button or scrim shape (circle, pill, scrim, else a rounded rect) in `fill` (RGB or RGBA)."""
-    mask = Image.new("L", (w * 2, h * 2), 0)  # drawn at 2x and reduced: smooth edges
-    draw = ImageDraw.Draw(mask)
-    if kind == "circle":
-        draw.ellipse((0, 0, w * 2 - 1, h * 2 - 1), fill=255)
-    else:
-        radius = h if kind == "pill" else min(h, w) * 0.25 if kind == "scrim" else min(6, h // 4) * 2
-        draw.rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius, fill=255)
-    mask = mask.resize((w, h), Image.Resampling.BOX)
+    radius = None if kind == "circle" else h / 2 if kind == "pill" else min(h, w) / 8 if kind == "scrim" else min(6, h // 4)
+    mask = _supersampled_mask(w, h, radius)
     if len(fill) == 4:
         mask = mask.point(lambda v, a=fill[3]: v * a // 255)
     block = Image.new("RGBA", (w, h), (*fill[:3], 255))
