@@ -147,8 +147,8 @@ def _regenerate(request: Request, form: Any, code: str, position: int, user: Any
     state = request.app.state
     engine = views.check_engine(str(form.get("engine", "grammar")))
     if engine == "lm":
-        work = views.regenerate_work(state.ws, code, position, engine, user.username)
         review = article_review(state.ws, code)
+        work = views.regenerate_work(state.ws, review, position, engine, user.username)
         job_id = state.jobs.submit(views.JOB_KIND, {"product": review.product_id, "engine": engine, "code": code, "position": position},
                                    user.username, work)
         return f"writing section {position + 1} again with the language model (job {job_id})"

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from creative.catalog import Product, get_product, list_products
 from creative.errors import CreativeError
 from creative.services import Workspace
-from creative.services.copy import ArticleReview, article_review, check_keywords, list_articles, regenerate_section, write_article
+from creative.services.copy import ArticleReview, check_keywords, list_articles, regenerate_section, write_article
 from creative.web.copy_review import loaded_pipeline
 from creative.web.jobs import JobRunner, JobStatus, Progress
 
@@ -116,9 +116,9 @@ def write_work(ws: Workspace, product_id: str, engine: str, keywords: list[str] 
     return work
 
 
-def regenerate_work(ws: Workspace, code: str, position: int, engine: str, username: str) -> Callable[[Progress], dict[str, Any]]:
-    """A job writing one section again with the model (checked before it is queued)."""
-    review = article_review(ws, code)
+def regenerate_work(ws: Workspace, review: ArticleReview, position: int, engine: str, username: str) -> Callable[[Progress], dict[str, Any]]:
+    """A job writing one section of `review`'s article again with the model (checked before it is queued)."""
+    code = review.code
     review.section(position)
     product = get_product(ws.engine, review.product_id)
 
