@@ -239,6 +239,23 @@ def _insert_sections(ws: Workspace, code: str, sections: Sequence[dict[str, Any]
             raise
 
 
+def _check_engine(engine: str) -> None:
+    if engine not in ARTICLE_ENGINES:
+        raise CopyError(f"unknown engine {engine!r}; use one of {', '.join(ARTICLE_ENGINES)}")
+
+
+def _engine_for(pipe: CopyPipeline, product: Product, engine: str) -> str:
+    """`auto` resolved: the model where it writes the product's language, else the grammar."""
+    if engine == "auto":
+        return "lm" if pipe.writes(product.language) else "grammar"
+    return engine
+
+
+def _guardrails(ws: Workspace, product: Product) -> Guardrails:
+    """An article's checks against the catalog and the brand kits as they are now."""
+    return copy_pipeline(ws).guardrails(product, LONG_HEADLINE)
+
+
 def check_keywords(keywords: Sequence[str] | None) -> None:
     """Refuse a keyword holding a control or bidi character: it is stored with the article and shown on its page."""
     for keyword in keywords or ():
@@ -257,15 +274,13 @@ def write_article(ws: Workspace, product_id: str, *, engine: str = "auto", keywo
     (the model where it writes the language, else grammar, without the note). `progress(drafted, planned)` follows
     the model's sentences.
     """
-    if engine not in ARTICLE_ENGINES:
-        raise CopyError(f"unknown engine {engine!r}; use one of {', '.join(ARTICLE_ENGINES)}")
+    _check_engine(engine)
     if per_section < 1:
         raise CopyError("--per-section must be at least 1")
     check_keywords(keywords)
     product = get_product(ws.engine, product_id)
     pipe = pipeline or copy_pipeline(ws)
-    if engine == "auto":
-        engine = "lm" if pipe.writes(product.language) else "grammar"
+    engine = _engine_for(pipe, product, engine)
     candidates, written = pipe.written_article(product, keywords=keywords, engine=engine, per_section=per_section,
                                                avoid=_used_texts(ws, product.product_id), progress=progress)
     result = ArticleWritten(product, candidates)
@@ -298,7 +313,7 @@ def article_review(ws: Workspace, code: str) -> ArticleReview:
             keys = [SectionKey(o["section"]) for o in old]
         for o, key in zip(old, keys):
             o.update(fact=key.fact, keyword=key.keyword, heading=heading(key))
-        _insert_sections(ws, code, old, lambda key: [], copy_pipeline(ws).guardrails(product, LONG_HEADLINE))
+        _insert_sections(ws, code, old, lambda key: [], _guardrails(ws, product))
         rows = _section_rows(ws, [code])
     return _review_of(element, rows)
 
@@ -336,7 +351,7 @@ def _update_section(ws: Workspace, section: ArticleSection, code: str, **values:
 
 def _recheck(ws: Workspace, review: ArticleReview, section: ArticleSection, guard: Guardrails | None = None) -> list[str]:
     """The checks on a section against the catalog as it is now; a failing section goes back to draft with the reasons."""
-    guard = guard or copy_pipeline(ws).guardrails(get_product(ws.engine, review.product_id), LONG_HEADLINE)
+    guard = guard or _guardrails(ws, get_product(ws.engine, review.product_id))
     reasons = edited_reasons(section.text, section.kind, guard, [s.text for s in review.sections if s.position != section.position])
     if reasons:  # kept for the page to show; a section accepted before a catalog change goes back to draft
         _update_section(ws, section, review.code, reasons=reasons, status="draft")
@@ -367,7 +382,7 @@ def publish_article(ws: Workspace, code: str, fmt: str) -> str:
     it, and it goes back to draft with the reasons, to be fixed and accepted again.
     """
     review = article_review(ws, code)
-    guard = copy_pipeline(ws).guardrails(get_product(ws.engine, review.product_id), LONG_HEADLINE)
+    guard = _guardrails(ws, get_product(ws.engine, review.product_id))
     stale = [(s, reasons) for s in review.accepted if (reasons := _recheck(ws, review, s, guard))]
     if stale:
         which = "; ".join(f"section {s.position + 1} ({s.kind}): {', '.join(r)}" for s, r in stale)
@@ -391,7 +406,7 @@ def edit_section(ws: Workspace, code: str, position: int, text: str, reviewer: s
     if text == section.text:
         return section
     product = get_product(ws.engine, review.product_id)
-    guard = copy_pipeline(ws).guardrails(product, LONG_HEADLINE)
+    guard = _guardrails(ws, product)
     others = [s.text for s in review.sections if s.position != position]
     reasons = edited_reasons(text, section.kind, guard, others, _elsewhere(ws, review.product_id, code))
     if reasons:
@@ -409,8 +424,7 @@ def regenerate_section(ws: Workspace, code: str, position: int, *, engine: str =
 
     Refused (SectionRefused, the old text kept) when no new sentence is left to write or every try fails the checks.
     """
-    if engine not in ARTICLE_ENGINES:
-        raise CopyError(f"unknown engine {engine!r}; use one of {', '.join(ARTICLE_ENGINES)}")
+    _check_engine(engine)
     review = article_review(ws, code)
     section = review.section(position)
     if section.kind in ("point", "scene") and not (section.fact or section.keyword):
@@ -418,8 +432,7 @@ def regenerate_section(ws: Workspace, code: str, position: int, *, engine: str =
                              "write a new article to write its sections again")
     product = get_product(ws.engine, review.product_id)
     pipe = pipeline or copy_pipeline(ws)
-    if engine == "auto":
-        engine = "lm" if pipe.writes(product.language) else "grammar"
+    engine = _engine_for(pipe, product, engine)
     guard = pipe.guardrails(product, LONG_HEADLINE)
     avoid = _used_texts(ws, product.product_id)
     others = [s.text for s in review.sections if s.position != position]
