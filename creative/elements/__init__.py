@@ -12,6 +12,7 @@ KINDS = IMAGE_KINDS + TEXT_KINDS
 FOLDER_KINDS = {f"{kind}s": kind for kind in IMAGE_KINDS}  # a library folder: products/, logos/, models/, backgrounds/
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 CODE_PREFIX = {"product": "P", "logo": "L", "model": "M", "background": "B", "title": "T", "article": "A"}
+FLOOD_FILL, GRABCUT = "flood fill", "grabcut"  # how a product's cut-out was made, as element metadata says it
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,11 @@ class Element:
 
     @property
     def cutout_method(self) -> str | None:
-        """How the product's cut-out was made ("flood fill" or "grabcut"), None without one; cut-outs
+        """How the product's cut-out was made (FLOOD_FILL or GRABCUT), None without one; cut-outs
         stored before GrabCut came in were all made by flood fill."""
         if not self.attributes.get("has_cutout"):
             return None
-        return self.attributes.get("cutout_method") or "flood fill"
+        return self.attributes.get("cutout_method") or FLOOD_FILL
 
     def to_json(self) -> dict[str, Any]:
         return {

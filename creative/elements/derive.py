@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from creative.elements import segment
+from creative.elements import FLOOD_FILL, GRABCUT, segment
 
 THUMBNAIL_SIDE = 256
 PALETTE_SIZE = 5
@@ -20,7 +20,6 @@ PALETTE_SIZE = 5
 LIGHT_BORDER_MIN_LUMA = 200.0
 LIGHT_BORDER_MAX_STD = 14.0
 BACKGROUND_DISTANCE = 28.0  # RGB distance from the border colour still counted as background
-FLOOD_FILL, GRABCUT = "flood fill", "grabcut"  # how a cut-out was made, as element metadata says it
 
 
 @dataclass(frozen=True)
