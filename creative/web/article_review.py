@@ -36,7 +36,7 @@ class ArticleJob:
 
     @property
     def busy(self) -> bool:
-        return self.job.status in ("queued", "running")
+        return self.job.busy
 
 
 @dataclass

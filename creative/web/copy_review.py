@@ -54,7 +54,7 @@ class CopyRun:
 
     @property
     def busy(self) -> bool:
-        return self.job.status in ("queued", "running")
+        return self.job.busy
 
 
 @dataclass

@@ -60,6 +60,11 @@ class JobStatus:
                 "summary": self.summary}
 
     @property
+    def busy(self) -> bool:
+        """Queued or running: a page polls it."""
+        return self.status in UNFINISHED
+
+    @property
     def summary(self) -> str:
         """One line for people: "loading the model — 42 s so far, about 1 min 10 s left"."""
         if self.status == "queued":
