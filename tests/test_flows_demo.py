@@ -70,7 +70,6 @@ def test_next_generation_recombines_the_experiments_own_elements(prefect_harness
     assert (tmp_path / "gen2" / "index.html").is_file()
 
 
-
 def test_render_workers_do_not_inherit_a_flows_sigterm_handler():
     """Inside a flow run Prefect's SIGTERM handler raises; Pool.terminate() SIGTERMs the render workers, which
     then printed a ForkPoolWorker traceback each (or hung, when one died holding the queue's lock)."""

@@ -97,6 +97,7 @@ def serve_command(ctx, host, port, secure_cookies, forwarded_allow_ips, serve_li
     if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
         raise click.ClickException("a worker could not start (its error is above); fix it and start again")
 
+
 @click.group("users")
 def users_group() -> None:
     """Web logins, their roles and API keys.
