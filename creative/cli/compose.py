@@ -13,6 +13,7 @@ from creative.cli.common import json_option, print_json
 from creative.compose import BatchSelection, split_codes
 from creative.home import Home
 from creative.services import ExperimentPlan, Workspace, launch_batch
+from creative.services.batches import DEFAULT_MIN_QUALITY, MIN_QUALITY_ENV
 from experiments.policies import DEFAULT_POLICY, POLICY_NAMES
 
 _codes = dict(multiple=True, metavar="CODES")
@@ -36,7 +37,7 @@ _codes = dict(multiple=True, metavar="CODES")
 @click.option("--experiment", "experiment_name", default=None, metavar="NAME", help="Also start an experiment over the batch's banners.")
 @click.option("--policy", type=click.Choice(POLICY_NAMES), default=DEFAULT_POLICY, show_default=True, help="Allocation policy of --experiment.")
 @click.option("--min-quality", type=click.FloatRange(0, 1), default=None,
-              help="Refuse banners scoring under this quality (0..1; default $CREATIVE_MIN_QUALITY, else 0.5).")
+              help=f"Refuse banners scoring under this quality (0..1; default ${MIN_QUALITY_ENV}, else {DEFAULT_MIN_QUALITY}).")
 @json_option
 def compose_command(home: Home, products, logos, titles, models, backgrounds, templates, sizes, formats, max_n, seed, workers,
                     out_dir, experiment_name, policy, min_quality, as_json):
