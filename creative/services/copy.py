@@ -190,21 +190,19 @@ def _section_rows(ws: Workspace, codes: Sequence[str]) -> list[Any]:
                             .order_by(sections_table.c.article_code, sections_table.c.position)).all()
 
 
-def _used_texts(ws: Workspace, product_id: str) -> list[str]:
-    """Every text the product's articles hold or held: as written, as reviewed, and what reviews replaced."""
+def _product_texts(ws: Workspace, product_id: str, code: str = "") -> tuple[list[str], list[str]]:
+    """What the product's articles say, from one read of them and their sections: (used) every text they hold or
+    held: as written, as reviewed, and what reviews replaced; (elsewhere) the articles other than `code` as they
+    stand (reviewed sections where there are any)."""
     articles = _product_articles(ws, product_id)
-    texts = [e.text or "" for e in articles]
-    for row in _section_rows(ws, [e.code for e in articles]):
-        texts += [row.text, *row.replaced]
-    return texts
-
-
-def _elsewhere(ws: Workspace, product_id: str, code: str) -> list[str]:
-    """The product's other articles as they stand (reviewed sections where there are any)."""
-    others = [e for e in _product_articles(ws, product_id) if e.code != code]
-    rows = _section_rows(ws, [e.code for e in others])
+    rows = _section_rows(ws, [e.code for e in articles])
+    used = [e.text or "" for e in articles]
+    for row in rows:
+        used += [row.text, *row.replaced]
     reviewed = {r.article_code for r in rows}
-    return [r.text for r in rows] + [e.text or "" for e in others if e.code not in reviewed]
+    elsewhere = [r.text for r in rows if r.article_code != code] + [e.text or "" for e in articles
+                                                                     if e.code != code and e.code not in reviewed]
+    return used, elsewhere
 
 
 def _section_of(row: Any) -> ArticleSection:
@@ -282,7 +280,7 @@ def write_article(ws: Workspace, product_id: str, *, engine: str = "auto", keywo
     pipe = pipeline or copy_pipeline(ws)
     engine = _engine_for(pipe, product, engine)
     candidates, written = pipe.written_article(product, keywords=keywords, engine=engine, per_section=per_section,
-                                               avoid=_used_texts(ws, product.product_id), progress=progress)
+                                               avoid=_product_texts(ws, product.product_id)[0], progress=progress)
     result = ArticleWritten(product, candidates)
     if store:
         stored = store_article(ws.elements, product, candidates, model_name=pipe.model_name, keywords=written.plan.keywords)
@@ -408,7 +406,7 @@ def edit_section(ws: Workspace, code: str, position: int, text: str, reviewer: s
     product = get_product(ws.engine, review.product_id)
     guard = _guardrails(ws, product)
     others = [s.text for s in review.sections if s.position != position]
-    reasons = edited_reasons(text, section.kind, guard, others, _elsewhere(ws, review.product_id, code))
+    reasons = edited_reasons(text, section.kind, guard, others, _product_texts(ws, review.product_id, code)[1])
     if reasons:
         raise SectionRefused(f"the edit fails the checks: {'; '.join(reasons)}; the old text is kept")
     before = {_norm(s["text"]): s for s in section.sentences}
@@ -434,9 +432,8 @@ def regenerate_section(ws: Workspace, code: str, position: int, *, engine: str =
     pipe = pipeline or copy_pipeline(ws)
     engine = _engine_for(pipe, product, engine)
     guard = pipe.guardrails(product, LONG_HEADLINE)
-    avoid = _used_texts(ws, product.product_id)
+    avoid, elsewhere = _product_texts(ws, product.product_id, code)
     others = [s.text for s in review.sections if s.position != position]
-    elsewhere = _elsewhere(ws, product.product_id, code)
     reasons: list[str] = []
     for attempt in range(REGENERATE_TRIES):
         seed = len(section.replaced) + 1 + attempt  # a new seed each time: the model's same draws would only repeat
