@@ -102,6 +102,16 @@ def test_a_refused_edit_answers_with_the_reasons_and_keeps_the_old_text(sample_h
     assert html.escape(cta.text, quote=False) in answer.json()["html"]  # the page shows the old text again
 
 
+def test_an_edit_repeating_a_sentence_of_another_of_the_products_articles_is_refused(sample_home, mia):
+    first, second = written_code(mia), written_code(mia)
+    ws = Workspace.of(sample_home)
+    said = sentences(next(s for s in article_review(ws, first).sections if s.kind == "point").text, "en")[0]
+    point = next(s for s in article_review(ws, second).sections if s.kind == "point")
+    answer = mia.post(f"/copy/articles/{second}/{point.position}/edit", data={"text": f"{point.text} {said}"})
+    assert answer.status_code == 422 and f"(in another article of {PRODUCT})" in answer.json()["message"]
+    assert article_review(ws, second).section(point.position).text == point.text
+
+
 def test_downloads_hold_only_the_accepted_sections(sample_home, mia):
     code = written_code(mia)
     refused = mia.get(f"/copy/articles/{code}/article.md")
