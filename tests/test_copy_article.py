@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from creative.catalog import Product, parse_catalog
 from creative.cli import cli
 from creative.copy.article.assemble import render_as
-from creative.copy.article.checks import echo_reason, sentence_reasons
+from creative.copy.article.checks import echo_reason, first_sentence, sentence_reasons
 from creative.copy.article.plan import feature_form, feature_kind, plan_article
 from creative.copy.article.variety import Ledger, distinct_n, repeated_sentences, sentences
 from creative.copy.guardrails import Guardrails, normalise
@@ -184,3 +184,9 @@ def test_cli_article_formats_and_no_repeat_of_a_stored_article(sample_home):
     said = [normalise(s) for s in sentences(rows[0]["text"], "en")]
     shown = [normalise(s) for s in sentences(first.stdout.replace("#", ""), "en")]
     assert not set(said[1:]) & set(shown)  # a stored article's sentences are not written again (headings aside)
+
+
+def test_a_decimal_in_a_catalog_start_does_not_end_the_model_sentence():
+    assert first_sentence("With the 2.1 kg trail weight, the pack rides light on a long climb. Then more") == \
+        "With the 2.1 kg trail weight, the pack rides light on a long climb."
+    assert first_sentence("The 2.5-layer fabric") is None  # no sentence has ended yet

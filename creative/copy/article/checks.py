@@ -18,7 +18,7 @@ from creative.copy.limits import LONG_HEADLINE, cjk_count, word_count
 SENTENCE_WORDS = {"en": (8, 28), "zh": (12, 60)}  # words for en, characters for zh
 MIN_WRITTEN = {"en": 5, "zh": 8}  # the model's own part of a sentence, at least
 ECHO_RUN = {"en": 4, "zh": 6}  # words (en) or characters (zh) in a row that count as repeating a phrase
-_END = re.compile(r"[.!?。！？]")
+_END = re.compile(r"\.(?!\d)|[!?。！？]")  # a point between digits ("2.1 kg") is a decimal, not an end
 _NOT_SUPERLATIVE = {"rest", "interest", "forest", "test", "honest", "suggest", "west", "chest", "guest", "nest", "request", "invest",
                     "harvest", "modest", "contest", "protest", "digest", "arrest", "lest", "manifest", "quest", "crest", "pest", "vest",
                     "zest", "earnest", "unrest", "attest", "infest", "wrest", "jest"}
