@@ -3,7 +3,6 @@
     .venv/bin/python benchmarks/article_quality.py                     # grammar and the embedded model
     .venv/bin/python benchmarks/article_quality.py --engines grammar   # no model (seconds)
     .venv/bin/python benchmarks/article_quality.py --save out.jsonl    # also write every article, to label its sections
-    .venv/bin/python benchmarks/article_quality.py --engines lm-base   # the model without the article adapter (prompt with examples)
 
 Two parts. (1) The labelled set (creative/copy/data/eval/articles_labels.jsonl, sections labelled by hand as
 publishable or not, with a reason): the section checks the writer applies (guardrails, sentence checks,
@@ -39,8 +38,6 @@ from creative.copy.limits import LONG_HEADLINE  # noqa: E402
 CATALOGS = (ROOT / "assets/samples/catalog_en.json", ROOT / "assets/samples/catalog_zh.json",
             ROOT / "creative/copy/data/eval/articles_catalog.json")
 LABELS = ROOT / "creative/copy/data/eval/articles_labels.jsonl"
-TRAINING = ROOT / "creative/copy/data/train/sentences_en.jsonl"
-COPY_RUN = 6  # words in a row shared with a training sentence that count as recalling it
 
 
 def products() -> list[Product]:
@@ -49,24 +46,6 @@ def products() -> list[Product]:
 
 def labels() -> list[dict]:
     return [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def training_runs() -> set[tuple[str, ...]]:
-    """Every COPY_RUN-word run of the adapter's training sentences: a model sentence holding one recalls its training."""
-    if not TRAINING.is_file():
-        return set()
-    runs = set()
-    for line in TRAINING.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else {}
-        for key in ("first", "second"):
-            words = re.findall(r"[a-z']+", row.get(key, "").lower())
-            runs |= {tuple(words[i : i + COPY_RUN]) for i in range(len(words) - COPY_RUN + 1)}
-    return runs
-
-
-def recalls(text: str, runs: set[tuple[str, ...]]) -> bool:
-    words = re.findall(r"[a-z']+", text.lower())
-    return any(tuple(words[i : i + COPY_RUN]) in runs for i in range(len(words) - COPY_RUN + 1))
 
 
 def catalog_numbers(product: Product) -> set[float]:
@@ -103,19 +82,19 @@ def write_articles(engine: str, items: list[Product], catalog: list[Product], pe
     """
     from creative.copy.pipeline import CopyPipeline
 
-    pipe = CopyPipeline(model=model, brands={x for p in catalog for x in (p.brand, p.name)}, seed=0, article_adapter=engine != "lm-base")
+    pipe = CopyPipeline(model=model, brands={x for p in catalog for x in (p.brand, p.name)}, seed=0)
     records = []
     for product in items:
         earlier: list[str] = []
         for round_ in range(articles):
             pipe.seed = round_
             started = time.perf_counter()
-            cands = pipe.article(product, engine=engine.removesuffix("-base"), per_section=per_sentence, avoid=earlier)
+            cands = pipe.article(product, engine=engine, per_section=per_sentence, avoid=earlier)
             seconds = time.perf_counter() - started
             best, drafts = cands[0], cands[1:]
             records.append({"requested": engine, "product_id": product.product_id, "language": product.language, "round": round_,
                             "seconds": round(seconds, 2), "status": best.status, "reasons": best.reasons, "engine": best.engine,
-                            "notes": best.notes, "text": best.text, "model": pipe.article_model_name if best.engine != "grammar" else None, "sections": best.sections, "keywords": list(product.keywords),
+                            "notes": best.notes, "text": best.text, "sections": best.sections, "keywords": list(product.keywords),
                             "drafts": [{"section": d.style, "text": d.text, "reasons": d.reasons} for d in drafts]})
             print(f"  {engine} {product.product_id} #{round_}: {best.status}, {seconds:.1f}s", file=sys.stderr, flush=True)
             if save is not None:
@@ -145,11 +124,9 @@ class Tally:
     written: int = 0
     unfit: int = 0
     fact_errors: int = 0
-    recalled: int = 0  # accepted model sentences sharing a run of words with a training sentence
 
 
 def tally(records: list[dict], catalog: list[Product], known: dict[str, int]) -> dict[tuple[str, str], Tally]:
-    runs = training_runs()
     by_id = {p.product_id: p for p in catalog}
     out: dict[tuple[str, str], Tally] = {}
     earlier: dict[tuple[str, str], set[str]] = {}  # normalised sentences of the product's earlier accepted articles
@@ -176,7 +153,6 @@ def tally(records: list[dict], catalog: list[Product], known: dict[str, int]) ->
         t.distinct.append(distinct_n(r["text"], r["language"]))
         t.sentences += len(said)
         t.model_sentences += lm
-        t.recalled += sum(recalls(s["text"], runs) for sec in r["sections"] for s in sec["sentences"] if s["engine"] == "lm")
         for sec in r["sections"]:
             t.sections += 1
             label = known.get(normalise(sec["text"]))
@@ -188,7 +164,7 @@ def tally(records: list[dict], catalog: list[Product], known: dict[str, int]) ->
 
 def report(records: list[dict], catalog: list[Product], known: dict[str, int]) -> None:
     cols = ("engine", "lang", "articles", "accepted", "model share", "cand. passed", "publishable (labelled)", "unlabelled",
-            "repeated", "across", "distinct-2", "keywords", "unfit", "fact err", "recalled", "s/article")
+            "repeated", "across", "distinct-2", "keywords", "unfit", "fact err", "s/article")
     print("  ".join(cols))
     for (engine, lang), t in sorted(tally(records, catalog, known).items()):
         print("  ".join([
@@ -199,7 +175,6 @@ def report(records: list[dict], catalog: list[Product], known: dict[str, int]) -
             f"{t.sections - t.labelled:10d}", f"{t.repeated:8d}", f"{t.across:6d}",
             f"{statistics.mean(t.distinct) if t.distinct else 0:10.3f}",
             f"{t.written}/{t.keywords}".rjust(8), f"{t.unfit:5d}", f"{t.fact_errors:8d}",
-            f"{t.recalled}/{t.model_sentences}".rjust(8),
             f"{statistics.mean(t.seconds):9.2f}"]))
 
 
@@ -215,7 +190,7 @@ def judged_labels(catalog: list[Product], rows: list[dict]) -> dict[tuple[str, s
         earlier = articles.setdefault(row["article"], [])
         ok = not section_reasons(row["text"], row["section"], guard, earlier)
         earlier.append(row["text"])
-        engine = "grammar" if "lm" not in row["engine"] else "lm+adapter" if "adapter" in (row.get("model") or "") else "lm"
+        engine = "lm" if "lm" in row["engine"] else "grammar"
         counts = out.setdefault((engine, row["language"]), [0, 0, 0, 0])
         counts[0] += 1
         counts[1] += ok
@@ -241,9 +216,9 @@ def main() -> None:
     known = {normalise(r["text"]): int(bool(r["publishable"])) for r in rows}
 
     print(f"labelled set: {len(rows)} sections ({LABELS.relative_to(ROOT)}); the writer's checks over them:")
-    print(f"{'engine':10} {'lang':4} {'labelled':>8} {'accepted':>8} {'labelled publishable of accepted':>33} {'recall':>7}")
+    print(f"{'engine':8} {'lang':4} {'labelled':>8} {'accepted':>8} {'labelled publishable of accepted':>33} {'recall':>7}")
     for (engine, lang), (n, acc, good, pos) in sorted(judged_labels(catalog, rows).items()):
-        print(f"{engine:10} {lang:4} {n:8d} {acc:8d} {good / max(1, acc):33.3f} {good / max(1, pos):7.3f}")
+        print(f"{engine:8} {lang:4} {n:8d} {acc:8d} {good / max(1, acc):33.3f} {good / max(1, pos):7.3f}")
 
     if args.report:
         records = [json.loads(line) for path in args.report for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -251,7 +226,7 @@ def main() -> None:
         records, model = [], None
         save = args.save.open("w", encoding="utf-8") if args.save else None
         for engine in args.engines.split(","):
-            if engine.startswith("lm") and model is None:
+            if engine == "lm" and model is None:
                 from creative.copy.loading import load_model
 
                 model = load_model(None, cache_dir=os.environ.get("CREATIVE_MODEL_CACHE", str(Path.home() / ".creative" / "models")))
@@ -274,15 +249,14 @@ def unlabelled(records: list[dict], known: dict[str, int]) -> list[dict]:
     for r in records:
         if r["status"] != "accepted":
             continue
-        tag = "adapter" if "adapter" in (r.get("model") or "") else r["requested"]
-        article = f"{r['product_id']}-{tag}-{r['round']}"
+        article = f"{r['product_id']}-{r['requested']}-{r['round']}"
         for index, sec in enumerate(r["sections"]):
             key = normalise(sec["text"])
             if key in seen:
                 continue
             seen.add(key)
             engine = "+".join(sorted({s["engine"] for s in sec["sentences"]}, key=("lm", "grammar").index))
-            rows.append({"id": f"{tag}:{r['product_id']}#{r['round']}.{index}", "product_id": r["product_id"], "model": r.get("model"),
+            rows.append({"id": f"{r['requested']}:{r['product_id']}#{r['round']}.{index}", "product_id": r["product_id"],
                          "language": r["language"], "engine": engine, "article": article, "index": index, "section": sec["section"],
                          "text": sec["text"], "publishable": None, "reason": ""})
     return rows

@@ -11,7 +11,6 @@ from prefect import flow, task
 from pydantic import Field
 
 from creative.catalog import get_product, list_products
-from creative.copy.article.tuning import adapter_fingerprint
 from creative.copy.pipeline import CopyPipeline, store_article, store_titles
 from creative.copy.styles import STYLES
 from creative.services import guardrail_brands
@@ -42,7 +41,7 @@ def _facts_key(context, arguments) -> str:
     """Generation is re-used while the product's facts, the request and the model are unchanged."""
     params: CopyParams = arguments["params"]
     product = get_product(params.open()[1].engine, arguments["product_id"])
-    payload = {"facts": product.to_json(), "brands": arguments["brands"], "article_adapter": adapter_fingerprint(),
+    payload = {"facts": product.to_json(), "brands": arguments["brands"],
                **params.model_dump(exclude={"products", "home", "db_url"})}
     return "copy-" + hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -58,7 +57,7 @@ def write_candidates(params: CopyParams, product_id: str, brands: tuple[str, ...
         article = None
         if params.article_keywords is not None:
             article = pipeline.article(product, keywords=params.article_keywords or product.keywords, engine=params.engine)
-    return {"titles": titles, "article": article, "model": pipeline.model_name, "article_model": pipeline.article_model_name}
+    return {"titles": titles, "article": article, "model": pipeline.model_name}
 
 
 @task
@@ -67,7 +66,7 @@ def store_copy(params: CopyParams, product_id: str, written: dict) -> dict:
     _, store = params.open()
     product = get_product(store.engine, product_id)
     stored = store_titles(store, product, written["titles"], params.n, written["model"])
-    best = store_article(store, product, written["article"], written.get("article_model")) if written["article"] else None
+    best = store_article(store, product, written["article"], written["model"]) if written["article"] else None
     candidates = written["titles"]
     return {
         "product_id": product_id,

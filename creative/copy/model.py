@@ -109,7 +109,6 @@ class LanguageModel:
     from_cache: bool = False
     import_seconds: float = 0.0  # importing torch/transformers, paid once per process
     stats: GenerationStats = field(default_factory=GenerationStats)
-    adapter: str | None = None  # the task adapter merged into the weights (the article adapter), None for the model as loaded
     _newline_ids: Any = None
     _stop_ids: Any = None
     _piece_chars: Any = None

@@ -18,7 +18,6 @@ from creative.copy.article.checks import catalog_false_alarms
 from creative.copy.article.generate import MODEL_SECTIONS, Article, ArticleWriter, used_up
 from creative.copy.article.plan import ArticlePlan, plan_article
 from creative.copy.article.sections import SectionKey, section_plan
-from creative.copy.article.tuning import with_adapter
 from creative.copy.article.variety import repeated_sentences
 from creative.copy.entities import decoy_products
 from creative.copy.errors import CopyError
@@ -114,7 +113,6 @@ class CopyPipeline:
         seed: int = 0,
         dtype: Any = None,
         brand_banned: Mapping[str, Sequence[str]] | None = None,
-        article_adapter: bool = True,
     ):
         if per_style < 1:
             raise CopyError(f"candidates per style must be at least 1, got {per_style}")
@@ -127,8 +125,6 @@ class CopyPipeline:
         self.per_style = per_style
         self.seed = seed
         self.dtype = dtype
-        self.article_adapter = article_adapter  # False: articles use the model as loaded, with the prompt's examples
-        self._article_model: LanguageModel | None = None
 
     def guardrails(self, product: Product, limit: LengthLimit = HEADLINE) -> Guardrails:
         """The checks for one product: the catalog's brands, and its own brand kit's banned words."""
@@ -143,14 +139,6 @@ class CopyPipeline:
         return self._model
 
     @property
-    def article_model(self) -> LanguageModel:
-        """The model with the article adapter merged (creative.copy.article.tuning), or the model itself when the
-        adapter does not fit it; built once, beside the titles' model."""
-        if self._article_model is None:
-            self._article_model = with_adapter(self.model) if self.article_adapter else self.model
-        return self._article_model
-
-    @property
     def model_loaded(self) -> bool:
         return self._model is not None
 
@@ -158,14 +146,6 @@ class CopyPipeline:
     def model_name(self) -> str | None:
         """The loaded model's name, for stored copy's attributes; None when only grammar ran."""
         return self._model.name if self._model is not None else None
-
-    @property
-    def article_model_name(self) -> str | None:
-        """The name stored with articles: the model's, and its adapter's when one was merged in."""
-        m = self._article_model
-        if m is None:
-            return self.model_name
-        return f"{m.name} + {m.adapter}" if m.adapter else m.name
 
     def writes(self, language: str) -> bool:
         """Whether the model writes this language; the embedded model is known to write English only."""
@@ -291,7 +271,7 @@ class CopyPipeline:
         used, note = self.resolve_engine(engine, product.language)
         model: Any = None
         if used == "lm":
-            model = self.article_model if progress is None else _Drafting(self.article_model, progress, total)
+            model = self.model if progress is None else _Drafting(self.model, progress, total)
         return ArticleWriter(self.guardrails(product, LONG_HEADLINE), model, per_section, seed), used, note
 
     def written_article(self, product: Product, keywords: Sequence[str] | None = None, engine: str = "lm", per_section: int = 6,

@@ -283,7 +283,7 @@ def write_article(ws: Workspace, product_id: str, *, engine: str = "auto", keywo
                                                avoid=_product_texts(ws, product.product_id)[0], progress=progress)
     result = ArticleWritten(product, candidates)
     if store:
-        stored = store_article(ws.elements, product, candidates, model_name=pipe.article_model_name, keywords=written.plan.keywords)
+        stored = store_article(ws.elements, product, candidates, model_name=pipe.model_name, keywords=written.plan.keywords)
         if stored is not None:
             _insert_sections(ws, stored.code, stored.sections or [], lambda key: section_drafts(written, key),
                              pipe.guardrails(product, LONG_HEADLINE))

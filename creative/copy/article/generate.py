@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from creative.catalog import Product
-from creative.copy.article import phrases, tuning
+from creative.copy.article import phrases
 from creative.copy.article.checks import echo_reason, first_sentence, guarded, sentence_reasons
 from creative.copy.article.plan import ArticlePlan, Fact, Slot
 from creative.copy.article.variety import Ledger
@@ -174,11 +174,8 @@ class ArticleWriter:
         opener = phrases.render([opener_source], slots)
         if not opener:
             return [], ""
-        if self.model.adapter is not None:  # the adapter learned the task: its own prompt, without examples
-            messages = tuning.messages(self.product, fact, keyword, previous, opener[0])
-        else:
-            messages = render_messages(f"article_sentence_{self.product.language}.j2", slots, noun=self.product.category,
-                                       fact=None if fact is None else fact.text, keyword=keyword, previous=previous, opener=opener[0])
+        messages = render_messages(f"article_sentence_{self.product.language}.j2", slots, noun=self.product.category,
+                                   fact=None if fact is None else fact.text, keyword=keyword, previous=previous, opener=opener[0])
         self._examples = [m["content"] for m in messages if m["role"] == "assistant"]
         return self.model.chat_prompt(messages, prefix=opener[0]), opener[0]
 
