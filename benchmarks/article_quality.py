@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=2, help="articles per product (each avoids the earlier ones' sentences)")
     ap.add_argument("--per-sentence", type=int, default=6, help="model candidates per sentence")
     ap.add_argument("--products", default="", help="comma list of product ids (default: all)")
+    ap.add_argument("--model", help="a local model directory or .gguf file for the lm engine (default: the embedded model)")
     ap.add_argument("--save", type=Path, help="also write the generated articles here (JSONL), to label or to report on again")
     ap.add_argument("--report", type=Path, nargs="*", help="no generation: report on articles saved earlier with --save")
     ap.add_argument("--unlabelled", type=Path, help="write the sections no label covers here, in the labels' format with "
@@ -229,7 +230,7 @@ def main() -> None:
             if engine == "lm" and model is None:
                 from creative.copy.loading import load_model
 
-                model = load_model(None, cache_dir=os.environ.get("CREATIVE_MODEL_CACHE", str(Path.home() / ".creative" / "models")))
+                model = load_model(args.model, cache_dir=os.environ.get("CREATIVE_MODEL_CACHE", str(Path.home() / ".creative" / "models")))
                 print(f"model {model.name} loaded in {model.load_seconds:.1f}s")
             records += write_articles(engine, items, catalog, args.per_sentence, args.articles, model, save)
         if save is not None:

@@ -190,3 +190,10 @@ def test_a_decimal_in_a_catalog_start_does_not_end_the_model_sentence():
     assert first_sentence("With the 2.1 kg trail weight, the pack rides light on a long climb. Then more") == \
         "With the 2.1 kg trail weight, the pack rides light on a long climb."
     assert first_sentence("The 2.5-layer fabric") is None  # no sentence has ended yet
+
+
+def test_a_line_the_writer_ended_is_a_sentence_unless_its_last_word_leaves_it_hanging():
+    assert first_sentence("The watch is water resistant to 50 m, so you can wear it in the pool", line_ended=True) == \
+        "The watch is water resistant to 50 m, so you can wear it in the pool."
+    assert first_sentence("The foam midsole keeps the shoe in the", line_ended=True) is None
+    assert first_sentence("The watch is water resistant to 50 m, so you can wear it in the pool") is None  # cut at the token limit

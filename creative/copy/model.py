@@ -143,8 +143,9 @@ class LanguageModel:
                 if not messages or messages[0]["role"] != "system":
                     raise
                 text = tok.apply_chat_template(without_system_turn(messages), add_generation_prompt=True, tokenize=False)
-        else:  # a base model: plain text turns
-            text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
+        else:  # a base model: plain text turns after its begin token (Gemma writes nothing without it), the open one
+            # started like the others ("Assistant: <prefix>")
+            text = (tok.bos_token or "") + "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:" + (" " if prefix else "")
         return tok(text + prefix, add_special_tokens=False)["input_ids"]
 
     def _stop_tensors(self):

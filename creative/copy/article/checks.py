@@ -56,10 +56,24 @@ def guarded(text: str, guard: Guardrails) -> list[str]:
     return catalog_false_alarms(guard.check_section(text), guard)
 
 
-def first_sentence(text: str) -> str | None:
-    """The text up to the end of its first sentence; None when no sentence ends."""
+# A line may end a sentence without its point (base models stop at the line's end), but not on one of these words.
+_DANGLING = frozenset("a an the and or but so to of in on at for with from by as your you its their our it can will is are that "
+                      "this which when while if than more very".split())
+
+
+def first_sentence(text: str, line_ended: bool = False) -> str | None:
+    """The text up to the end of its first sentence; None when no sentence ends.
+
+    `line_ended`: the writer stopped at the end of its line, which ends an English sentence that lacks only its
+    point ("... so you can use it in the pool") unless the last word leaves it hanging ("... keeps the shoe in the").
+    """
     m = _END.search(text)
-    return text[: m.end()].strip() if m else None
+    if m:
+        return text[: m.end()].strip()
+    words = re.findall(r"[A-Za-z']+", text)
+    if line_ended and words and words[-1].lower() not in _DANGLING and re.search(r"[A-Za-z]$", text.strip()):
+        return text.strip() + "."
+    return None
 
 
 def sentence_reasons(sentence: str, written: str, guard: Guardrails) -> list[str]:

@@ -197,7 +197,7 @@ class ArticleWriter:
             passed: list[tuple[str, str, float]] = []
             for g in self.model.generate(ids, self.per_sentence, config):
                 joined = opener + g.text if lang == "zh" else " ".join((opener + g.text).split())
-                sentence = first_sentence(joined)
+                sentence = first_sentence(joined, line_ended=g.finished and lang == "en")
                 if sentence is None or len(sentence) <= len(opener):
                     drafts.append(Draft(slot, joined, ["cut off: no finished sentence"], round(g.mean_logprob, 4)))
                     continue
