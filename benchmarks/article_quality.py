@@ -38,14 +38,16 @@ from creative.copy.limits import LONG_HEADLINE  # noqa: E402
 CATALOGS = (ROOT / "assets/samples/catalog_en.json", ROOT / "assets/samples/catalog_zh.json",
             ROOT / "creative/copy/data/eval/articles_catalog.json")
 LABELS = ROOT / "creative/copy/data/eval/articles_labels.jsonl"
+# The grammar engine's live sections labelled again, blind, by a stricter rubric (see the README): --labels this file.
+STRICT_LABELS = ROOT / "creative/copy/data/eval/articles_relabels_strict.jsonl"
 
 
 def products() -> list[Product]:
     return [p for path in CATALOGS for p in parse_catalog(path, resolve_image=lambda ref: ref)]
 
 
-def labels() -> list[dict]:
-    return [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def labels(path: Path = LABELS) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def catalog_numbers(product: Product) -> set[float]:
@@ -205,6 +207,8 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=2, help="articles per product (each avoids the earlier ones' sentences)")
     ap.add_argument("--per-sentence", type=int, default=6, help="model candidates per sentence")
     ap.add_argument("--products", default="", help="comma list of product ids (default: all)")
+    ap.add_argument("--labels", type=Path, default=LABELS, help=f"the labelled sections to judge by (default {LABELS.relative_to(ROOT)}; "
+                    f"{STRICT_LABELS.relative_to(ROOT)} holds the stricter relabelling)")
     ap.add_argument("--model", help="a local model directory or .gguf file for the lm engine (default: the embedded model)")
     ap.add_argument("--save", type=Path, help="also write the generated articles here (JSONL), to label or to report on again")
     ap.add_argument("--report", type=Path, nargs="*", help="no generation: report on articles saved earlier with --save")
@@ -213,10 +217,10 @@ def main() -> None:
     args = ap.parse_args()
     catalog = products()
     items = [p for p in catalog if not args.products or p.product_id in args.products.split(",")]
-    rows = labels()
+    rows = labels(args.labels)
     known = {normalise(r["text"]): int(bool(r["publishable"])) for r in rows}
 
-    print(f"labelled set: {len(rows)} sections ({LABELS.relative_to(ROOT)}); the writer's checks over them:")
+    print(f"labelled set: {len(rows)} sections ({args.labels.resolve().relative_to(ROOT)}); the writer's checks over them:")
     print(f"{'engine':8} {'lang':4} {'labelled':>8} {'accepted':>8} {'labelled publishable of accepted':>33} {'recall':>7}")
     for (engine, lang), (n, acc, good, pos) in sorted(judged_labels(catalog, rows).items()):
         print(f"{engine:8} {lang:4} {n:8d} {acc:8d} {good / max(1, acc):33.3f} {good / max(1, pos):7.3f}")
