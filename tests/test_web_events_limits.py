@@ -153,10 +153,12 @@ def test_parsing_bad_lines_leaves_no_reference_cycles_for_the_collector_to_chase
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        parsed = parse_jsonl_lines([b"1"] * 1_000)
-        assert len(parsed) == 1_000
+        parsed = parse_jsonl_lines([b"1"] * 5_000)
+        assert len(parsed) == 5_000
         del parsed
-        assert gc.collect() == 0
+        # A cycle per line leaves at least an exception, its traceback and a frame per line: 15,000 objects or more.
+        # Other threads of the test process (servers of module fixtures) may leave a few dozen of their own.
+        assert gc.collect() < 1_000
     finally:
         if was_enabled:
             gc.enable()
