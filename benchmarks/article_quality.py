@@ -220,7 +220,8 @@ def main() -> None:
     rows = labels(args.labels)
     known = {normalise(r["text"]): int(bool(r["publishable"])) for r in rows}
 
-    print(f"labelled set: {len(rows)} sections ({args.labels.resolve().relative_to(ROOT)}); the writer's checks over them:")
+    shown = args.labels.resolve().relative_to(ROOT) if args.labels.resolve().is_relative_to(ROOT) else args.labels
+    print(f"labelled set: {len(rows)} sections ({shown}); the writer's checks over them:")
     print(f"{'engine':8} {'lang':4} {'labelled':>8} {'accepted':>8} {'labelled publishable of accepted':>33} {'recall':>7}")
     for (engine, lang), (n, acc, good, pos) in sorted(judged_labels(catalog, rows).items()):
         print(f"{engine:8} {lang:4} {n:8d} {acc:8d} {good / max(1, acc):33.3f} {good / max(1, pos):7.3f}")

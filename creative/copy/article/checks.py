@@ -70,10 +70,8 @@ def first_sentence(text: str, line_ended: bool = False) -> str | None:
     m = _END.search(text)
     if m:
         return text[: m.end()].strip()
-    words = re.findall(r"[A-Za-z']+", text)
-    if line_ended and words and words[-1].lower() not in _DANGLING and re.search(r"[A-Za-z]$", text.strip()):
-        return text.strip() + "."
-    return None
+    last = re.search(r"([A-Za-z']+)$", text.strip()) if line_ended else None
+    return text.strip() + "." if last and last.group(1).lower() not in _DANGLING else None
 
 
 def sentence_reasons(sentence: str, written: str, guard: Guardrails) -> list[str]:
